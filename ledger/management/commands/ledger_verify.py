@@ -1,0 +1,16 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from ledger.verify import ledger_verify
+
+
+class Command(BaseCommand):
+    help = "Prove every stored balance equals its entries and every transaction balances."
+
+    def handle(self, *args, **options):
+        report = ledger_verify()
+        for problem in report.problems:
+            self.stderr.write(problem)
+        summary = f"{report.accounts} accounts, {report.transactions} transactions checked"
+        if not report.ok:
+            raise CommandError(f"ledger NOT consistent: {len(report.problems)} problems; {summary}")
+        self.stdout.write(self.style.SUCCESS(f"ledger consistent: {summary}"))

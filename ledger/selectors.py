@@ -1,0 +1,56 @@
+"""Reads of the ledger: balances (one row each) and dated exchange rates."""
+
+from datetime import date
+from decimal import Decimal
+
+from .errors import FxRateMissing
+from .models import Account, FxRate
+
+HOME_CURRENCY = "PKR"
+
+
+def account_balance(*, account_id: int) -> Decimal:
+    """The stored balance: one indexed row, whatever the account's history."""
+    return Account.objects.values_list("balance", flat=True).get(pk=account_id)
+
+
+def fx_rate_for(*, currency: str, on: date) -> FxRate:
+    """The rate of ``currency`` on exactly ``on``, best source first (SBP-WACR, manual, feeds).
+
+    Never falls back to another day: no rate that day raises ``FxRateMissing``.
+    Rates held for review are not used.
+    """
+    rates = list(FxRate.objects.filter(currency=currency, date=on, status=FxRate.Status.ACTIVE))
+    if not rates:
+        raise FxRateMissing(
+            f"No {currency} rate for {on.isoformat()}.", currency=currency, date=on.isoformat()
+        )
+    return min(rates, key=lambda r: FxRate.PRIORITY[r.source])
+
+
+def buying_rate(*, currency: str, on: date) -> Decimal:
+    """PKR per unit at which a bank buys ``currency`` on ``on`` (PKR itself: 1)."""
+    if currency == HOME_CURRENCY:
+        return Decimal(1)
+    return fx_rate_for(currency=currency, on=on).buy
+
+
+def buying_rates(*, currencies, on: date) -> dict[str, Decimal]:
+    """Several buying rates of one day in one query; a missing one raises ``FxRateMissing``."""
+    wanted = set(currencies) - {HOME_CURRENCY}
+    best: dict[str, FxRate] = {}
+    for rate in FxRate.objects.filter(currency__in=wanted, date=on, status=FxRate.Status.ACTIVE):
+        current = best.get(rate.currency)
+        if current is None or FxRate.PRIORITY[rate.source] < FxRate.PRIORITY[current.source]:
+            best[rate.currency] = rate
+    missing = sorted(wanted - best.keys())
+    if missing:
+        raise FxRateMissing(
+            f"No {', '.join(missing)} rate for {on.isoformat()}.",
+            currency=missing[0],
+            date=on.isoformat(),
+        )
+    result = {cur: rate.buy for cur, rate in best.items()}
+    if HOME_CURRENCY in set(currencies):
+        result[HOME_CURRENCY] = Decimal(1)
+    return result

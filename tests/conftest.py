@@ -1,0 +1,28 @@
+import os
+
+import pytest
+
+from config.celery_app import app as celery_app
+
+
+@pytest.fixture(autouse=True)
+def celery_eager():
+    """Tasks run in-process unless a test asks for the real worker (``celery_worker``)."""
+    previous = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = previous
+
+
+@pytest.fixture
+def celery_worker(celery_eager):
+    """A real Celery worker thread consuming from the Redis broker of the test command."""
+    from celery.contrib.testing.worker import start_worker
+
+    broker = os.environ.get("CELERY_BROKER_URL")
+    assert broker and broker.startswith("redis://"), (
+        "this test needs the Redis broker that `make test` starts (CELERY_BROKER_URL)"
+    )
+    celery_app.conf.task_always_eager = False
+    with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+        yield celery_app
