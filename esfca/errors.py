@@ -1,0 +1,67 @@
+"""Refusals of the ESFCA rules. Each carries its API error code (api-contract.md)."""
+
+
+class EsfcaError(Exception):
+    code = "validation_error"
+    status = 400
+    default_message = "The request was refused."
+
+    def __init__(self, message: str | None = None, **details):
+        self.message = message or self.default_message
+        self.details = details
+        super().__init__(self.message)
+
+
+class InvalidInput(EsfcaError):
+    """Field validation; ``details`` maps each field to a list of messages."""
+
+    code = "validation_error"
+    default_message = "Some fields are invalid."
+
+
+class NoAccount(EsfcaError):
+    code = "no_account"
+    default_message = "The firm has no account for this currency."
+
+
+class NoRuleInForce(EsfcaError):
+    code = "no_rule_in_force"
+    default_message = "No retention rule is in force for this firm on that date."
+
+
+class RetentionLimitExceeded(EsfcaError):
+    code = "retention_limit_exceeded"
+    default_message = "The requested retention is above the allowed limit."
+
+
+class CategoryNotPermitted(EsfcaError):
+    code = "category_not_permitted"
+    default_message = "This payment is not permitted from an ESFCA."
+
+
+class EquityNotPermitted(EsfcaError):
+    code = "equity_not_permitted"
+    default_message = "This overseas equity investment is not permitted."
+
+
+class EquityCapExceeded(EsfcaError):
+    code = "equity_cap_exceeded"
+    default_message = "This investment would exceed the overseas equity cap."
+
+
+class DuplicateReference(EsfcaError):
+    code = "duplicate_reference"
+    status = 409
+    default_message = "This reference was already used with different details."
+
+
+class InvalidState(EsfcaError):
+    code = "invalid_state"
+    status = 409
+    default_message = "This action is not possible in the object's current state."
+
+
+class NotPermitted(EsfcaError):
+    code = "permission_denied"
+    status = 403
+    default_message = "Your role does not allow this action."

@@ -1,0 +1,862 @@
+"""Writes of the ESFCA rules: one atomic, idempotent function per business action.
+
+Each service is idempotent by firm + reference: the same request again returns the
+stored record (``created`` False) and posts nothing; the same reference with other
+details raises ``DuplicateReference``. A firm's movements are serialised (the firm row
+is locked; on SQLite every write transaction is IMMEDIATE), so two receipts recorded
+at the same moment can never both take the same headroom.
+"""
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from exporters.models import Bank, Firm
+from exporters.validators import ISO_COUNTRIES, iban_is_valid
+from ledger.errors import FxRateMissing
+from ledger.models import Account
+from ledger.models import Transaction as LedgerTransaction
+from ledger.selectors import buying_rate, buying_rates
+from ledger.services import account_open, credit, debit, transaction_post
+
+from . import policy
+from .errors import (
+    CategoryNotPermitted,
+    DuplicateReference,
+    EquityCapExceeded,
+    EquityNotPermitted,
+    InvalidInput,
+    NoAccount,
+    NoRuleInForce,
+    RetentionLimitExceeded,
+)
+from .models import (
+    Allocation,
+    AuditEvent,
+    Conversion,
+    EquityCapVersion,
+    Parameter,
+    PurposeCode,
+    Receipt,
+    RetentionRuleVersion,
+    TaxRate,
+    Transfer,
+)
+
+MAX_AMOUNT = Decimal("999999999999.99")  # 14 digits, 2 decimals
+RATE_PLACES = Decimal("0.000001")
+
+
+# --- shared helpers -------------------------------------------------------------------------
+
+
+def _plain(value) -> str | None:
+    """A canonical text of a value for request fingerprints ("280.7" == "280.7000")."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f") if value.is_finite() else str(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def _fingerprint(**fields) -> str:
+    body = {k: _plain(v) for k, v in fields.items()}
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def _replay(model, firm: Firm, reference: str, fingerprint: str):
+    existing = model.objects.filter(firm=firm, reference=reference).first()
+    if existing is None:
+        return None
+    if existing.request_fingerprint != fingerprint:
+        raise DuplicateReference(
+            f"Reference {reference} was already used for a different request.",
+            reference=reference,
+            existing_id=existing.pk,
+        )
+    return existing
+
+
+class _Errors:
+    """Collects field errors so a request hears about all of them at once."""
+
+    def __init__(self):
+        self.fields: dict[str, list[str]] = {}
+
+    def add(self, field: str, message: str) -> None:
+        self.fields.setdefault(field, []).append(message)
+
+    def raise_if_any(self) -> None:
+        if self.fields:
+            raise InvalidInput("Some fields are invalid.", **self.fields)
+
+
+def _check_amount(errors: _Errors, field: str, value, *, allow_zero: bool = False) -> None:
+    if not isinstance(value, Decimal) or not value.is_finite():
+        errors.add(field, "Enter a decimal amount.")
+    elif value < 0 or (value == 0 and not allow_zero):
+        errors.add(field, "The amount must be greater than zero.")
+    elif value != value.quantize(policy.CENT, rounding="ROUND_DOWN"):
+        errors.add(field, "Use at most two decimal places.")
+    elif value > MAX_AMOUNT:
+        errors.add(field, "The amount is too large.")
+
+
+def _check_rate(errors: _Errors, field: str, value) -> None:
+    if value is None:
+        return
+    if not isinstance(value, Decimal) or not value.is_finite() or value <= 0:
+        errors.add(field, "Enter a positive rate.")
+        return
+    try:
+        exact = value == value.quantize(RATE_PLACES)
+    except InvalidOperation:
+        exact = False
+    if not exact or value >= Decimal("1000000000000"):
+        errors.add(field, "A rate has at most 6 decimal places and 12 digits before the point.")
+
+
+def _check_common(errors: _Errors, *, reference, value_date, currency, today: date) -> None:
+    if not reference or len(reference) > 120:
+        errors.add("reference", "Give a reference of 1 to 120 characters.")
+    if not isinstance(value_date, date):
+        errors.add("value_date", "Enter a date as YYYY-MM-DD.")
+    elif value_date > today:
+        errors.add("value_date", "The value date cannot be in the future.")
+    if currency not in foreign_currencies():
+        errors.add("currency", f"Use one of {', '.join(foreign_currencies())}.")
+
+
+def _check_country(errors: _Errors, field: str, value, *, required: bool = True) -> None:
+    if not value:
+        if required:
+            errors.add(field, "This field is required.")
+    elif value not in ISO_COUNTRIES:
+        errors.add(field, f"'{value}' is not an ISO 3166 alpha-2 country code.")
+
+
+def _check_text(errors: _Errors, field: str, value, *, required: bool = True, limit=200) -> None:
+    if required and not (value or "").strip():
+        errors.add(field, "This field is required.")
+    elif value and len(value) > limit:
+        errors.add(field, f"At most {limit} characters.")
+
+
+def foreign_currencies() -> list[str]:
+    return [c for c in settings.CURRENCIES if c != "PKR"]
+
+
+def local_today() -> date:
+    return timezone.localdate()
+
+
+def _lock_firm(firm: Firm) -> Firm:
+    return Firm.objects.select_for_update().get(pk=firm.pk)
+
+
+def _esfca(firm: Firm, currency: str) -> Account:
+    account = (
+        Account.objects.filter(owner=firm, kind=Account.Kind.ESFCA, currency=currency)
+        .order_by("pk")
+        .first()
+    )
+    if account is None:
+        raise NoAccount(f"{firm.name} has no {currency} ESFCA.", currency=currency)
+    return account
+
+
+def _pkr_account(firm: Firm, bank_id: int | None) -> Account:
+    accounts = list(Account.objects.filter(owner=firm, kind=Account.Kind.PKR_BANK).order_by("pk"))
+    if not accounts:
+        raise NoAccount(f"{firm.name} has no PKR account.", currency="PKR")
+    same_bank = [a for a in accounts if a.bank_id == bank_id]
+    return (same_bank or accounts)[0]
+
+
+def _internal(firm: Firm, kind: str, currency: str, category: str = "") -> Account:
+    return account_open(owner=firm, kind=kind, currency=currency, category=category)
+
+
+def _audit(actor, firm, action: str, obj, **details) -> None:
+    AuditEvent.objects.create(
+        actor=actor if getattr(actor, "is_authenticated", False) else None,
+        firm=firm,
+        action=action,
+        object_type=type(obj).__name__,
+        object_id=str(obj.pk),
+        details=details,
+    )
+
+
+# --- rules in force -------------------------------------------------------------------------
+
+
+def retention_rule_on(firm: Firm, on: date) -> RetentionRuleVersion:
+    versions = RetentionRuleVersion.objects.filter(firm_kind=firm.kind, effective_from__lte=on)
+    rule = versions.order_by("-effective_from").first()
+    if rule is None:
+        raise NoRuleInForce(
+            f"No retention rule for {firm.get_kind_display().lower()}s is in force on {on}.",
+            value_date=on.isoformat(),
+        )
+    return rule
+
+
+def tax_rate_on(firm: Firm, on: date) -> Decimal:
+    applies_to = (
+        TaxRate.AppliesTo.PSEB
+        if firm.registration_body == Firm.RegistrationBody.PSEB
+        else TaxRate.AppliesTo.OTHER
+    )
+    row = (
+        TaxRate.objects.filter(applies_to=applies_to, effective_from__lte=on)
+        .order_by("-effective_from")
+        .first()
+    )
+    if row is None:
+        raise NoRuleInForce(
+            f"No withholding tax rate is in force on {on}.", value_date=on.isoformat()
+        )
+    return row.rate
+
+
+def firm_is_registered(firm: Firm, on: date) -> bool:
+    """§6 flag 7: PSEB/P@SHA registration or a freelancer's self-declaration, not expired."""
+    if not firm.registration_body:
+        return False
+    return firm.registration_expires is None or firm.registration_expires >= on
+
+
+# --- §2 month position ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RefRates:
+    buy: Decimal | None  # None for USD: amounts are already USD
+    buy_usd: Decimal | None
+
+
+def ref_rates(currency: str, on: date) -> RefRates:
+    """The reference buying rates for USD equivalents (raises ``FxRateMissing``)."""
+    if currency == policy.USD:
+        return RefRates(None, None)
+    rates = buying_rates(currencies=[currency, policy.USD], on=on)
+    return RefRates(rates[currency], rates[policy.USD])
+
+
+def _receipt_ref(receipt: Receipt) -> RefRates:
+    if receipt.currency == policy.USD:
+        return RefRates(None, None)
+    if receipt.ref_buy is not None and receipt.ref_buy_usd is not None:
+        return RefRates(receipt.ref_buy, receipt.ref_buy_usd)
+    return ref_rates(receipt.currency, receipt.value_date)
+
+
+def month_item(receipt: Receipt, retained: Decimal | None = None) -> policy.MonthItem:
+    ref = _receipt_ref(receipt)
+    return policy.MonthItem(
+        usd_amount=policy.usd_equivalent(receipt.amount.amount, buy=ref.buy, buy_usd=ref.buy_usd),
+        usd_retained=policy.usd_equivalent(
+            receipt.retained if retained is None else retained, buy=ref.buy, buy_usd=ref.buy_usd
+        ),
+    )
+
+
+def _month_receipts(firm: Firm, on: date) -> list[Receipt]:
+    first, last = policy.month_bounds(on)
+    return list(
+        Receipt.objects.filter(firm=firm, value_date__range=(first, last)).order_by(
+            "value_date", "pk"
+        )
+    )
+
+
+def _stored_rule(receipt: Receipt) -> policy.RetentionRule:
+    return policy.RetentionRule(
+        firm_kind="",
+        effective_from=receipt.rule_effective_from,
+        ratio=receipt.rule_ratio,
+        monthly_floor_usd=receipt.rule_monthly_floor_usd,
+        basis=receipt.rule_basis,
+    )
+
+
+def _later_receipts_fit(later: list[Receipt], earlier_items, new_item) -> bool:
+    """§2 backdating: every later receipt still fits its own limit once recomputed."""
+    items = [*earlier_items, new_item]
+    for receipt in later:
+        if receipt.rule_basis == policy.Basis.CALENDAR_MONTH and receipt.retained > 0:
+            ref = _receipt_ref(receipt)
+            allowed = policy.allowed_retention(
+                rule=_stored_rule(receipt),
+                amount=receipt.amount.amount,
+                tax_rate=receipt.tax_rate,
+                earlier=items,
+                buy=ref.buy,
+                buy_usd=ref.buy_usd,
+            )
+            if receipt.retained > allowed:
+                return False
+        items.append(month_item(receipt))
+    return True
+
+
+def _largest_fitting(limit: Decimal, fits) -> Decimal:
+    """The largest retention in cents ≤ ``limit`` for which ``fits`` holds (monotone)."""
+    low, high = 0, int(limit * 100)
+    if not fits(Decimal(0)):
+        return policy.ZERO
+    while low < high:
+        mid = (low + high + 1) // 2
+        if fits(Decimal(mid) / 100):
+            low = mid
+        else:
+            high = mid - 1
+    return (Decimal(low) / 100).quantize(policy.CENT)
+
+
+# --- receipts -------------------------------------------------------------------------------
+
+
+def receipt_record(
+    *,
+    firm: Firm,
+    actor,
+    reference: str,
+    value_date: date,
+    amount: Decimal,
+    currency: str,
+    retain="max",
+    conversion_rate: Decimal | None = None,
+    client_name: str,
+    client_country: str,
+    purpose_code: str = "",
+    today: date | None = None,
+) -> tuple[Receipt, bool]:
+    """Record one export receipt: split it, withhold tax, post it (rules.md §2–§3).
+
+    Checks in the order of rules.md §2: fields → accounts → rule in force → rates →
+    limit. Returns ``(receipt, created)``.
+    """
+    retain = "max" if retain in (None, "") else retain
+    fingerprint = _fingerprint(
+        reference=reference,
+        value_date=value_date,
+        amount=amount,
+        currency=currency,
+        retain=retain,
+        conversion_rate=conversion_rate,
+        client_name=client_name,
+        client_country=client_country,
+        purpose_code=purpose_code or "",
+    )
+    existing = _replay(Receipt, firm, reference, fingerprint)
+    if existing:
+        return existing, False
+
+    errors = _Errors()
+    _check_common(
+        errors,
+        reference=reference,
+        value_date=value_date,
+        currency=currency,
+        today=today or local_today(),
+    )
+    _check_amount(errors, "amount", amount)
+    if retain != "max":
+        _check_amount(errors, "retain", retain, allow_zero=True)
+    _check_rate(errors, "conversion_rate", conversion_rate)
+    _check_text(errors, "client_name", client_name)
+    _check_country(errors, "client_country", client_country)
+    if purpose_code and not PurposeCode.objects.filter(code=purpose_code).exists():
+        errors.add("purpose_code", f"'{purpose_code}' is not a known purpose code.")
+    errors.raise_if_any()
+
+    with transaction.atomic():
+        firm = _lock_firm(firm)
+        existing = _replay(Receipt, firm, reference, fingerprint)
+        if existing:
+            return existing, False
+
+        esfca = _esfca(firm, currency)
+        pkr = _pkr_account(firm, esfca.bank_id)
+        rule_row = retention_rule_on(firm, value_date)
+        rule = rule_row.as_policy()
+        tax_rate = tax_rate_on(firm, value_date)
+
+        if conversion_rate is None:
+            rate, rate_source = buying_rate(currency=currency, on=value_date), "table"
+        else:
+            rate, rate_source = conversion_rate, "bank"
+        if rule.basis == policy.Basis.CALENDAR_MONTH:
+            ref = ref_rates(currency, value_date)
+        else:
+            try:
+                ref = ref_rates(currency, value_date)
+            except FxRateMissing:  # per-receipt limits need no USD equivalent
+                ref = RefRates(None, None) if currency == policy.USD else None
+
+        month = _month_receipts(firm, value_date)
+        earlier = [r for r in month if r.value_date <= value_date]
+        later = [r for r in month if r.value_date > value_date]
+        earlier_items = [month_item(r) for r in earlier] if rule.basis == "calendar_month" else []
+        allowed = policy.allowed_retention(
+            rule=rule,
+            amount=amount,
+            tax_rate=tax_rate,
+            eligible=firm_is_registered(firm, value_date),
+            earlier=earlier_items,
+            buy=ref.buy if ref else None,
+            buy_usd=ref.buy_usd if ref else None,
+        )
+        retained = allowed if retain == "max" else retain
+
+        if later:
+            later_items_base = [month_item(r) for r in earlier]
+            if ref is None:
+                ref = ref_rates(currency, value_date)
+
+            def fits(candidate: Decimal) -> bool:
+                new_item = policy.MonthItem(
+                    usd_amount=policy.usd_equivalent(amount, buy=ref.buy, buy_usd=ref.buy_usd),
+                    usd_retained=policy.usd_equivalent(candidate, buy=ref.buy, buy_usd=ref.buy_usd),
+                )
+                return _later_receipts_fit(later, later_items_base, new_item)
+
+            if retained <= allowed and not fits(retained):
+                fitting = _largest_fitting(allowed, fits)
+                raise RetentionLimitExceeded(
+                    f"Retaining {retained} {currency} on {value_date} would push later receipts "
+                    f"of the month above their limits; at most {fitting} {currency} fits.",
+                    allowed_retention=str(fitting),
+                )
+        if retained > allowed:
+            raise RetentionLimitExceeded(
+                f"At most {allowed} {currency} of this receipt may be retained.",
+                allowed_retention=str(allowed),
+            )
+
+        split = policy.receipt_split(
+            amount=amount, retained=retained, conversion_rate=rate, tax_rate=tax_rate
+        )
+        legs = [
+            debit(esfca, split.retained),
+            debit(_internal(firm, Account.Kind.FX_TRADING, currency), split.converted),
+            credit(_internal(firm, Account.Kind.CLIENT_PROCEEDS, currency), amount),
+            debit(pkr, split.pkr_credited),
+            debit(_internal(firm, Account.Kind.TAX_WITHHELD, "PKR"), split.tax_withheld),
+            credit(_internal(firm, Account.Kind.FX_TRADING, "PKR"), split.pkr_gross),
+        ]
+        txn = transaction_post(
+            key=f"receipt:{firm.pk}:{reference}",
+            kind=LedgerTransaction.Kind.RECEIPT,
+            value_date=value_date,
+            legs=[leg for leg in legs if leg.debit or leg.credit],
+            memo=f"{client_name} ({client_country}) {reference}"[:500],
+            fx_rate=rate,
+        )
+        receipt = Receipt.objects.create(
+            firm=firm,
+            reference=reference,
+            value_date=value_date,
+            request_fingerprint=fingerprint,
+            transaction=txn,
+            created_by=actor if getattr(actor, "is_authenticated", False) else None,
+            amount=amount,
+            currency=currency,
+            esfca=esfca,
+            retain_requested=str(retain),
+            allowed_retention=allowed,
+            retained=split.retained,
+            converted=split.converted,
+            conversion_rate=rate,
+            rate_source=rate_source,
+            ref_buy=ref.buy if ref else None,
+            ref_buy_usd=ref.buy_usd if ref else None,
+            tax_rate=tax_rate,
+            tax_withheld=split.tax_withheld,
+            pkr_credited=split.pkr_credited,
+            rule=rule_row,
+            rule_effective_from=rule_row.effective_from,
+            rule_ratio=rule_row.ratio,
+            rule_monthly_floor_usd=rule_row.monthly_floor_usd,
+            rule_basis=rule_row.basis,
+            client_name=client_name,
+            client_country=client_country,
+            purpose_code=purpose_code or "",
+        )
+        _audit(actor, firm, "receipt_recorded", receipt, reference=reference)
+    return receipt, True
+
+
+# --- allocations ----------------------------------------------------------------------------
+
+
+def _usd_of(amount: Decimal, currency: str, on: date) -> Fraction:
+    ref = ref_rates(currency, on)
+    return policy.usd_equivalent(amount, buy=ref.buy, buy_usd=ref.buy_usd)
+
+
+def _yearly_proceeds_usd(firm: Firm, year: int) -> list[Fraction]:
+    """Export proceeds in USD of each of the three calendar years before ``year``."""
+    totals = []
+    for y in (year - 3, year - 2, year - 1):
+        total = Fraction(0)
+        for receipt in Receipt.objects.filter(firm=firm, value_date__year=y):
+            try:
+                total += month_item(receipt).usd_amount
+            except FxRateMissing:
+                continue  # without a reference rate the receipt can't raise the cap
+        totals.append(total)
+    return totals
+
+
+def _check_equity(firm: Firm, *, value_date, amount, currency, investee_country, approval) -> None:
+    approval_countries = Parameter.set_on(Parameter.Key.EQUITY_APPROVAL_COUNTRIES, value_date)
+    refusal = policy.equity_refusal(
+        active_taxpayer=firm.active_taxpayer,
+        investee_country=investee_country,
+        sbp_approval_reference=approval,
+        approval_countries=approval_countries,
+    )
+    if refusal:
+        raise EquityNotPermitted(refusal, investee_country=investee_country)
+    rule = policy.equity_rule_in_force(
+        [v.as_policy() for v in EquityCapVersion.objects.all()],
+        firm_kind=firm.kind,
+        on=value_date,
+    )
+    if rule is None:
+        raise EquityNotPermitted(f"No overseas equity rule is in force on {value_date}.")
+    cap = policy.equity_cap_usd(
+        rule=rule, yearly_proceeds_usd=_yearly_proceeds_usd(firm, value_date.year)
+    )
+    if cap is None:
+        return  # up to the ESFCA balance: the ledger's overdraft check is the cap
+    so_far = sum(
+        (
+            Fraction(a.usd_equivalent)
+            for a in Allocation.objects.filter(
+                firm=firm,
+                category=Allocation.Category.OVERSEAS_EQUITY,
+                value_date__year=value_date.year,
+            )
+        ),
+        Fraction(0),
+    )
+    this = _usd_of(amount, currency, value_date)
+    if so_far + this > cap:
+        raise EquityCapExceeded(
+            f"Equity remitted in {value_date.year} would reach USD "
+            f"{policy.round_half_up(so_far + this)}, above the cap of "
+            f"USD {policy.round_down(cap)}.",
+            cap_usd=str(policy.round_down(cap)),
+            remitted_usd=str(policy.round_half_up(so_far)),
+        )
+
+
+def allocation_create(
+    *,
+    firm: Firm,
+    actor,
+    reference: str,
+    value_date: date,
+    category: str,
+    amount: Decimal,
+    currency: str,
+    payee_name: str,
+    payee_country: str,
+    investee_name: str = "",
+    investee_country: str = "",
+    sbp_approval_reference: str = "",
+    today: date | None = None,
+) -> tuple[Allocation, bool]:
+    """Spend retained funds on a permitted purpose (rules.md §4); never overdraws."""
+    investee_name = investee_name or ""
+    investee_country = investee_country or ""
+    sbp_approval_reference = sbp_approval_reference or ""
+    fingerprint = _fingerprint(
+        reference=reference,
+        value_date=value_date,
+        category=category,
+        amount=amount,
+        currency=currency,
+        payee_name=payee_name,
+        payee_country=payee_country,
+        investee_name=investee_name,
+        investee_country=investee_country,
+        sbp_approval_reference=sbp_approval_reference,
+    )
+    existing = _replay(Allocation, firm, reference, fingerprint)
+    if existing:
+        return existing, False
+
+    errors = _Errors()
+    _check_common(
+        errors,
+        reference=reference,
+        value_date=value_date,
+        currency=currency,
+        today=today or local_today(),
+    )
+    _check_amount(errors, "amount", amount)
+    _check_text(errors, "payee_name", payee_name)
+    _check_country(errors, "payee_country", payee_country)
+    _check_text(errors, "sbp_approval_reference", sbp_approval_reference, required=False, limit=120)
+    if category == policy.EQUITY:
+        _check_text(errors, "investee_name", investee_name)
+        _check_country(errors, "investee_country", investee_country)
+    errors.raise_if_any()
+
+    refusal = policy.category_refusal(category=category, payee_country=payee_country)
+    if refusal:
+        raise CategoryNotPermitted(refusal, category=category, payee_country=payee_country)
+
+    with transaction.atomic():
+        firm = _lock_firm(firm)
+        existing = _replay(Allocation, firm, reference, fingerprint)
+        if existing:
+            return existing, False
+        esfca = _esfca(firm, currency)
+        usd_equivalent = None
+        if category == policy.EQUITY:
+            _check_equity(
+                firm,
+                value_date=value_date,
+                amount=amount,
+                currency=currency,
+                investee_country=investee_country,
+                approval=sbp_approval_reference,
+            )
+            usd_equivalent = policy.round_half_up(_usd_of(amount, currency, value_date))
+        payee = _internal(firm, Account.Kind.PAYEE, currency, category)
+        txn = transaction_post(
+            key=f"allocation:{firm.pk}:{reference}",
+            kind=LedgerTransaction.Kind.ALLOCATION,
+            value_date=value_date,
+            legs=[debit(payee, amount), credit(esfca, amount)],
+            memo=f"{category}: {payee_name} ({payee_country}) {reference}"[:500],
+        )
+        esfca.refresh_from_db(fields=["balance"])
+        allocation = Allocation.objects.create(
+            firm=firm,
+            reference=reference,
+            value_date=value_date,
+            request_fingerprint=fingerprint,
+            transaction=txn,
+            created_by=actor if getattr(actor, "is_authenticated", False) else None,
+            amount=amount,
+            currency=currency,
+            esfca=esfca,
+            category=category,
+            payee_name=payee_name,
+            payee_country=payee_country,
+            investee_name=investee_name,
+            investee_country=investee_country,
+            sbp_approval_reference=sbp_approval_reference,
+            balance_after=esfca.balance,
+            usd_equivalent=usd_equivalent,
+        )
+        _audit(actor, firm, "allocation_created", allocation, reference=reference)
+    return allocation, True
+
+
+# --- conversions and transfers --------------------------------------------------------------
+
+
+def conversion_create(
+    *,
+    firm: Firm,
+    actor,
+    reference: str,
+    value_date: date,
+    amount: Decimal,
+    currency: str,
+    rate: Decimal | None = None,
+    today: date | None = None,
+) -> tuple[Conversion, bool]:
+    """Sell ESFCA funds for PKR at the given or the day's buying rate (rules.md §4)."""
+    fingerprint = _fingerprint(
+        reference=reference, value_date=value_date, amount=amount, currency=currency, rate=rate
+    )
+    existing = _replay(Conversion, firm, reference, fingerprint)
+    if existing:
+        return existing, False
+    errors = _Errors()
+    _check_common(
+        errors,
+        reference=reference,
+        value_date=value_date,
+        currency=currency,
+        today=today or local_today(),
+    )
+    _check_amount(errors, "amount", amount)
+    _check_rate(errors, "rate", rate)
+    errors.raise_if_any()
+
+    with transaction.atomic():
+        firm = _lock_firm(firm)
+        existing = _replay(Conversion, firm, reference, fingerprint)
+        if existing:
+            return existing, False
+        esfca = _esfca(firm, currency)
+        pkr = _pkr_account(firm, esfca.bank_id)
+        used_rate = rate if rate is not None else buying_rate(currency=currency, on=value_date)
+        pkr_amount = policy.convert(amount, used_rate)
+        txn = transaction_post(
+            key=f"conversion:{firm.pk}:{reference}",
+            kind=LedgerTransaction.Kind.CONVERSION,
+            value_date=value_date,
+            legs=[
+                credit(esfca, amount),
+                debit(_internal(firm, Account.Kind.FX_TRADING, currency), amount),
+                debit(pkr, pkr_amount),
+                credit(_internal(firm, Account.Kind.FX_TRADING, "PKR"), pkr_amount),
+            ],
+            memo=f"Conversion to PKR {reference}"[:500],
+            fx_rate=used_rate,
+        )
+        conversion = Conversion.objects.create(
+            firm=firm,
+            reference=reference,
+            value_date=value_date,
+            request_fingerprint=fingerprint,
+            transaction=txn,
+            created_by=actor if getattr(actor, "is_authenticated", False) else None,
+            amount=amount,
+            currency=currency,
+            esfca=esfca,
+            pkr_account=pkr,
+            rate=used_rate,
+            pkr_amount=pkr_amount,
+        )
+        _audit(actor, firm, "conversion_created", conversion, reference=reference)
+    return conversion, True
+
+
+def transfer_create(
+    *,
+    firm: Firm,
+    actor,
+    reference: str,
+    value_date: date,
+    from_account_id: int,
+    to_account_id: int,
+    amount: Decimal,
+    today: date | None = None,
+) -> tuple[Transfer, bool]:
+    """Move funds between two of the firm's own ESFCAs; across currencies at the day's
+    buying rates (``to = amount × buy(from) / buy(to)``, half up)."""
+    fingerprint = _fingerprint(
+        reference=reference,
+        value_date=value_date,
+        from_account=from_account_id,
+        to_account=to_account_id,
+        amount=amount,
+    )
+    existing = _replay(Transfer, firm, reference, fingerprint)
+    if existing:
+        return existing, False
+    own = {
+        a.pk: a
+        for a in Account.objects.filter(
+            owner=firm, kind=Account.Kind.ESFCA, pk__in=[from_account_id, to_account_id]
+        )
+    }
+    source, target = own.get(from_account_id), own.get(to_account_id)
+    errors = _Errors()
+    _check_common(
+        errors,
+        reference=reference,
+        value_date=value_date,
+        currency=source.currency if source else "",
+        today=today or local_today(),
+    )
+    _check_amount(errors, "amount", amount)
+    if source is None:
+        errors.add("from_account", "Choose one of the firm's ESFCAs.")
+    if target is None:
+        errors.add("to_account", "Choose one of the firm's ESFCAs.")
+    if from_account_id == to_account_id:
+        errors.add("to_account", "Choose a different account to transfer to.")
+    errors.raise_if_any()
+
+    with transaction.atomic():
+        firm = _lock_firm(firm)
+        existing = _replay(Transfer, firm, reference, fingerprint)
+        if existing:
+            return existing, False
+        if source.currency == target.currency:
+            rate, to_amount = Decimal(1), amount
+            legs = [credit(source, amount), debit(target, amount)]
+        else:
+            rates = buying_rates(currencies=[source.currency, target.currency], on=value_date)
+            exact = Fraction(rates[source.currency]) / Fraction(rates[target.currency])
+            to_amount = policy.round_half_up(Fraction(amount) * exact)
+            rate = (Decimal(exact.numerator) / Decimal(exact.denominator)).quantize(RATE_PLACES)
+            legs = [
+                credit(source, amount),
+                debit(_internal(firm, Account.Kind.FX_TRADING, source.currency), amount),
+                debit(target, to_amount),
+                credit(_internal(firm, Account.Kind.FX_TRADING, target.currency), to_amount),
+            ]
+        txn = transaction_post(
+            key=f"transfer:{firm.pk}:{reference}",
+            kind=LedgerTransaction.Kind.TRANSFER,
+            value_date=value_date,
+            legs=legs,
+            memo=f"Transfer {reference}"[:500],
+            fx_rate=None if rate == 1 else rate,
+        )
+        transfer = Transfer.objects.create(
+            firm=firm,
+            reference=reference,
+            value_date=value_date,
+            request_fingerprint=fingerprint,
+            transaction=txn,
+            created_by=actor if getattr(actor, "is_authenticated", False) else None,
+            amount=amount,
+            currency=source.currency,
+            from_account=source,
+            to_account=target,
+            rate=rate,
+            to_amount=to_amount,
+        )
+        _audit(actor, firm, "transfer_created", transfer, reference=reference)
+    return transfer, True
+
+
+# --- accounts -------------------------------------------------------------------------------
+
+
+def firm_account_open(*, firm: Firm, bank: Bank, currency: str, iban: str, actor=None) -> Account:
+    """Open the firm's PKR account or an ESFCA: one per firm, bank and currency."""
+    errors = _Errors()
+    if currency not in settings.CURRENCIES:
+        errors.add("currency", f"Use one of {', '.join(settings.CURRENCIES)}.")
+    if not iban_is_valid(iban):
+        errors.add("iban", "Enter a valid Pakistani IBAN (PK…, mod-97 check).")
+    elif iban[4:8] != bank.code:
+        errors.add("iban", f"The IBAN's bank code {iban[4:8]} is not {bank.code}.")
+    errors.raise_if_any()
+    kind = Account.Kind.PKR_BANK if currency == "PKR" else Account.Kind.ESFCA
+    with transaction.atomic():
+        _lock_firm(firm)
+        if Account.objects.filter(owner=firm, bank=bank, currency=currency, kind=kind).exists():
+            raise DuplicateReference(
+                f"{firm.name} already has a {currency} account at {bank.code}.",
+                bank=bank.code,
+                currency=currency,
+            )
+        account = account_open(kind=kind, currency=currency, owner=firm, bank=bank, iban=iban)
+        _audit(actor, firm, "account_opened", account, bank=bank.code, currency=currency)
+    return account

@@ -1,0 +1,84 @@
+"""Onboarding writes: banks, firms and users with their role (platform admin's work)."""
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from .models import Bank, Firm, Membership, User
+
+
+class OnboardingError(Exception):
+    code = "validation_error"
+    status = 400
+
+    def __init__(self, message: str, **details):
+        self.message = message
+        self.details = details
+        super().__init__(message)
+
+
+class OnboardingConflict(OnboardingError):
+    code = "duplicate_reference"
+    status = 409
+
+
+def _clean(instance) -> None:
+    try:
+        instance.full_clean()
+    except ValidationError as exc:
+        raise OnboardingError("Some fields are invalid.", **exc.message_dict) from exc
+
+
+def bank_create(*, code: str, name: str) -> Bank:
+    if Bank.objects.filter(code=code).exists():
+        raise OnboardingConflict(f"A bank with code {code} already exists.", code=[code])
+    bank = Bank(code=code, name=name)
+    _clean(bank)
+    bank.save()
+    return bank
+
+
+def firm_create(**fields) -> Firm:
+    firm = Firm(**fields)
+    _clean(firm)
+    if firm.registration_body == Firm.RegistrationBody.SELF_DECLARATION and (
+        firm.kind != Firm.Kind.FREELANCER
+    ):
+        raise OnboardingError(
+            "Only freelancers may register by self-declaration.",
+            registration_body=["Only freelancers may register by self-declaration."],
+        )
+    firm.save()
+    return firm
+
+
+@transaction.atomic
+def user_create(
+    *,
+    username: str,
+    password: str,
+    email: str = "",
+    role: str,
+    firm: Firm | None = None,
+    bank: Bank | None = None,
+) -> User:
+    """A user with exactly one role: of a firm (officer, viewer) or of a bank (reviewer)."""
+    if role in Membership.FIRM_ROLES and firm is None:
+        raise OnboardingError("A firm role needs a firm.", firm=["This field is required."])
+    if role == Membership.Role.BANK_REVIEWER and bank is None:
+        raise OnboardingError("A reviewer needs a bank.", bank=["This field is required."])
+    if User.objects.filter(username=username).exists():
+        raise OnboardingConflict(f"The username {username} is taken.", username=[username])
+    user = User(username=username, email=email)
+    user.set_password(password)
+    _clean(user)
+    try:
+        user.save()
+    except IntegrityError as exc:
+        raise OnboardingConflict(f"The username {username} is taken.") from exc
+    Membership.objects.create(
+        user=user,
+        role=role,
+        firm=firm if role in Membership.FIRM_ROLES else None,
+        bank=bank if role == Membership.Role.BANK_REVIEWER else None,
+    )
+    return user
