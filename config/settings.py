@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI assets from the package: no CDN (banks run offline)
     "django_filters",
     "django_htmx",
     "django_celery_beat",
@@ -153,12 +154,16 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "COERCE_DECIMAL_TO_STRING": True,
+    "EXCEPTION_HANDLER": "esfca.api.exceptions.api_exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "ESFCA manager API",
     "DESCRIPTION": "Bank-facing API of the ESFCA manager (contract version 1).",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- Money ---------------------------------------------------------------------------------
@@ -178,7 +183,7 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "fx-refresh-working-days": {
-        "task": "esfca.tasks.fx_refresh",
+        "task": "ledger.tasks.fx_refresh",
         "schedule": crontab(minute=30, hour="10,16", day_of_week="mon-fri"),
     },
     "summaries-draft-monthly": {
@@ -196,6 +201,18 @@ ECB_FEED_URL = os.environ.get(
     "ECB_FEED_URL", "https://www.ecb.europa.eu/stats/eurofxref/eurofxref-daily.xml"
 )
 FX_FEED_TIMEOUT = float(os.environ.get("FX_FEED_TIMEOUT", "10"))
+# Currencies the rate table keeps (SBP WACR's ten); feeds must carry them all (ECB: what it has).
+FX_CURRENCIES = tuple(
+    os.environ.get("FX_CURRENCIES", "AED,AUD,CAD,CHF,CNY,EUR,GBP,JPY,SAR,USD").split(",")
+)
+# Refreshable providers, in run order (ECB crosses through a USD/PKR rate stored by a better one).
+FX_PROVIDERS = tuple(p for p in os.environ.get("FX_PROVIDERS", "oxr,ecb").split(",") if p)
+# A new rate moving more than this percentage from the last active one of its source is held.
+FX_GUARD_MAX_MOVE_PCT = os.environ.get("FX_GUARD_MAX_MOVE_PCT", "5")  # a Decimal string
+# A rate older than this many working days (Mon-Fri) is shown as stale.
+FX_STALE_WORKING_DAYS = int(os.environ.get("FX_STALE_WORKING_DAYS", "2"))
+# OXR feed: buy = mid x (1 - spread/200), sell = mid x (1 + spread/200); 0 = buy = sell = mid.
+FX_FEED_SPREAD_PCT = os.environ.get("FX_FEED_SPREAD_PCT", "0")  # a Decimal string
 
 LOGGING = {
     "version": 1,

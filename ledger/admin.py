@@ -1,6 +1,12 @@
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.template.response import TemplateResponse
+from django.urls import path
 
-from .models import Account, Entry, FxRate, Transaction
+from .fx.providers import RateSet
+from .fx.services import IMPORTABLE_SOURCES, fx_import_csv, fx_rates_store
+from .models import Account, Entry, FxRate, FxRefreshLog, Transaction
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -41,12 +47,46 @@ class TransactionAdmin(ReadOnlyAdmin):
     inlines = [EntryInline]
 
 
+class FxCsvUploadForm(forms.Form):
+    file = forms.FileField(help_text="CSV with the columns date,currency,buy,sell (PKR per unit).")
+    source = forms.ChoiceField(
+        choices=[(s, FxRate.Source(s).label) for s in IMPORTABLE_SOURCES],
+        initial=FxRate.Source.SBP_WACR,
+    )
+    dry_run = forms.BooleanField(required=False, help_text="Check the file and report only.")
+
+
 @admin.register(FxRate)
 class FxRateAdmin(admin.ModelAdmin):
+    """Rates: entered by hand (through the move guard), uploaded as CSV, held ones reviewed."""
+
     list_display = ["currency", "date", "source", "buy", "sell", "status", "note"]
     list_filter = ["status", "source", "currency"]
     date_hierarchy = "date"
     actions = ["approve_held", "reject_held"]
+    change_list_template = "admin/ledger/fxrate/change_list.html"
+    fields = ["currency", "date", "source", "buy", "sell", "status", "note"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # A stored rate's figures change only through the store service (upload or feed).
+        if obj is None:
+            return ["status"]
+        return ["currency", "date", "source", "buy", "sell", "status"]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        stored = fx_rates_store(
+            source=obj.source,
+            rate_sets=[RateSet(date=obj.date, rates={obj.currency: (obj.buy, obj.sell)})],
+            note=obj.note or f"Entered by {request.user}",
+        )
+        outcome = stored.outcomes[0]
+        obj.pk, obj.status, obj.note = outcome.rate.pk, outcome.rate.status, outcome.rate.note
+        obj._state.adding = False
+        if outcome.outcome == "held":
+            messages.warning(request, outcome.message)
 
     @admin.action(description="Approve the selected rates held for review")
     def approve_held(self, request, queryset):
@@ -55,3 +95,62 @@ class FxRateAdmin(admin.ModelAdmin):
     @admin.action(description="Reject the selected rates held for review")
     def reject_held(self, request, queryset):
         queryset.filter(status=FxRate.Status.HELD).update(status=FxRate.Status.REJECTED)
+
+    def get_urls(self):
+        upload = path(
+            "upload-csv/",
+            self.admin_site.admin_view(self.upload_csv_view),
+            name="ledger_fxrate_upload_csv",
+        )
+        return [upload, *super().get_urls()]
+
+    def upload_csv_view(self, request):
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        report = None
+        form = FxCsvUploadForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            raw = form.cleaned_data["file"].read()
+            try:
+                text = raw.decode("utf-8-sig")
+            except UnicodeDecodeError:
+                form.add_error("file", "The file is not UTF-8 text.")
+            else:
+                report = fx_import_csv(
+                    text=text,
+                    source=form.cleaned_data["source"],
+                    dry_run=form.cleaned_data["dry_run"],
+                )
+                level = messages.SUCCESS if report.ok else messages.WARNING
+                summary = ", ".join(
+                    f"{report.count(o)} {o}"
+                    for o in ("created", "held", "updated", "unchanged", "conflict", "error")
+                )
+                prefix = "Dry run, nothing stored: " if report.dry_run else ""
+                messages.add_message(request, level, f"{prefix}{summary}.")
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Upload exchange rates (CSV)",
+            "form": form,
+            "report": report,
+        }
+        return TemplateResponse(request, "admin/ledger/fxrate/upload_csv.html", context)
+
+
+@admin.register(FxRefreshLog)
+class FxRefreshLogAdmin(ReadOnlyAdmin):
+    list_display = [
+        "started_at",
+        "provider",
+        "ok",
+        "retryable",
+        "rate_date",
+        "created",
+        "held",
+        "updated",
+        "unchanged",
+        "message",
+    ]
+    list_filter = ["ok", "provider"]
+    date_hierarchy = "started_at"

@@ -200,3 +200,29 @@ class FxRate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.currency} {self.date} {self.source} {self.buy}/{self.sell}"
+
+
+class FxRefreshLog(models.Model):
+    """One attempt to fetch rates from a provider: what it stored, or why it stored nothing."""
+
+    provider = models.CharField(max_length=20)
+    started_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    ok = models.BooleanField(default=False)
+    retryable = models.BooleanField(
+        default=False, help_text="The failure was transient (network, HTTP 5xx); Celery retries it."
+    )
+    rate_date = models.DateField(null=True, blank=True)
+    created = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+    held = models.PositiveIntegerField(default=0)
+    message = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        indexes = [models.Index(fields=["provider", "started_at"])]
+
+    def __str__(self) -> str:
+        outcome = "ok" if self.ok else "FAILED"
+        return f"{self.provider} {self.started_at:%Y-%m-%d %H:%M} {outcome}"

@@ -1,0 +1,14 @@
+"""Dated exchange rates that keep themselves fresh (design.md, "FX rates").
+
+- ``providers``: where rates come from. Every provider has django-money's
+  backend shape (a ``name`` and ``get_rates(**params)``) and returns PKR per
+  unit as ``(buy, sell)`` for a date: SBP WACR from a CSV, an Open Exchange
+  Rates JSON feed, the ECB XML feed crossed through a stored USD/PKR rate.
+- ``services``: writes. ``fx_rates_store`` upserts idempotently and applies
+  the move guard; ``fx_refresh`` runs one provider and records an
+  ``FxRefreshLog`` row whatever happens; ``fx_import_csv`` loads history.
+- ``selectors``: reads. ``latest_rate`` (with the stale flag) and working-day
+  arithmetic.
+
+Recording money never calls any of this: a receipt carries its own bank rate.
+"""
