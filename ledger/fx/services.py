@@ -174,6 +174,9 @@ def fx_refresh(*, provider: str | FxProvider) -> FxRefreshLog:
         log.message = exc.message
         level = logging.WARNING if log.retryable else logging.ERROR
         logger.log(level, "FX refresh %s stored nothing: %s", provider.name, exc.message)
+    except Exception as exc:  # a bug, not a feed problem: record it, then let it surface
+        log.ok, log.message = False, f"Unexpected error, nothing stored: {exc!r}"[:2000]
+        raise
     else:
         log.ok = True
         log.rate_date = max((s.date for s in rate_sets), default=None)
