@@ -105,10 +105,10 @@ def _check_amount(errors: _Errors, field: str, value, *, allow_zero: bool = Fals
         errors.add(field, "Enter a decimal amount.")
     elif value < 0 or (value == 0 and not allow_zero):
         errors.add(field, "The amount must be greater than zero.")
-    elif value != value.quantize(policy.CENT, rounding="ROUND_DOWN"):
-        errors.add(field, "Use at most two decimal places.")
     elif value > MAX_AMOUNT:
         errors.add(field, "The amount is too large.")
+    elif value != value.quantize(policy.CENT, rounding="ROUND_DOWN"):
+        errors.add(field, "Use at most two decimal places.")
 
 
 def _check_rate(errors: _Errors, field: str, value) -> None:

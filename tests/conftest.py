@@ -1,3 +1,4 @@
+import importlib
 import os
 
 import pytest
@@ -26,3 +27,22 @@ def celery_worker(celery_eager):
     celery_app.conf.task_always_eager = False
     with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
         yield celery_app
+
+
+@pytest.fixture(autouse=True)
+def seeded_rules(request):
+    """Transactional tests flush every table, data-migration rows included: re-seed the
+    rule versions and parameters of rules.md (the same function the migration runs)."""
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None:
+        yield
+        return
+    transactional = marker.kwargs.get("transaction", False)
+    request.getfixturevalue("transactional_db" if transactional else "db")
+    from django.apps import apps
+
+    from esfca.models import RetentionRuleVersion
+
+    if not RetentionRuleVersion.objects.exists():
+        importlib.import_module("esfca.migrations.0002_seed_rules").seed(apps, None)
+    yield

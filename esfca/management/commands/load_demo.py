@@ -1,30 +1,17 @@
 """Demo data for the embedded default. Deterministic and idempotent."""
 
 from django.core.management.base import BaseCommand
-from django.db import transaction
 
-from exporters.models import Bank, User
-
-DEMO_PASSWORD = "demo-password-2025"
-BANKS = [
-    ("SCBL", "Standard Chartered Bank (Pakistan)"),
-    ("HABB", "Habib Bank Limited"),
-    ("MEZN", "Meezan Bank"),
-]
+from esfca.demo import DEMO_PASSWORD, load_demo
 
 
 class Command(BaseCommand):
-    help = "Load deterministic demo data (banks, firms, users, 18 months of receipts)."
+    help = "Load deterministic demo data: banks, six exporters, 18 months of receipts."
 
-    @transaction.atomic
     def handle(self, *args, **options):
-        for code, name in BANKS:
-            Bank.objects.update_or_create(code=code, defaults={"name": name})
-        admin, created = User.objects.get_or_create(
-            username="admin", defaults={"is_staff": True, "is_superuser": True}
-        )
-        if created:
-            admin.set_password(DEMO_PASSWORD)
-            admin.save(update_fields=["password"])
-        self.stdout.write(f"Demo logins (password: {DEMO_PASSWORD}):")
-        self.stdout.write("  admin           platform admin (Django admin at /admin/)")
+        self.stdout.write("Loading demo data (idempotent: a second run adds nothing)…")
+        logins = load_demo(stdout=self.stdout)
+        self.stdout.write("")
+        self.stdout.write(f"Demo logins (every password: {DEMO_PASSWORD}):")
+        for username, what in logins:
+            self.stdout.write(f"  {username:<22} {what}")

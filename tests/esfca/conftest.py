@@ -1,0 +1,75 @@
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from esfca.models import AuditEvent, Receipt
+from esfca.services import firm_account_open
+from exporters.models import Firm
+from ledger.models import Account, Entry, FxRate, Transaction
+from ledger.verify import ledger_verify
+from tests.exporters.factories import BankFactory, FirmFactory, UserFactory
+
+
+def make_iban(bank_code: str, account_number: int) -> str:
+    """A Pakistani IBAN with correct ISO 13616 check digits."""
+    bban = f"{bank_code}{account_number:016d}"
+    digits = "".join(str(int(ch, 36)) for ch in bban + "PK00")
+    check = 98 - int(digits) % 97
+    return f"PK{check:02d}{bban}"
+
+
+def open_firm(
+    *,
+    kind: str = Firm.Kind.IT_COMPANY,
+    registration_body: str = Firm.RegistrationBody.PSEB,
+    currencies=("USD",),
+    **fields,
+) -> Firm:
+    firm = FirmFactory(kind=kind, registration_body=registration_body, **fields)
+    bank = BankFactory()
+    for n, currency in enumerate(("PKR", *currencies)):
+        firm_account_open(
+            firm=firm, bank=bank, currency=currency, iban=make_iban(bank.code, firm.pk * 100 + n)
+        )
+    return firm
+
+
+def set_rate(currency: str, day: date, buy: str, sell: str | None = None, source="SBP-WACR"):
+    return FxRate.objects.create(
+        currency=currency, date=day, source=source, buy=Decimal(buy), sell=Decimal(sell or buy)
+    )
+
+
+def esfca_balance(firm: Firm, currency: str = "USD") -> Decimal:
+    return Account.objects.get(owner=firm, kind=Account.Kind.ESFCA, currency=currency).balance
+
+
+def snapshot():
+    """Everything a refused request must leave untouched."""
+    return (
+        Entry.objects.count(),
+        Transaction.objects.count(),
+        Receipt.objects.count(),
+        AuditEvent.objects.count(),
+        dict(Account.objects.values_list("pk", "balance")),
+    )
+
+
+@pytest.fixture
+def officer():
+    return UserFactory()
+
+
+@pytest.fixture(autouse=True)
+def ledger_proves_itself(request):
+    """Every test that moved money leaves a ledger that `ledger_verify` accepts."""
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None:
+        yield
+        return
+    transactional = marker.kwargs.get("transaction", False)
+    request.getfixturevalue("transactional_db" if transactional else "db")
+    yield
+    report = ledger_verify()
+    assert report.ok, report.problems

@@ -1,0 +1,38 @@
+import pytest
+from django.core.exceptions import ValidationError
+
+from exporters.validators import iban_is_valid, validate_country, validate_ntn
+
+
+@pytest.mark.parametrize(
+    "iban,valid",
+    [
+        ("PK36SCBL0000001123456702", True),
+        ("PK27MPBL1181017140122674", False),  # a published display example failing mod-97
+        ("PK36SCBL000000112345670", False),  # too short
+        ("pk36scbl0000001123456702", False),  # lower case
+        ("GB82WEST12345698765432", False),  # not Pakistani
+        ("", False),
+    ],
+)
+def test_iban(iban, valid):
+    assert iban_is_valid(iban) is valid
+
+
+@pytest.mark.parametrize(
+    "ntn", ["4174941-3", "41749413", "4174941", "35202-1234567-1", "3520212345671"]
+)
+def test_ntn_and_cnic_formats(ntn):
+    validate_ntn(ntn)
+
+
+@pytest.mark.parametrize("ntn", ["417494", "4174941-33", "35202-123456-1", "ABCDEFG", ""])
+def test_bad_ntn(ntn):
+    with pytest.raises(ValidationError):
+        validate_ntn(ntn)
+
+
+def test_country():
+    validate_country("AE")
+    with pytest.raises(ValidationError):
+        validate_country("XX")
