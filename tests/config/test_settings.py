@@ -74,6 +74,7 @@ def test_production_variables_are_read():
         CELERY_BROKER_URL="redis://cache.internal:6379/0",
         DJANGO_ALLOWED_HOSTS="esfca.example.com, api.example.com",
         FX_FEED_URL="http://feed.internal/latest.json",
+        DJANGO_SECURE_SSL_REDIRECT="1",
     )
     assert s["engine"] == "django.db.backends.postgresql"
     assert s["name"] == "esfca"
@@ -88,6 +89,12 @@ def test_production_variables_are_read():
 
 
 @pytest.mark.parametrize("raw,expected", [("1", True), ("true", True), ("0", False), ("", False)])
+def test_plain_http_behind_a_proxy_is_the_production_default():
+    s = settings_with(DJANGO_SECRET_KEY="k" * 50)
+    assert s["ssl_redirect"] is False
+    assert s["secure_cookies"] is True
+
+
 def test_debug_flag_parsing(raw, expected):
     assert settings_with(DJANGO_DEBUG=raw, DJANGO_SECRET_KEY="k" * 50)["debug"] is expected
 
@@ -98,6 +105,7 @@ def test_check_deploy_is_clean_in_production_mode():
         DJANGO_SECRET_KEY="a-long-random-production-secret-" + "q7Z" * 20,
         DJANGO_DEBUG="0",
         DJANGO_ALLOWED_HOSTS="esfca.example.com",
+        DJANGO_SECURE_SSL_REDIRECT="1",
     )
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
