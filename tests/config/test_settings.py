@@ -88,13 +88,13 @@ def test_production_variables_are_read():
     assert s["hsts"] >= 31536000
 
 
-@pytest.mark.parametrize("raw,expected", [("1", True), ("true", True), ("0", False), ("", False)])
 def test_plain_http_behind_a_proxy_is_the_production_default():
     s = settings_with(DJANGO_SECRET_KEY="k" * 50)
     assert s["ssl_redirect"] is False
     assert s["secure_cookies"] is True
 
 
+@pytest.mark.parametrize("raw,expected", [("1", True), ("true", True), ("0", False), ("", False)])
 def test_debug_flag_parsing(raw, expected):
     assert settings_with(DJANGO_DEBUG=raw, DJANGO_SECRET_KEY="k" * 50)["debug"] is expected
 
