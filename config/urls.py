@@ -3,5 +3,12 @@ from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/v1/", include("esfca.api.urls")),
     path("", include("django.contrib.auth.urls")),
 ]
+
+# JSON errors under /api/, Django's stock pages elsewhere.
+handler400 = "esfca.api.exceptions.handler400"
+handler403 = "esfca.api.exceptions.handler403"
+handler404 = "esfca.api.exceptions.handler404"
+handler500 = "esfca.api.exceptions.handler500"

@@ -1,0 +1,184 @@
+"""One place that turns every refusal into the contract's error body.
+
+``{"error": {"code": "<code>", "message": "<plain sentence>", "details": {...}}}``
+
+Domain refusals (``EsfcaError``, ``LedgerError``, ``OnboardingError``) carry their own
+code and status; DRF's exceptions are mapped by class. Anything unexpected is logged and
+answered with a JSON 500 of the same shape (the API never leaks a traceback page), and the
+Django-level handlers below make a 404/400/500 under ``/api/`` JSON too.
+"""
+
+import logging
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import DataError
+from django.http import Http404, JsonResponse
+from django.views import defaults
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import set_rollback
+
+from esfca.errors import EsfcaError
+from exporters.services import OnboardingError
+from ledger.errors import LedgerError
+
+logger = logging.getLogger(__name__)
+
+API_PREFIX = "/api/"
+
+# DRF exception class → (contract code, plain message when DRF's own is too terse).
+_DRF_CODES: list[tuple[type[exceptions.APIException], str]] = [
+    (exceptions.ValidationError, "validation_error"),
+    (exceptions.ParseError, "validation_error"),
+    (exceptions.NotAuthenticated, "not_authenticated"),
+    (exceptions.AuthenticationFailed, "not_authenticated"),
+    (exceptions.PermissionDenied, "permission_denied"),
+    (exceptions.NotFound, "not_found"),
+    (exceptions.MethodNotAllowed, "method_not_allowed"),
+    (exceptions.NotAcceptable, "not_acceptable"),
+    (exceptions.UnsupportedMediaType, "unsupported_media_type"),
+    (exceptions.Throttled, "throttled"),
+]
+
+
+def error_body(code: str, message: str, details=None) -> dict:
+    return {"error": {"code": code, "message": _text(message), "details": details or {}}}
+
+
+def _text(value) -> str:
+    """Error messages may echo input: keep lone surrogates (``"\\ud800"``) encodable."""
+    return str(value).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _plain(detail):
+    """DRF's ErrorDetail tree as plain JSON (strings, lists, dicts)."""
+    if isinstance(detail, dict):
+        return {_text(key): _plain(value) for key, value in detail.items()}
+    if isinstance(detail, list | tuple):
+        return [_plain(item) for item in detail]
+    return _text(detail)
+
+
+def _field_messages(detail) -> dict:
+    """Validation details as ``field → [messages]`` (a bare list becomes non_field_errors)."""
+    plain = _plain(detail)
+    if isinstance(plain, dict):
+        return {k: v if isinstance(v, list | dict) else [v] for k, v in plain.items()}
+    return {"non_field_errors": plain if isinstance(plain, list) else [plain]}
+
+
+def _jsonable(details: dict) -> dict:
+    """Domain error details may hold Decimals or dates: send them as strings."""
+    out = {}
+    for key, value in (details or {}).items():
+        if isinstance(value, dict):
+            out[_text(key)] = _jsonable(value)
+        elif isinstance(value, list | tuple):
+            out[_text(key)] = [v if isinstance(v, int) else _text(v) for v in value]
+        elif value is None or isinstance(value, bool | int):
+            out[_text(key)] = value
+        else:
+            out[_text(key)] = _text(value)
+    return out
+
+
+def _drf_code(exc: exceptions.APIException) -> str:
+    for cls, code in _DRF_CODES:
+        if isinstance(exc, cls):
+            return code
+    return str(getattr(exc, "default_code", "error"))
+
+
+def _drf_response(exc: exceptions.APIException) -> Response:
+    code = _drf_code(exc)
+    headers = {}
+    if getattr(exc, "auth_header", None):
+        headers["WWW-Authenticate"] = exc.auth_header
+    if getattr(exc, "wait", None):
+        headers["Retry-After"] = str(int(exc.wait))
+    if isinstance(exc, exceptions.ValidationError):
+        return Response(
+            error_body(code, "Some fields are invalid.", _field_messages(exc.detail)),
+            status=status.HTTP_400_BAD_REQUEST,
+        )
+    if isinstance(exc, exceptions.ParseError):
+        message = str(exc.detail)
+        return Response(
+            error_body(code, "The request body is not valid JSON.", {"body": [message]}),
+            status=status.HTTP_400_BAD_REQUEST,
+        )
+    detail = exc.detail
+    message = str(detail) if not isinstance(detail, dict | list) else exc.default_detail
+    status_code = exc.status_code
+    if code == "not_authenticated":
+        status_code = status.HTTP_401_UNAUTHORIZED
+    return Response(error_body(code, str(message)), status=status_code, headers=headers)
+
+
+def api_exception_handler(exc, context):
+    """REST_FRAMEWORK["EXCEPTION_HANDLER"]: every error in the contract's shape."""
+    if isinstance(exc, EsfcaError | LedgerError | OnboardingError):
+        set_rollback()
+        return Response(
+            error_body(exc.code, exc.message, _jsonable(exc.details)), status=exc.status
+        )
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+    if isinstance(exc, exceptions.APIException):
+        set_rollback()
+        return _drf_response(exc)
+    if isinstance(exc, DataError):
+        # A value the database cannot hold got past validation: the input is at fault.
+        logger.warning("API input rejected by the database: %s", exc)
+        set_rollback()
+        return Response(
+            error_body("validation_error", "A value is out of range.", {}),
+            status=status.HTTP_400_BAD_REQUEST,
+        )
+    logger.exception("Unexpected error in the API", exc_info=exc)
+    set_rollback()
+    return Response(
+        error_body("server_error", "The server could not process this request."),
+        status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+    )
+
+
+# --- Django-level handlers (config/urls.py): JSON under /api/, the stock pages elsewhere ----
+
+
+def _is_api(request) -> bool:
+    return request.path.startswith(API_PREFIX)
+
+
+def handler400(request, exception=None):
+    if _is_api(request):
+        return JsonResponse(
+            error_body("validation_error", "The request could not be understood."), status=400
+        )
+    return defaults.bad_request(request, exception)
+
+
+def handler403(request, exception=None):
+    if _is_api(request):
+        return JsonResponse(
+            error_body("permission_denied", "You may not perform this action."), status=403
+        )
+    return defaults.permission_denied(request, exception)
+
+
+def handler404(request, exception=None):
+    if _is_api(request):
+        return JsonResponse(
+            error_body("not_found", "Nothing was found at this address."), status=404
+        )
+    return defaults.page_not_found(request, exception)
+
+
+def handler500(request):
+    if _is_api(request):
+        return JsonResponse(
+            error_body("server_error", "The server could not process this request."), status=500
+        )
+    return defaults.server_error(request)

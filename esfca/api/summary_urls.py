@@ -1,0 +1,3 @@
+"""Routes of the monthly summary and review endpoints (filled in by the summaries work)."""
+
+urlpatterns = []

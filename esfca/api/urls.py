@@ -1,0 +1,29 @@
+"""Routes of the API, version 1 (mounted at ``api/v1/`` by config/urls.py)."""
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from . import views
+
+urlpatterns = [
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("auth/token/", views.TokenView.as_view(), name="api-token"),
+    path("banks/", views.BanksView.as_view(), name="api-banks"),
+    path("firms/", views.FirmsView.as_view(), name="api-firms"),
+    path("firms/<int:pk>/", views.FirmDetailView.as_view(), name="api-firm"),
+    path("firms/<int:pk>/accounts/", views.FirmAccountsView.as_view(), name="api-accounts"),
+    path("firms/<int:pk>/balances/", views.FirmBalancesView.as_view(), name="api-balances"),
+    path("firms/<int:pk>/receipts/", views.FirmReceiptsView.as_view(), name="api-receipts"),
+    path(
+        "firms/<int:pk>/allocations/", views.FirmAllocationsView.as_view(), name="api-allocations"
+    ),
+    path(
+        "firms/<int:pk>/conversions/", views.FirmConversionsView.as_view(), name="api-conversions"
+    ),
+    path("firms/<int:pk>/transfers/", views.FirmTransfersView.as_view(), name="api-transfers"),
+    path("users/", views.UsersView.as_view(), name="api-users"),
+    path("fx-rates/", views.FxRatesView.as_view(), name="api-fx-rates"),
+    # Monthly summaries, filing, downloads and bank reviews (esfca/api/summary_views.py).
+    path("", include("esfca.api.summary_urls")),
+]

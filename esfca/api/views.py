@@ -1,0 +1,340 @@
+"""The API's endpoints: parse, call one service or selector, serialise (design.md).
+
+Every firm-scoped endpoint first finds the firm among those the caller may see (else 404),
+then asks whether the caller's role may act on it (else 403), and only then reads the body.
+"""
+
+from django.contrib.auth import authenticate
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.authtoken.models import Token
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from esfca.services import (
+    allocation_create,
+    conversion_create,
+    firm_account_open,
+    receipt_record,
+    transfer_create,
+)
+from exporters.models import Bank, Membership
+from exporters.selectors import firms_visible_to
+from exporters.services import bank_create, firm_create, user_create
+from ledger.rates import fx_rate_record
+
+from . import selectors
+from . import serializers as s
+from .parsers import AsciiJSONRenderer, DecimalJSONParser
+from .permissions import DENIED, CanPostRates, IsPlatformAdmin
+
+_paginated: dict[type, type] = {}
+
+
+def paginated(item: type[serializers.Serializer]) -> type[serializers.Serializer]:
+    """The contract's page envelope around ``item`` (for the OpenAPI document)."""
+    if item not in _paginated:
+        _paginated[item] = type(
+            f"Paginated{item.__name__}",
+            (serializers.Serializer,),
+            {
+                "count": serializers.IntegerField(),
+                "next": serializers.URLField(allow_null=True),
+                "previous": serializers.URLField(allow_null=True),
+                "results": item(many=True),
+            },
+        )
+    return _paginated[item]
+
+
+def errors(*statuses: int) -> dict[int, OpenApiResponse]:
+    described = {
+        400: "validation_error or a domain refusal",
+        401: "not_authenticated",
+        403: "permission_denied",
+        404: "not_found",
+        409: "duplicate_reference",
+    }
+    return {code: OpenApiResponse(s.ErrorOut, description=described[code]) for code in statuses}
+
+
+MONTH = OpenApiParameter("month", str, description="YYYY-MM", required=False)
+
+
+class ApiView(APIView):
+    parser_classes = [DecimalJSONParser]
+    renderer_classes = [AsciiJSONRenderer]
+
+    def require(self, permission) -> None:
+        if not permission().has_permission(self.request, self):
+            self.permission_denied(self.request, message=DENIED)
+
+    def parse(self, serializer_class) -> dict:
+        serializer = serializer_class(data=self.request.data)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    def page(self, queryset, serializer_class) -> Response:
+        paginator = PageNumberPagination()
+        items = paginator.paginate_queryset(queryset, self.request, view=self)
+        return paginator.get_paginated_response(serializer_class(items, many=True).data)
+
+
+class FirmView(ApiView):
+    """Endpoints under /firms/{id}/: 404 outside the caller's tenant, 403 for other roles."""
+
+    def visible_firm(self, pk: int):
+        return selectors.firm_visible(self.request.user, pk)
+
+    def operated_firm(self, pk: int):
+        firm = self.visible_firm(pk)
+        if not selectors.firm_operable(self.request.user, firm):
+            self.permission_denied(self.request, message=DENIED)
+        return firm
+
+    def administered_firm(self, pk: int):
+        firm = self.visible_firm(pk)
+        self.require(IsPlatformAdmin)
+        return firm
+
+    def month(self):
+        return s.month_param(self.request.query_params.get("month"))
+
+
+# --- auth -------------------------------------------------------------------------------------
+
+
+class TokenView(ApiView):
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        request=s.TokenRequest,
+        responses={200: s.TokenResponse, **errors(400)},
+        auth=[],
+        summary="Exchange a username and password for an API token",
+    )
+    def post(self, request):
+        data = self.parse(s.TokenRequest)
+        user = authenticate(request, username=data["username"], password=data["password"])
+        if user is None:
+            raise serializers.ValidationError(
+                {"non_field_errors": ["Unable to log in with the credentials given."]}
+            )
+        token, _ = Token.objects.get_or_create(user=user)
+        return Response({"token": token.key})
+
+
+# --- onboarding -------------------------------------------------------------------------------
+
+
+class BanksView(ApiView):
+    @extend_schema(operation_id="banks_list", responses={200: paginated(s.BankOut), **errors(401)})
+    def get(self, request):
+        return self.page(Bank.objects.order_by("code"), s.BankOut)
+
+    @extend_schema(request=s.BankIn, responses={201: s.BankOut, **errors(400, 401, 403, 409)})
+    def post(self, request):
+        self.require(IsPlatformAdmin)
+        bank = bank_create(**self.parse(s.BankIn))
+        return Response(s.BankOut(bank).data, status=status.HTTP_201_CREATED)
+
+
+class FirmsView(ApiView):
+    @extend_schema(operation_id="firms_list", responses={200: paginated(s.FirmOut), **errors(401)})
+    def get(self, request):
+        return self.page(firms_visible_to(request.user).order_by("name", "id"), s.FirmOut)
+
+    @extend_schema(request=s.FirmIn, responses={201: s.FirmOut, **errors(400, 401, 403)})
+    def post(self, request):
+        self.require(IsPlatformAdmin)
+        firm = firm_create(**self.parse(s.FirmIn))
+        return Response(s.FirmOut(firm).data, status=status.HTTP_201_CREATED)
+
+
+class FirmDetailView(FirmView):
+    @extend_schema(responses={200: s.FirmOut, **errors(401, 404)})
+    def get(self, request, pk: int):
+        return Response(s.FirmOut(self.visible_firm(pk)).data)
+
+
+class FirmAccountsView(FirmView):
+    @extend_schema(
+        operation_id="firms_accounts_list",
+        responses={200: paginated(s.AccountOut), **errors(401, 404)},
+    )
+    def get(self, request, pk: int):
+        return self.page(selectors.firm_bank_accounts(self.visible_firm(pk)), s.AccountOut)
+
+    @extend_schema(
+        request=s.AccountIn, responses={201: s.AccountOut, **errors(400, 401, 403, 404, 409)}
+    )
+    def post(self, request, pk: int):
+        firm = self.administered_firm(pk)
+        account = firm_account_open(firm=firm, actor=request.user, **self.parse(s.AccountIn))
+        return Response(s.AccountOut(account).data, status=status.HTTP_201_CREATED)
+
+
+class FirmBalancesView(FirmView):
+    @extend_schema(responses={200: s.BalancesOut, **errors(401, 404)})
+    def get(self, request, pk: int):
+        accounts = selectors.firm_bank_accounts(self.visible_firm(pk))
+        return Response(s.BalancesOut({"accounts": accounts}).data)
+
+
+class UsersView(ApiView):
+    @extend_schema(request=s.UserIn, responses={201: s.UserOut, **errors(400, 401, 403, 409)})
+    def post(self, request):
+        self.require(IsPlatformAdmin)
+        data = self.parse(s.UserIn)
+        user = user_create(**data)
+        reviewer = data["role"] == Membership.Role.BANK_REVIEWER
+        body = {
+            "id": user.pk,
+            "username": user.username,
+            "role": data["role"],
+            "firm": None if reviewer else data["firm"].pk,
+            "bank": data["bank"].code if reviewer else None,
+        }
+        return Response(s.UserOut(body).data, status=status.HTTP_201_CREATED)
+
+
+# --- rates ------------------------------------------------------------------------------------
+
+
+class FxRatesView(ApiView):
+    @extend_schema(
+        operation_id="fx_rates_list",
+        parameters=[s.FxRateQuery],
+        responses={200: paginated(s.FxRateOut), **errors(400, 401)},
+    )
+    def get(self, request):
+        query = s.FxRateQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        rates = selectors.fx_rates(
+            currency=params.get("currency"), on=params.get("date"), source=params.get("source")
+        )
+        return self.page(rates, s.FxRateOut)
+
+    @extend_schema(request=s.FxRateIn, responses={201: s.FxRateOut, **errors(400, 401, 403, 409)})
+    def post(self, request):
+        self.require(CanPostRates)
+        data = self.parse(s.FxRateIn)
+        rate = fx_rate_record(
+            currency=data["currency"],
+            on=data["date"],
+            buy=data["buy"],
+            sell=data["sell"],
+            source=data["source"],
+            note=f"posted through the API by {request.user.username}",
+        )
+        return Response(s.FxRateOut(rate).data, status=status.HTTP_201_CREATED)
+
+
+# --- money movements (the firm's finance officer) ---------------------------------------------
+
+
+class FirmReceiptsView(FirmView):
+    @extend_schema(
+        operation_id="firms_receipts_list",
+        parameters=[MONTH],
+        responses={200: paginated(s.ReceiptOut), **errors(400, 401, 404)},
+    )
+    def get(self, request, pk: int):
+        firm = self.visible_firm(pk)
+        return self.page(selectors.firm_receipts(firm, self.month()), s.ReceiptOut)
+
+    @extend_schema(
+        request=s.ReceiptIn,
+        responses={
+            201: s.ReceiptOut,
+            200: OpenApiResponse(s.ReceiptOut, description="a replay: the stored receipt"),
+            **errors(400, 401, 403, 404, 409),
+        },
+    )
+    def post(self, request, pk: int):
+        firm = self.operated_firm(pk)
+        receipt, created = receipt_record(firm=firm, actor=request.user, **self.parse(s.ReceiptIn))
+        return Response(s.ReceiptOut(receipt).data, status=201 if created else 200)
+
+
+class FirmAllocationsView(FirmView):
+    @extend_schema(
+        operation_id="firms_allocations_list",
+        parameters=[MONTH],
+        responses={200: paginated(s.AllocationOut), **errors(400, 401, 404)},
+    )
+    def get(self, request, pk: int):
+        firm = self.visible_firm(pk)
+        return self.page(selectors.firm_allocations(firm, self.month()), s.AllocationOut)
+
+    @extend_schema(
+        request=s.AllocationIn,
+        responses={
+            201: s.AllocationOut,
+            200: OpenApiResponse(s.AllocationOut, description="a replay: the stored allocation"),
+            **errors(400, 401, 403, 404, 409),
+        },
+    )
+    def post(self, request, pk: int):
+        firm = self.operated_firm(pk)
+        allocation, created = allocation_create(
+            firm=firm, actor=request.user, **self.parse(s.AllocationIn)
+        )
+        return Response(s.AllocationOut(allocation).data, status=201 if created else 200)
+
+
+class FirmConversionsView(FirmView):
+    @extend_schema(
+        operation_id="firms_conversions_list",
+        parameters=[MONTH],
+        responses={200: paginated(s.ConversionOut), **errors(400, 401, 404)},
+    )
+    def get(self, request, pk: int):
+        firm = self.visible_firm(pk)
+        return self.page(selectors.firm_conversions(firm, self.month()), s.ConversionOut)
+
+    @extend_schema(
+        request=s.ConversionIn,
+        responses={201: s.ConversionOut, 200: s.ConversionOut, **errors(400, 401, 403, 404, 409)},
+        summary="Sell ESFCA funds for PKR (an extension of the contract)",
+    )
+    def post(self, request, pk: int):
+        firm = self.operated_firm(pk)
+        conversion, created = conversion_create(
+            firm=firm, actor=request.user, **self.parse(s.ConversionIn)
+        )
+        return Response(s.ConversionOut(conversion).data, status=201 if created else 200)
+
+
+class FirmTransfersView(FirmView):
+    @extend_schema(
+        operation_id="firms_transfers_list",
+        parameters=[MONTH],
+        responses={200: paginated(s.TransferOut), **errors(400, 401, 404)},
+    )
+    def get(self, request, pk: int):
+        firm = self.visible_firm(pk)
+        return self.page(selectors.firm_transfers(firm, self.month()), s.TransferOut)
+
+    @extend_schema(
+        request=s.TransferIn,
+        responses={201: s.TransferOut, 200: s.TransferOut, **errors(400, 401, 403, 404, 409)},
+        summary="Move funds between the firm's own ESFCAs (an extension of the contract)",
+    )
+    def post(self, request, pk: int):
+        firm = self.operated_firm(pk)
+        data = self.parse(s.TransferIn)
+        transfer, created = transfer_create(
+            firm=firm,
+            actor=request.user,
+            reference=data["reference"],
+            value_date=data["value_date"],
+            from_account_id=data["from_account"],
+            to_account_id=data["to_account"],
+            amount=data["amount"],
+        )
+        return Response(s.TransferOut(transfer).data, status=201 if created else 200)
