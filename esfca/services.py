@@ -20,10 +20,10 @@ from django.utils import timezone
 
 from exporters.models import Bank, Firm
 from exporters.validators import ISO_COUNTRIES, iban_is_valid
-from ledger.errors import FxRateMissing
+from ledger.errors import FxRateMissing, InsufficientFunds
 from ledger.models import Account
 from ledger.models import Transaction as LedgerTransaction
-from ledger.selectors import buying_rate, buying_rates
+from ledger.selectors import buying_rate, buying_rates, lowest_balance_from
 from ledger.services import account_open, credit, debit, transaction_post
 
 from . import policy
@@ -52,6 +52,7 @@ from .models import (
 
 MAX_AMOUNT = Decimal("999999999999.99")  # 14 digits, 2 decimals
 RATE_PLACES = Decimal("0.000001")
+MAX_RATE = Decimal("1000000")  # PKR per unit; far above any real rate, far below overflow
 
 
 # --- shared helpers -------------------------------------------------------------------------
@@ -118,15 +119,15 @@ def _check_rate(errors: _Errors, field: str, value) -> None:
         errors.add(field, "Enter a positive rate.")
         return
     try:
-        exact = value == value.quantize(RATE_PLACES)
+        exact = value < MAX_RATE and value == value.quantize(RATE_PLACES)
     except InvalidOperation:
         exact = False
-    if not exact or value >= Decimal("1000000000000"):
-        errors.add(field, "A rate has at most 6 decimal places and 12 digits before the point.")
+    if not exact or value >= MAX_RATE:
+        errors.add(field, "A rate has at most 6 decimal places and is below 1,000,000.")
 
 
 def _check_common(errors: _Errors, *, reference, value_date, currency, today: date) -> None:
-    if not reference or len(reference) > 120:
+    if not isinstance(reference, str) or not reference or len(reference) > 120:
         errors.add("reference", "Give a reference of 1 to 120 characters.")
     if not isinstance(value_date, date):
         errors.add("value_date", "Enter a date as YYYY-MM-DD.")
@@ -163,15 +164,31 @@ def _lock_firm(firm: Firm) -> Firm:
     return Firm.objects.select_for_update().get(pk=firm.pk)
 
 
-def _esfca(firm: Firm, currency: str) -> Account:
-    account = (
-        Account.objects.filter(owner=firm, kind=Account.Kind.ESFCA, currency=currency)
-        .order_by("pk")
-        .first()
-    )
+def _esfca(firm: Firm, currency: str, bank: str = "") -> Account:
+    """The firm's ESFCA in ``currency``: at ``bank`` when given, else the first opened."""
+    accounts = Account.objects.filter(owner=firm, kind=Account.Kind.ESFCA, currency=currency)
+    if bank:
+        accounts = accounts.filter(bank__code=bank)
+    account = accounts.order_by("pk").first()
     if account is None:
-        raise NoAccount(f"{firm.name} has no {currency} ESFCA.", currency=currency)
+        at = f" at {bank}" if bank else ""
+        raise NoAccount(f"{firm.name} has no {currency} ESFCA{at}.", currency=currency)
     return account
+
+
+def _check_covered(account: Account, amount: Decimal, on: date) -> None:
+    """Never overdraw, also in the past: a backdated debit must leave every end-of-day
+    balance from its value date on at or above zero (rules.md §4, §5 closing balances)."""
+    lowest = lowest_balance_from(account_id=account.pk, on=on)
+    if lowest < amount:
+        raise InsufficientFunds(
+            f"The {account.currency} ESFCA holds {lowest} {account.currency} on or after "
+            f"{on.isoformat()}; {amount} {account.currency} is not covered.",
+            account=account.pk,
+            currency=account.currency,
+            balance=str(lowest),
+            requested=str(amount),
+        )
 
 
 def _pkr_account(firm: Firm, bank_id: int | None) -> Account:
@@ -222,11 +239,8 @@ def tax_rate_on(firm: Firm, on: date) -> Decimal:
         .order_by("-effective_from")
         .first()
     )
-    if row is None:
-        raise NoRuleInForce(
-            f"No withholding tax rate is in force on {on}.", value_date=on.isoformat()
-        )
-    return row.rate
+    # rules.md §3 seeds the withholding from 2022-07-01: before it, nothing is withheld.
+    return row.rate if row is not None else Decimal("0")
 
 
 def firm_is_registered(firm: Firm, on: date) -> bool:
@@ -340,6 +354,7 @@ def receipt_record(
     client_name: str,
     client_country: str,
     purpose_code: str = "",
+    bank: str = "",
     today: date | None = None,
 ) -> tuple[Receipt, bool]:
     """Record one export receipt: split it, withhold tax, post it (rules.md §2–§3).
@@ -358,6 +373,7 @@ def receipt_record(
         client_name=client_name,
         client_country=client_country,
         purpose_code=purpose_code or "",
+        bank=bank,
     )
     existing = _replay(Receipt, firm, reference, fingerprint)
     if existing:
@@ -380,6 +396,10 @@ def receipt_record(
     if purpose_code and not PurposeCode.objects.filter(code=purpose_code).exists():
         errors.add("purpose_code", f"'{purpose_code}' is not a known purpose code.")
     errors.raise_if_any()
+    amount = amount.quantize(policy.CENT)
+    retain = retain if retain == "max" else retain.quantize(policy.CENT)
+    if conversion_rate is not None:
+        conversion_rate = conversion_rate.quantize(RATE_PLACES)
 
     with transaction.atomic():
         firm = _lock_firm(firm)
@@ -387,7 +407,7 @@ def receipt_record(
         if existing:
             return existing, False
 
-        esfca = _esfca(firm, currency)
+        esfca = _esfca(firm, currency, bank)
         pkr = _pkr_account(firm, esfca.bank_id)
         rule_row = retention_rule_on(firm, value_date)
         rule = rule_row.as_policy()
@@ -420,7 +440,7 @@ def receipt_record(
         )
         retained = allowed if retain == "max" else retain
 
-        if later:
+        if any(r.rule_basis == policy.Basis.CALENDAR_MONTH and r.retained for r in later):
             later_items_base = [month_item(r) for r in earlier]
             if ref is None:
                 ref = ref_rates(currency, value_date)
@@ -507,20 +527,26 @@ def _usd_of(amount: Decimal, currency: str, on: date) -> Fraction:
 
 
 def _yearly_proceeds_usd(firm: Firm, year: int) -> list[Fraction]:
-    """Export proceeds in USD of each of the three calendar years before ``year``."""
+    """Export proceeds in USD of each of the three calendar years before ``year``, exact.
+
+    A receipt without reference rates needs that day's table rates (``FxRateMissing``
+    otherwise: the cap is never guessed)."""
     totals = []
     for y in (year - 3, year - 2, year - 1):
-        total = Fraction(0)
-        for receipt in Receipt.objects.filter(firm=firm, value_date__year=y):
-            try:
-                total += month_item(receipt).usd_amount
-            except FxRateMissing:
-                continue  # without a reference rate the receipt can't raise the cap
-        totals.append(total)
+        receipts = Receipt.objects.filter(firm=firm, value_date__year=y)
+        totals.append(sum((month_item(r).usd_amount for r in receipts), Fraction(0)))
     return totals
 
 
 def _check_equity(firm: Firm, *, value_date, amount, currency, investee_country, approval) -> None:
+    """§4 overseas equity: the version in force, active taxpayer, SBP approval, the cap."""
+    rule = policy.equity_rule_in_force(
+        [v.as_policy() for v in EquityCapVersion.objects.all()],
+        firm_kind=firm.kind,
+        on=value_date,
+    )
+    if rule is None:
+        raise EquityNotPermitted(f"No overseas equity rule is in force on {value_date}.")
     approval_countries = Parameter.set_on(Parameter.Key.EQUITY_APPROVAL_COUNTRIES, value_date)
     refusal = policy.equity_refusal(
         active_taxpayer=firm.active_taxpayer,
@@ -530,29 +556,15 @@ def _check_equity(firm: Firm, *, value_date, amount, currency, investee_country,
     )
     if refusal:
         raise EquityNotPermitted(refusal, investee_country=investee_country)
-    rule = policy.equity_rule_in_force(
-        [v.as_policy() for v in EquityCapVersion.objects.all()],
-        firm_kind=firm.kind,
-        on=value_date,
-    )
-    if rule is None:
-        raise EquityNotPermitted(f"No overseas equity rule is in force on {value_date}.")
     cap = policy.equity_cap_usd(
         rule=rule, yearly_proceeds_usd=_yearly_proceeds_usd(firm, value_date.year)
     )
     if cap is None:
-        return  # up to the ESFCA balance: the ledger's overdraft check is the cap
-    so_far = sum(
-        (
-            Fraction(a.usd_equivalent)
-            for a in Allocation.objects.filter(
-                firm=firm,
-                category=Allocation.Category.OVERSEAS_EQUITY,
-                value_date__year=value_date.year,
-            )
-        ),
-        Fraction(0),
+        return  # up to the ESFCA balance: the overdraft check is the cap
+    earlier = Allocation.objects.filter(
+        firm=firm, category=Allocation.Category.OVERSEAS_EQUITY, value_date__year=value_date.year
     )
+    so_far = sum((_usd_of(a.amount.amount, a.currency, a.value_date) for a in earlier), Fraction(0))
     this = _usd_of(amount, currency, value_date)
     if so_far + this > cap:
         raise EquityCapExceeded(
@@ -578,6 +590,7 @@ def allocation_create(
     investee_name: str = "",
     investee_country: str = "",
     sbp_approval_reference: str = "",
+    bank: str = "",
     today: date | None = None,
 ) -> tuple[Allocation, bool]:
     """Spend retained funds on a permitted purpose (rules.md §4); never overdraws."""
@@ -595,6 +608,7 @@ def allocation_create(
         investee_name=investee_name,
         investee_country=investee_country,
         sbp_approval_reference=sbp_approval_reference,
+        bank=bank,
     )
     existing = _replay(Allocation, firm, reference, fingerprint)
     if existing:
@@ -616,6 +630,7 @@ def allocation_create(
         _check_text(errors, "investee_name", investee_name)
         _check_country(errors, "investee_country", investee_country)
     errors.raise_if_any()
+    amount = amount.quantize(policy.CENT)
 
     refusal = policy.category_refusal(category=category, payee_country=payee_country)
     if refusal:
@@ -626,7 +641,7 @@ def allocation_create(
         existing = _replay(Allocation, firm, reference, fingerprint)
         if existing:
             return existing, False
-        esfca = _esfca(firm, currency)
+        esfca = _esfca(firm, currency, bank)
         usd_equivalent = None
         if category == policy.EQUITY:
             _check_equity(
@@ -638,6 +653,7 @@ def allocation_create(
                 approval=sbp_approval_reference,
             )
             usd_equivalent = policy.round_half_up(_usd_of(amount, currency, value_date))
+        _check_covered(esfca, amount, value_date)
         payee = _internal(firm, Account.Kind.PAYEE, currency, category)
         txn = transaction_post(
             key=f"allocation:{firm.pk}:{reference}",
@@ -682,11 +698,17 @@ def conversion_create(
     amount: Decimal,
     currency: str,
     rate: Decimal | None = None,
+    bank: str = "",
     today: date | None = None,
 ) -> tuple[Conversion, bool]:
     """Sell ESFCA funds for PKR at the given or the day's buying rate (rules.md §4)."""
     fingerprint = _fingerprint(
-        reference=reference, value_date=value_date, amount=amount, currency=currency, rate=rate
+        reference=reference,
+        value_date=value_date,
+        amount=amount,
+        currency=currency,
+        rate=rate,
+        bank=bank,
     )
     existing = _replay(Conversion, firm, reference, fingerprint)
     if existing:
@@ -702,13 +724,16 @@ def conversion_create(
     _check_amount(errors, "amount", amount)
     _check_rate(errors, "rate", rate)
     errors.raise_if_any()
+    amount = amount.quantize(policy.CENT)
+    rate = rate.quantize(RATE_PLACES) if rate is not None else None
 
     with transaction.atomic():
         firm = _lock_firm(firm)
         existing = _replay(Conversion, firm, reference, fingerprint)
         if existing:
             return existing, False
-        esfca = _esfca(firm, currency)
+        esfca = _esfca(firm, currency, bank)
+        _check_covered(esfca, amount, value_date)
         pkr = _pkr_account(firm, esfca.bank_id)
         used_rate = rate if rate is not None else buying_rate(currency=currency, on=value_date)
         pkr_amount = policy.convert(amount, used_rate)
@@ -789,12 +814,14 @@ def transfer_create(
     if from_account_id == to_account_id:
         errors.add("to_account", "Choose a different account to transfer to.")
     errors.raise_if_any()
+    amount = amount.quantize(policy.CENT)
 
     with transaction.atomic():
         firm = _lock_firm(firm)
         existing = _replay(Transfer, firm, reference, fingerprint)
         if existing:
             return existing, False
+        _check_covered(source, amount, value_date)
         if source.currency == target.currency:
             rate, to_amount = Decimal(1), amount
             legs = [credit(source, amount), debit(target, amount)]

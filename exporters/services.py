@@ -33,7 +33,11 @@ def bank_create(*, code: str, name: str) -> Bank:
         raise OnboardingConflict(f"A bank with code {code} already exists.", code=[code])
     bank = Bank(code=code, name=name)
     _clean(bank)
-    bank.save()
+    try:
+        with transaction.atomic():
+            bank.save()
+    except IntegrityError as exc:  # a concurrent request took the code first
+        raise OnboardingConflict(f"A bank with code {code} already exists.", code=[code]) from exc
     return bank
 
 
@@ -62,6 +66,10 @@ def user_create(
     bank: Bank | None = None,
 ) -> User:
     """A user with exactly one role: of a firm (officer, viewer) or of a bank (reviewer)."""
+    if role not in Membership.Role.values:
+        raise OnboardingError(
+            f"Unknown role {role!r}.", role=[f"Use one of {', '.join(Membership.Role.values)}."]
+        )
     if role in Membership.FIRM_ROLES and firm is None:
         raise OnboardingError("A firm role needs a firm.", firm=["This field is required."])
     if role == Membership.Role.BANK_REVIEWER and bank is None:
@@ -72,7 +80,8 @@ def user_create(
     user.set_password(password)
     _clean(user)
     try:
-        user.save()
+        with transaction.atomic():
+            user.save()
     except IntegrityError as exc:
         raise OnboardingConflict(f"The username {username} is taken.") from exc
     Membership.objects.create(

@@ -4,9 +4,9 @@ import re
 
 from django.core.exceptions import ValidationError
 
-IBAN_PK_RE = re.compile(r"^PK\d{2}[A-Z]{4}\d{16}$")
-NTN_RE = re.compile(r"^\d{7}(-?\d)?$")
-CNIC_RE = re.compile(r"^\d{5}-?\d{7}-?\d$")
+IBAN_PK_RE = re.compile(r"^PK\d{2}[A-Z]{4}\d{16}$", re.ASCII)
+NTN_RE = re.compile(r"^\d{7}(-?\d)?$", re.ASCII)
+CNIC_RE = re.compile(r"^\d{5}-?\d{7}-?\d$", re.ASCII)
 
 # ISO 3166-1 alpha-2, officially assigned codes.
 ISO_COUNTRIES = frozenset(

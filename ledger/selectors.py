@@ -37,7 +37,8 @@ def buying_rate(*, currency: str, on: date) -> Decimal:
 
 def buying_rates(*, currencies, on: date) -> dict[str, Decimal]:
     """Several buying rates of one day in one query; a missing one raises ``FxRateMissing``."""
-    wanted = set(currencies) - {HOME_CURRENCY}
+    asked = set(currencies)  # once: ``currencies`` may be a generator
+    wanted = asked - {HOME_CURRENCY}
     best: dict[str, FxRate] = {}
     for rate in FxRate.objects.filter(currency__in=wanted, date=on, status=FxRate.Status.ACTIVE):
         current = best.get(rate.currency)
@@ -51,6 +52,32 @@ def buying_rates(*, currencies, on: date) -> dict[str, Decimal]:
             date=on.isoformat(),
         )
     result = {cur: rate.buy for cur, rate in best.items()}
-    if HOME_CURRENCY in set(currencies):
+    if HOME_CURRENCY in asked:
         result[HOME_CURRENCY] = Decimal(1)
     return result
+
+
+def lowest_balance_from(*, account_id: int, on: date) -> Decimal:
+    """The lowest end-of-day balance of a debit-normal account from ``on`` onwards.
+
+    A backdated debit must be covered on its own value date *and* every day after it;
+    otherwise a past month would close below zero. One query over the movements dated
+    after ``on`` (none at all when nothing is backdated).
+    """
+    from django.db.models import Sum
+
+    from .models import Entry
+
+    current = account_balance(account_id=account_id)
+    later = list(
+        Entry.objects.filter(account_id=account_id, transaction__value_date__gt=on)
+        .values("transaction__value_date")
+        .annotate(d=Sum("debit"), c=Sum("credit"))
+        .order_by("transaction__value_date")
+    )
+    running = current - sum((row["d"] - row["c"] for row in later), Decimal(0))
+    lowest = running
+    for row in later:
+        running += row["d"] - row["c"]
+        lowest = min(lowest, running)
+    return lowest

@@ -11,10 +11,9 @@ RETENTION = [
     ("freelancer", date(2023, 1, 13), "0.35", "0", "per_receipt"),
     ("freelancer", date(2023, 10, 23), "0.50", "5000", "calendar_month"),
 ]
-# ITO s.154A: 1% from Finance Act 2021; 0.25% for PSEB-registered from 2022-07-01.
+# ITO s.154A as rules.md §3 seeds it: 0.25% PSEB-registered, 1% otherwise, from 2022-07-01.
 TAX = [
-    ("OTHER", date(2021, 7, 1), "0.0100"),
-    ("PSEB", date(2021, 7, 1), "0.0100"),
+    ("OTHER", date(2022, 7, 1), "0.0100"),
     ("PSEB", date(2022, 7, 1), "0.0025"),
 ]
 EQUITY = [

@@ -250,3 +250,79 @@ def test_allocation_idempotency_conflict():
     with pytest.raises(errors.DuplicateReference):
         allocate(firm, amount=D("1.00"))
     assert Allocation.objects.count() == 1
+
+
+def test_a_backdated_allocation_may_not_overdraw_the_past():
+    firm = open_firm()
+    fund(firm)  # 10,000.00 retained on 2025-11-04
+    before = snapshot()
+    with pytest.raises(InsufficientFunds) as refused:
+        allocate(firm, value_date=date(2025, 11, 3), amount=D("100.00"))
+    assert refused.value.details["balance"] == "0.00"
+    assert snapshot() == before
+    allocation, _ = allocate(firm, value_date=date(2025, 11, 4), amount=D("100.00"))
+    assert allocation.balance_after == D("9900.00")
+
+
+def test_a_backdated_debit_must_leave_every_later_day_covered():
+    firm = open_firm()
+    fund(firm, reference="R1", day=date(2025, 11, 4))  # +10,000.00
+    allocate(firm, reference="A-LATE", value_date=date(2025, 11, 20), amount=D("9000.00"))
+    fund(firm, reference="R2", day=date(2025, 11, 25))  # +10,000.00 later
+    # Today's balance is 11,000.00, but on 20 Nov only 1,000.00 was left: a 2,000.00
+    # debit dated 10 Nov would take 20 Nov below zero.
+    before = snapshot()
+    with pytest.raises(InsufficientFunds):
+        allocate(firm, reference="A-BACK", value_date=date(2025, 11, 10), amount=D("2000.00"))
+    assert snapshot() == before
+    with pytest.raises(InsufficientFunds):
+        conversion_create(
+            firm=firm,
+            actor=None,
+            reference="CV-BACK",
+            value_date=date(2025, 11, 10),
+            amount=D("1000.01"),
+            currency="USD",
+            rate=D("280.0000"),
+            today=TODAY,
+        )
+    allowed, _ = allocate(
+        firm, reference="A-OK", value_date=date(2025, 11, 10), amount=D("1000.00")
+    )
+    assert allowed.balance_after == D("10000.00")
+
+
+def test_equity_before_any_equity_rule_is_refused_not_crashed():
+    firm = open_firm()
+    receipt_record(
+        firm=firm,
+        actor=None,
+        reference="OLD",
+        value_date=date(2021, 3, 1),
+        amount=D("10000.00"),
+        currency="USD",
+        conversion_rate=D("160.0000"),
+        client_name="Client",
+        client_country="US",
+        today=TODAY,
+    )
+    with pytest.raises(errors.EquityNotPermitted) as refused:
+        equity(firm, value_date=date(2021, 2, 1))
+    assert "No overseas equity rule" in refused.value.message
+
+
+def test_an_esfca_at_a_second_bank_can_be_chosen():
+    from esfca.services import firm_account_open
+    from tests.exporters.factories import BankFactory
+
+    from .conftest import make_iban
+
+    firm = open_firm()
+    second = BankFactory(code="MEZN")
+    firm_account_open(firm=firm, bank=second, currency="USD", iban=make_iban("MEZN", 42))
+    receipt = fund(firm)
+    assert receipt.esfca.bank.code != "MEZN"
+    with pytest.raises(InsufficientFunds):
+        allocate(firm, bank="MEZN")
+    with pytest.raises(errors.NoAccount):
+        allocate(firm, bank="HABB")

@@ -298,3 +298,56 @@ def test_a_later_rule_edit_never_changes_a_recorded_receipt():
     assert receipt.rule_ratio == D("0.50")
     assert receipt.retained == D("10000.00")
     assert Receipt.objects.get(pk=receipt.pk).allowed_retention == D("10000.00")
+
+
+def test_retain_with_trailing_zeros_is_stored_at_the_minor_unit():
+    firm = open_firm()
+    receipt, _ = record(firm, retain=D("1.000000000000000000000"))
+    assert receipt.retained == D("1.00")
+    receipt.refresh_from_db()
+    assert receipt.retained == D("1.00")
+    assert receipt.retain_requested == "1.00"
+
+
+def test_before_the_withholding_parameter_nothing_is_withheld():
+    # rules.md §3 seeds the tax rates from 2022-07-01; the 35% rule is in force from 2021.
+    firm = open_firm()
+    receipt, _ = record(
+        firm, amount=D("10000.00"), value_date=date(2021, 3, 1), today=date(2021, 3, 31)
+    )
+    assert receipt.retained == D("3500.00")
+    assert receipt.tax_rate == D("0")
+    assert receipt.tax_withheld == D("0.00")
+    assert receipt.pkr_credited == D("6500.00") * D("280.7000")
+
+
+def test_backdated_per_receipt_receipts_need_no_reference_rates():
+    firm = open_firm(currencies=("EUR",))
+    later, _ = record(
+        firm,
+        reference="later",
+        currency="EUR",
+        value_date=date(2023, 6, 15),
+        conversion_rate=D("310.0000"),
+        today=date(2023, 6, 30),
+    )
+    early, _ = record(
+        firm,
+        reference="early",
+        currency="EUR",
+        value_date=date(2023, 6, 1),
+        conversion_rate=D("309.0000"),
+        today=date(2023, 6, 30),
+    )
+    assert (later.retained, early.retained) == (D("7000.00"), D("7000.00"))
+
+
+def test_amounts_beyond_what_the_books_can_hold_are_refused_cleanly():
+    from ledger.errors import LedgerError
+
+    firm = open_firm()
+    before = snapshot()
+    with pytest.raises((errors.InvalidInput, LedgerError)) as refused:
+        record(firm, amount=D("999999999999.99"), retain=D("0.00"))
+    assert refused.value.code == "validation_error"
+    assert snapshot() == before

@@ -52,3 +52,9 @@ def test_firm_create_validates_identifiers():
         firm_create(
             name="Y", ntn="1234567", kind="it_company", registration_body="SELF_DECLARATION"
         )
+
+
+def test_unknown_role_is_a_validation_error():
+    with pytest.raises(OnboardingError) as refused:
+        user_create(username="q", password="x-Long-pass-1", role="superhero")
+    assert "role" in refused.value.details

@@ -36,3 +36,9 @@ def test_country():
     validate_country("AE")
     with pytest.raises(ValidationError):
         validate_country("XX")
+
+
+def test_only_ascii_digits_count():
+    assert not iban_is_valid("PK36SCBL" + "\u0660" * 16)
+    with pytest.raises(ValidationError):
+        validate_ntn("\u0661\u0662\u0663\u0664\u0665\u0666\u0667")
