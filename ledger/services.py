@@ -1,5 +1,6 @@
 """Writes to the ledger. Every money movement goes through ``transaction_post``."""
 
+import functools
 import hashlib
 import json
 from collections import defaultdict
@@ -8,13 +9,17 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from django.db import IntegrityError, transaction
-from django.db.models import Case, F, When
+import psycopg
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Case, F, Value, When
+from django.utils import timezone
 
 from .errors import AlreadyReversed, IdempotencyConflict, InsufficientFunds, InvalidPosting
-from .models import ZERO, Account, Entry, Transaction
+from .models import MONEY, ZERO, Account, Entry, Transaction
 
 CENT = Decimal("0.01")
+# Entry.debit/credit hold 14 digits, 2 after the point: anything at or above this can't be stored.
+TOO_LARGE = Decimal(10) ** (MONEY["max_digits"] - MONEY["decimal_places"])
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,8 @@ def _validate(legs: Sequence[Leg]) -> None:
         for amount in (leg.debit, leg.credit):
             if not isinstance(amount, Decimal) or not amount.is_finite():
                 raise InvalidPosting("Leg amounts must be finite Decimals.")
+            if abs(amount) >= TOO_LARGE:
+                raise InvalidPosting(f"{amount} is too large for the ledger.")
             if amount != amount.quantize(CENT):
                 raise InvalidPosting(f"{amount} has more than two decimal places.")
             if amount < 0:
@@ -73,7 +80,14 @@ def _fingerprint(kind, value_date, legs, memo, fx_rate, reverses) -> str:
         "fx_rate": None if fx_rate is None else str(fx_rate),
         "reverses": reverses.pk if reverses else None,
         "legs": sorted(
-            [leg.account.pk, str(leg.debit), str(leg.credit), leg.currency] for leg in legs
+            # Quantized, so 250, 250.0 and 250.00 are the same request.
+            [
+                leg.account.pk,
+                str(leg.debit.quantize(CENT)),
+                str(leg.credit.quantize(CENT)),
+                leg.currency,
+            ]
+            for leg in legs
         ),
     }
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
@@ -109,54 +123,187 @@ def transaction_post(
     """
     _validate(legs)
     fingerprint = _fingerprint(kind, value_date, legs, memo, fx_rate, reverses)
+    row = {
+        "key": key,
+        "fingerprint": fingerprint,
+        "kind": kind,
+        "value_date": value_date,
+        "posted_at": timezone.now(),
+        "memo": memo,
+        "fx_rate": fx_rate,
+        "reverses_id": reverses.pk if reverses else None,
+    }
     try:
-        with transaction.atomic():
-            return _post_locked(key, fingerprint, kind, value_date, legs, memo, fx_rate, reverses)
-    except IntegrityError:
-        # A concurrent writer took the key between our check and our insert.
+        if connection.vendor != "postgresql":
+            with transaction.atomic():
+                txn_id = _post_portable(row, legs)
+        elif connection.in_atomic_block:
+            with transaction.atomic():  # a savepoint: a refusal leaves the caller's work usable
+                txn_id = _post_postgresql(row, legs)
+        else:
+            # Autocommit: the one statement is its own transaction; no BEGIN/COMMIT round trips.
+            txn_id = _post_postgresql(row, legs)
+    except IntegrityError as exc:
+        constraint = getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None) or str(
+            exc
+        )
+        if "account_non_negative_balance" in constraint:
+            raise _insufficient(legs) from exc
+        if "entry_exactly_one_positive_side" in constraint:
+            # Only reachable through the currency guard of _PG_POST (legs were validated above).
+            raise InvalidPosting("A leg's currency differs from its account's.") from exc
+        if reverses is not None and Transaction.objects.filter(reverses=reverses).exists():
+            replayed = _replay(key, fingerprint)
+            if replayed is not None:
+                return replayed
+            raise AlreadyReversed(transaction=reverses.pk) from exc
+        raise
+    if txn_id is None:  # the key is taken: a replay, or a conflict
         replayed = _replay(key, fingerprint)
-        if replayed is None:
-            raise
+        if replayed is None:  # can't happen: the key was there a moment ago, rows are never deleted
+            raise IdempotencyConflict(key=key)
         return replayed
+    txn = Transaction(id=txn_id, **row)
+    txn._state.adding = False
+    txn._state.db = connection.alias
+    return txn
 
 
-def _post_locked(key, fingerprint, kind, value_date, legs, memo, fx_rate, reverses):
-    replayed = _replay(key, fingerprint)
-    if replayed is not None:
-        return replayed
-
-    deltas: dict[int, Decimal] = defaultdict(Decimal)
+def _deltas(legs: Sequence[Leg]) -> dict[int, Decimal]:
+    """Net debit minus credit per account, accounts in id order (the lock order)."""
+    net: dict[int, Decimal] = defaultdict(Decimal)
     for leg in legs:
-        deltas[leg.account.pk] += leg.signed_for_account()
+        net[leg.account.pk] += leg.debit - leg.credit
+    return dict(sorted(net.items()))
+
+
+def _check_currencies(legs: Sequence[Leg], stored: dict[int, str]) -> None:
+    for leg in legs:
+        if stored.get(leg.account.pk) != leg.currency:
+            raise InvalidPosting("A leg's currency differs from its account's.")
+
+
+def _insufficient(legs: Sequence[Leg]) -> InsufficientFunds:
+    """The refusal, described from the balances as they are now (the posting was rolled back)."""
+    deltas = _deltas(legs)
+    accounts = Account.objects.filter(pk__in=deltas, non_negative=True).only(
+        "pk", "currency", "balance", "normal_side"
+    )
+    for account in accounts:
+        move = deltas[account.pk]
+        move = move if account.normal_side == Account.Side.DEBIT else -move
+        if move < 0 and account.balance + move < 0:
+            return InsufficientFunds(
+                account=account.pk,
+                currency=account.currency,
+                balance=str(account.balance),
+                requested=str(-move),
+            )
+    return InsufficientFunds()
+
+
+# One statement, one round trip, atomic on its own: take the key (or find it taken: a replay),
+# insert the entries, lock the touched accounts in id order (FOR NO KEY UPDATE: exclusive among
+# posters, compatible with the FK checks of concurrent entry inserts) and move their stored
+# balances in each account's normal sign. Every refusal makes the statement fail, so nothing of
+# it stays: a balance below zero on a non-negative account fails the CHECK constraint on the
+# locked row; a leg whose currency isn't its account's is written with neither side and fails the
+# one-positive-side CHECK; the per-currency zero sum is proved again by the deferred trigger.
+_PG_POST = """
+WITH txn AS (
+    INSERT INTO ledger_transaction
+        (key, fingerprint, kind, value_date, posted_at, memo, fx_rate, reverses_id)
+    VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+    ON CONFLICT (key) DO NOTHING
+    RETURNING id
+), entries AS (
+    INSERT INTO ledger_entry (transaction_id, account_id, debit, credit, currency)
+    SELECT txn.id, leg.account_id,
+           CASE WHEN acc.currency = leg.currency THEN leg.debit ELSE 0 END,
+           CASE WHEN acc.currency = leg.currency THEN leg.credit ELSE 0 END,
+           leg.currency
+      FROM txn
+     CROSS JOIN (VALUES {legs}) AS leg (account_id, debit, credit, currency)
+      LEFT JOIN ledger_account AS acc ON acc.id = leg.account_id
+), moved AS (
+    UPDATE ledger_account AS a
+       SET balance = a.balance + CASE WHEN a.normal_side = 'debit' THEN d.net ELSE -d.net END
+      FROM (VALUES {deltas}) AS d (id, net),
+           (SELECT id FROM ledger_account
+             WHERE id IN ({ids}) AND EXISTS (SELECT 1 FROM txn)
+             ORDER BY id FOR NO KEY UPDATE) AS locked
+     WHERE a.id = d.id AND a.id = locked.id
+    RETURNING a.id
+)
+SELECT id, (SELECT count(*) FROM moved) FROM txn
+"""
+_PG_LEG = "(%s::bigint, %s::numeric, %s::numeric, %s::varchar)"
+_PG_DELTA = "(%s::bigint, %s::numeric)"
+
+
+class _PreparedCursor(psycopg.Cursor):
+    """Server-side binding, prepared once per connection: the statement is parsed and planned
+    once, not per posting (``_PG_POST`` has one text per number of legs)."""
+
+    def execute(self, query, params=None, *, prepare=True, binary=None):
+        return super().execute(query, params, prepare=prepare, binary=binary)
+
+
+@functools.cache
+def _pg_post_sql(legs: int, accounts: int) -> str:
+    return _PG_POST.format(
+        legs=", ".join([_PG_LEG] * legs),
+        deltas=", ".join([_PG_DELTA] * accounts),
+        ids=", ".join(["%s"] * accounts),
+    )
+
+
+def _post_postgresql(row: dict, legs: Sequence[Leg]) -> int | None:
+    deltas = _deltas(legs)
+    params = list(row.values())
+    for leg in legs:
+        params += [leg.account.pk, leg.debit, leg.credit, leg.currency]
+    for pk, net in deltas.items():
+        params += [pk, net]
+    params += list(deltas)
+    connection.ensure_connection()
+    raw = _PreparedCursor(connection.connection)
+    # Through Django's cursor wrapper, so query counting and execute_wrapper hooks see it.
+    cursor = connection.make_debug_cursor(raw) if connection.queries_logged else None
+    cursor = cursor or connection.make_cursor(raw)
+    with cursor:
+        cursor.execute(_pg_post_sql(len(legs), len(deltas)), params)
+        result = cursor.fetchone()
+    if result is None:
+        return None
+    txn_id, moved = result
+    if moved != len(deltas):  # an account that doesn't exist: its FK fails first; belt and braces
+        raise InvalidPosting("A leg names an account that does not exist.")
+    return txn_id
+
+
+def _post_portable(row: dict, legs: Sequence[Leg]) -> int | None:
+    """Other databases (SQLite): the ORM, under the write lock the connection took at BEGIN."""
+    if Transaction.objects.filter(key=row["key"]).exists():
+        return None
+    deltas = _deltas(legs)
     locked = {
         acc.pk: acc
         for acc in Account.objects.select_for_update()
         .filter(pk__in=deltas)
         .order_by("pk")
-        .only("pk", "currency", "non_negative", "balance")
+        .only("pk", "currency", "non_negative", "balance", "normal_side")
     }
-    for leg in legs:
-        if locked[leg.account.pk].currency != leg.currency:
-            raise InvalidPosting("A leg's currency differs from its account's.")
-    for pk, delta in deltas.items():
+    _check_currencies(legs, {pk: acc.currency for pk, acc in locked.items()})
+    new_balances = {}
+    for pk, net in deltas.items():
         account = locked[pk]
-        if account.non_negative and account.balance + delta < 0:
-            raise InsufficientFunds(
-                account=pk,
-                currency=account.currency,
-                balance=str(account.balance),
-                requested=str(-delta),
-            )
-
-    txn = Transaction.objects.create(
-        key=key,
-        fingerprint=fingerprint,
-        kind=kind,
-        value_date=value_date,
-        memo=memo,
-        fx_rate=fx_rate,
-        reverses=reverses,
-    )
+        new_balances[pk] = account.balance + (
+            net if account.normal_side == Account.Side.DEBIT else -net
+        )
+        if account.non_negative and new_balances[pk] < 0:
+            raise _insufficient(legs)
+    txn = Transaction.objects.create(**row)
     Entry.objects.bulk_create(
         Entry(
             transaction=txn,
@@ -167,15 +314,15 @@ def _post_locked(key, fingerprint, kind, value_date, legs, memo, fx_rate, revers
         )
         for leg in legs
     )
-    changed = {pk: d for pk, d in deltas.items() if d}
-    if changed:
-        Account.objects.filter(pk__in=changed).update(
-            balance=Case(
-                *(When(pk=pk, then=F("balance") + delta) for pk, delta in changed.items()),
-                default=F("balance"),
-            )
+    # Exact Decimal sums computed here under the lock, not ``F() + x`` (SQLite adds in floats).
+    Account.objects.filter(pk__in=new_balances).update(
+        balance=Case(
+            *(When(pk=pk, then=Value(balance)) for pk, balance in new_balances.items()),
+            default=F("balance"),
+            output_field=Account._meta.get_field("balance"),
         )
-    return txn
+    )
+    return txn.pk
 
 
 def transaction_reverse(

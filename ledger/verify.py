@@ -31,7 +31,7 @@ def ledger_verify() -> VerifyReport:
         expected = debits - credits if side == Account.Side.DEBIT else credits - debits
         if expected != balance:
             report.problems.append(
-                f"account {pk}: stored balance {balance} but its entries sum to {expected}"
+                f"account {pk}: stored balance {balance:.2f} but its entries sum to {expected:.2f}"
             )
         if non_negative and balance < 0:
             report.problems.append(f"account {pk}: non-negative account at {balance}")

@@ -1,0 +1,190 @@
+"""The database itself guards the ledger (PostgreSQL: `make test`). Fails loudly elsewhere."""
+
+import datetime as dt
+import threading
+from decimal import Decimal
+
+import pytest
+from django.db import IntegrityError, connection, connections, transaction
+
+from ledger.errors import InsufficientFunds
+from ledger.models import Account, Entry, Transaction
+from ledger.selectors import account_balance
+from ledger.services import credit, debit, transaction_post
+from ledger.verify import ledger_verify
+from tests.ledger.conftest import ledger_state, open_book
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("require_postgresql")]
+
+DAY = dt.date(2025, 3, 14)
+
+
+def fund(book, amount, key="fund"):
+    return transaction_post(
+        key=key,
+        kind=Transaction.Kind.RECEIPT,
+        value_date=DAY,
+        legs=[debit(book.esfca_usd, amount), credit(book.proceeds_usd, amount)],
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_racing_debits_never_overdraw_and_every_accepted_one_is_accounted_for():
+    book = open_book()
+    amount = Decimal("100.00")
+    fund(book, Decimal("1050.00"))  # covers 10 of the 16 racers, with 50.00 left
+    racers = 16
+    barrier = threading.Barrier(racers)
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def race(n: int) -> None:
+        try:
+            barrier.wait(timeout=30)
+            try:
+                transaction_post(
+                    key=f"spend-{n}",
+                    kind=Transaction.Kind.ALLOCATION,
+                    value_date=DAY,
+                    legs=[debit(book.cloud_usd, amount), credit(book.esfca_usd, amount)],
+                )
+                result = "accepted"
+            except InsufficientFunds:
+                result = "refused"
+            except Exception as exc:  # recorded, so the test fails with the reason
+                result = f"error: {exc!r}"
+            with lock:
+                outcomes.append(result)
+        finally:
+            connections.close_all()  # this thread's own connection
+
+    threads = [threading.Thread(target=race, args=(n,)) for n in range(racers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert sorted(set(outcomes)) == ["accepted", "refused"], outcomes
+    accepted = outcomes.count("accepted")
+    assert accepted == 10
+    final = account_balance(account_id=book.esfca_usd.pk)
+    assert final == Decimal("50.00")
+    assert final >= 0
+    assert accepted * amount == Decimal("1050.00") - final
+    assert account_balance(account_id=book.cloud_usd.pk) == accepted * amount
+    assert Transaction.objects.filter(kind=Transaction.Kind.ALLOCATION).count() == accepted
+    report = ledger_verify()
+    assert report.ok, report.problems
+
+
+@pytest.mark.django_db(transaction=True)
+def test_racing_replays_of_one_key_post_once():
+    book = open_book()
+    results: list[int | str] = []
+    barrier = threading.Barrier(8)
+
+    def race() -> None:
+        try:
+            barrier.wait(timeout=30)
+            results.append(fund(book, Decimal("10.00"), key="same-key").pk)
+        except Exception as exc:
+            results.append(repr(exc))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=race) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert len(set(results)) == 1 and isinstance(results[0], int), results
+    assert account_balance(account_id=book.esfca_usd.pk) == Decimal("10.00")
+    assert Transaction.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE ledger_entry SET debit = debit + 1 WHERE debit > 0",
+        "DELETE FROM ledger_entry",
+        "UPDATE ledger_transaction SET memo = 'rewritten'",
+        "DELETE FROM ledger_transaction",
+    ],
+)
+def test_raw_update_or_delete_of_entries_and_transactions_is_refused(book, sql):
+    fund(book, Decimal("100.00"))
+    before = ledger_state()
+    with (
+        pytest.raises(IntegrityError, match="not allowed; post a reversal"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(sql)
+    assert ledger_state() == before
+    assert Transaction.objects.get().memo == ""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_raw_insert_of_an_unbalanced_transaction_fails_at_commit():
+    book = open_book()
+    with (
+        pytest.raises(IntegrityError, match="does not balance in USD"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(
+            "INSERT INTO ledger_transaction (key, fingerprint, kind, value_date, posted_at,"
+            " memo) VALUES ('raw', '', 'other', %s, now(), '') RETURNING id",
+            [DAY],
+        )
+        txn_id = cursor.fetchone()[0]
+        cursor.executemany(
+            "INSERT INTO ledger_entry (transaction_id, account_id, debit, credit, currency)"
+            " VALUES (%s, %s, %s, %s, 'USD')",
+            [
+                (txn_id, book.cloud_usd.pk, Decimal("10.00"), Decimal("0")),
+                (txn_id, book.proceeds_usd.pk, Decimal("0"), Decimal("9.99")),
+            ],
+        )
+        # Accepted so far: the zero sum is a deferred trigger, checked at COMMIT.
+        cursor.execute("SELECT count(*) FROM ledger_entry WHERE transaction_id = %s", [txn_id])
+        assert cursor.fetchone()[0] == 2
+    assert not Transaction.objects.filter(key="raw").exists()
+    assert Entry.objects.count() == 0
+
+
+def test_check_constraint_refuses_an_entry_with_both_sides(book):
+    txn = fund(book, Decimal("100.00"))
+    before = ledger_state()
+    with (
+        pytest.raises(IntegrityError, match="entry_exactly_one_positive_side"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(
+            "INSERT INTO ledger_entry (transaction_id, account_id, debit, credit, currency)"
+            " VALUES (%s, %s, 5.00, 5.00, 'USD')",
+            [txn.pk, book.cloud_usd.pk],
+        )
+    assert ledger_state() == before
+
+
+def test_check_constraint_refuses_a_negative_balance_on_a_non_negative_account(book):
+    fund(book, Decimal("100.00"))
+    before = ledger_state()
+    with (
+        pytest.raises(IntegrityError, match="account_non_negative_balance"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(
+            "UPDATE ledger_account SET balance = -0.01 WHERE id = %s", [book.esfca_usd.pk]
+        )
+    assert ledger_state() == before
+    # Accounts without the flag may go below zero (FX trading accounts do).
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("UPDATE ledger_account SET balance = -0.01 WHERE id = %s", [book.fx_usd.pk])
+    assert Account.objects.get(pk=book.fx_usd.pk).balance == Decimal("-0.01")
+    with connection.cursor() as cursor:  # put it back so the ledger proves itself again
+        cursor.execute("UPDATE ledger_account SET balance = 0 WHERE id = %s", [book.fx_usd.pk])
