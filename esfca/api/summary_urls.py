@@ -1,3 +1,47 @@
-"""Routes of the monthly summary and review endpoints (filled in by the summaries work)."""
+"""Routes of the monthly summaries and the bank review (included by esfca/api/urls.py)."""
 
-urlpatterns = []
+from django.urls import path, register_converter
+
+from . import summary_views as views
+
+
+class MonthConverter:
+    """``YYYY-MM``; the view validates the month number (13 is a 400, not a 404)."""
+
+    regex = r"\d{4}-\d{2}"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+register_converter(MonthConverter, "month")
+
+urlpatterns = [
+    path(
+        "firms/<int:firm_id>/summaries/<month:month>/",
+        views.SummaryDetailView.as_view(),
+        name="api-summary",
+    ),
+    path(
+        "firms/<int:firm_id>/summaries/<month:month>/file/",
+        views.SummaryFileView.as_view(),
+        name="api-summary-file",
+    ),
+    path(
+        "firms/<int:firm_id>/summaries/<month:month>/download/",
+        views.SummaryDownloadView.as_view(),
+        name="api-summary-download",
+    ),
+    path("reviews/", views.ReviewListView.as_view(), name="api-reviews"),
+    path(
+        "reviews/<int:pk>/decision/", views.ReviewDecisionView.as_view(), name="api-review-decision"
+    ),
+    path(
+        "banks/<str:code>/portfolio/<month:month>/",
+        views.BankPortfolioView.as_view(),
+        name="api-bank-portfolio",
+    ),
+]

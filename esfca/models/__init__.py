@@ -1,16 +1,20 @@
 from .audit import AuditEvent
 from .movements import Allocation, Conversion, Receipt, Transfer
 from .rules import EquityCapVersion, Parameter, PurposeCode, RetentionRuleVersion, TaxRate
+from .summaries import MonthlySummary, SummaryEvent, SummaryReminder
 
 __all__ = [
     "Allocation",
     "AuditEvent",
     "Conversion",
     "EquityCapVersion",
+    "MonthlySummary",
     "Parameter",
     "PurposeCode",
     "Receipt",
     "RetentionRuleVersion",
+    "SummaryEvent",
+    "SummaryReminder",
     "TaxRate",
     "Transfer",
 ]

@@ -188,3 +188,18 @@ def test_check_constraint_refuses_a_negative_balance_on_a_non_negative_account(b
     assert Account.objects.get(pk=book.fx_usd.pk).balance == Decimal("-0.01")
     with connection.cursor() as cursor:  # put it back so the ledger proves itself again
         cursor.execute("UPDATE ledger_account SET balance = 0 WHERE id = %s", [book.fx_usd.pk])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_raw_insert_of_a_transaction_without_entries_fails_at_commit():
+    with (
+        pytest.raises(IntegrityError, match="fewer than two entries"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(
+            "INSERT INTO ledger_transaction (key, fingerprint, kind, value_date, posted_at,"
+            " memo) VALUES ('empty', '', 'other', %s, now(), '')",
+            [DAY],
+        )
+    assert not Transaction.objects.filter(key="empty").exists()

@@ -1,0 +1,260 @@
+"""Benchmark of the monthly summaries on PostgreSQL (not a test; figures go to
+docs/benchmarks.md).
+
+1. The summary of one firm with 10,000 receipts in the month (goal ≤ 150 ms).
+2. The portfolio of a bank with 1,000 firms, 10 receipts each (goal ≤ 2 s).
+
+The data are written in bulk straight into the tables (balanced ledger transactions,
+receipts that fit the rules, accounts' stored balances updated to the entries' sums), so
+setting up takes seconds rather than the hours 10,000 calls of ``receipt_record`` would
+(each rereads its month). The ledger checker runs over the result before anything is
+timed. Run it through ``bench/summaries/run.sh``, which starts a throwaway cluster, or
+with ``DATABASE_URL`` pointing at an empty PostgreSQL database:
+
+    .venv/bin/python bench/summaries/bench_summaries.py [--receipts 10000] [--firms 1000]
+"""
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+os.environ.setdefault("DJANGO_SECRET_KEY", "bench-only-not-secret")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.db import connection, transaction  # noqa: E402
+from django.db.models import F  # noqa: E402
+from django.test.utils import CaptureQueriesContext  # noqa: E402
+
+from esfca.models import Receipt, RetentionRuleVersion  # noqa: E402
+from esfca.summaries import selectors  # noqa: E402
+from exporters.models import Bank, Firm  # noqa: E402
+from ledger.models import Account, Entry, FxRate, Transaction  # noqa: E402
+from ledger.verify import ledger_verify  # noqa: E402
+
+MONTH = date(2025, 10, 1)
+RATE = Decimal("280.0000")
+AMOUNT = Decimal("1000.00")
+RETAINED = Decimal("500.00")  # within 50 % of every receipt (and the tax cap)
+TAX_RATE = Decimal("0.0025")
+TAX = Decimal("700.00")  # 1,000 × 280 × 0.25 %
+PKR_GROSS = Decimal("140000.00")  # 500 × 280
+COUNTRIES = ["US", "GB", "AE", "DE", "SA", "CA", "AU", "SG"]
+CODES = ["9182", "9184", "9185"]
+
+
+def account(firm, bank, kind, currency, side="debit", non_negative=False, category=""):
+    return Account.objects.create(
+        owner=firm,
+        bank=bank if kind in Account.BANK_KINDS else None,
+        kind=kind,
+        currency=currency,
+        category=category,
+        normal_side=side,
+        non_negative=non_negative,
+    )
+
+
+def make_firm(bank: Bank, n: int) -> dict:
+    firm = Firm.objects.create(
+        name=f"Bench Firm {n:05d}",
+        ntn=f"{1000000 + n:07d}-{n % 10}",
+        kind=Firm.Kind.IT_COMPANY,
+        registration_body=Firm.RegistrationBody.PSEB,
+        active_taxpayer=True,
+    )
+    return {
+        "firm": firm,
+        "esfca": account(firm, bank, "esfca", "USD", non_negative=True),
+        "pkr": account(firm, bank, "pkr_bank", "PKR", non_negative=True),
+        "fx_usd": account(firm, None, "fx_trading", "USD"),
+        "fx_pkr": account(firm, None, "fx_trading", "PKR"),
+        "proceeds": account(firm, None, "client_proceeds", "USD", side="credit"),
+        "tax": account(firm, None, "tax_withheld", "PKR"),
+    }
+
+
+def add_receipts(book: dict, count: int, rule: RetentionRuleVersion, tag: str) -> None:
+    """``count`` receipts of USD 1,000 spread over the month's working days, in bulk."""
+    firm = book["firm"]
+    days = [MONTH + timedelta(days=i) for i in range(31)]
+    days = [d for d in days if d.month == MONTH.month and d.weekday() < 5]
+    txns, entries, receipts = [], [], []
+    for i in range(count):
+        day = days[i % len(days)]
+        ref = f"{tag}-{i:06d}"
+        txns.append(
+            Transaction(
+                key=f"receipt:{firm.pk}:{ref}",
+                fingerprint="bench",
+                kind="receipt",
+                value_date=day,
+                fx_rate=RATE,
+            )
+        )
+    Transaction.objects.bulk_create(txns, batch_size=2000)
+    for i, txn in enumerate(txns):
+        legs = [
+            (book["esfca"], RETAINED, 0),
+            (book["fx_usd"], AMOUNT - RETAINED, 0),
+            (book["proceeds"], 0, AMOUNT),
+            (book["pkr"], PKR_GROSS - TAX, 0),
+            (book["tax"], TAX, 0),
+            (book["fx_pkr"], 0, PKR_GROSS),
+        ]
+        for acc, dr, cr in legs:
+            entries.append(
+                Entry(
+                    transaction=txn,
+                    account=acc,
+                    debit=Decimal(dr),
+                    credit=Decimal(cr),
+                    currency=acc.currency,
+                )
+            )
+        receipts.append(
+            Receipt(
+                firm=firm,
+                reference=f"{tag}-{i:06d}",
+                value_date=txn.value_date,
+                request_fingerprint="bench",
+                transaction=txn,
+                amount=AMOUNT,
+                currency="USD",
+                esfca=book["esfca"],
+                retain_requested=str(RETAINED),
+                allowed_retention=RETAINED,
+                retained=RETAINED,
+                converted=AMOUNT - RETAINED,
+                conversion_rate=RATE,
+                rate_source="table",
+                tax_rate=TAX_RATE,
+                tax_withheld=TAX,
+                pkr_credited=PKR_GROSS - TAX,
+                rule=rule,
+                rule_effective_from=rule.effective_from,
+                rule_ratio=rule.ratio,
+                rule_monthly_floor_usd=rule.monthly_floor_usd,
+                rule_basis=rule.basis,
+                client_name=f"Client {i % 50}",
+                client_country=COUNTRIES[i % len(COUNTRIES)],
+                purpose_code=CODES[i % len(CODES)],
+            )
+        )
+    Entry.objects.bulk_create(entries, batch_size=5000)
+    Receipt.objects.bulk_create(receipts, batch_size=2000)
+    sign = {"debit": 1, "credit": -1}
+    for key in ("esfca", "fx_usd", "proceeds", "pkr", "tax", "fx_pkr"):
+        acc = book[key]
+        delta = (
+            sum((e.debit - e.credit for e in entries if e.account is acc), Decimal(0))
+            * sign[acc.normal_side]
+        )
+        Account.objects.filter(pk=acc.pk).update(balance=F("balance") + delta)
+
+
+def seed(receipts: int, firms: int) -> tuple[Firm, Bank]:
+    rule = RetentionRuleVersion.objects.get(
+        firm_kind="it_company", effective_from=date(2023, 10, 23)
+    )
+    big_bank = Bank.objects.create(code="BIGB", name="Bench bank (one big firm)")
+    portfolio_bank = Bank.objects.create(code="PORT", name="Bench bank (portfolio)")
+    for i in range(31):
+        day = MONTH + timedelta(days=i)
+        if day.month == MONTH.month:
+            FxRate.objects.create(currency="USD", date=day, source="SBP-WACR", buy=RATE, sell=RATE)
+    with transaction.atomic():
+        big = make_firm(big_bank, 0)
+        add_receipts(big, receipts, rule, "BIG")
+    with transaction.atomic():
+        for n in range(1, firms + 1):
+            add_receipts(make_firm(portfolio_bank, n), 10, rule, f"P{n}")
+    # Booked on the value date (no holding-period flags), as a clean month would be.
+    Receipt.objects.update(
+        created_at=datetime(2025, 10, 1, 6, tzinfo=UTC) + (F("value_date") - MONTH)
+    )
+    return big["firm"], portfolio_bank
+
+
+def timed(fn, reps: int) -> dict:
+    fn()  # warm: connection, caches, imports
+    with CaptureQueriesContext(connection) as queries:
+        fn()
+    runs, cpu = [], []
+    for _ in range(reps):
+        start, start_cpu = time.perf_counter(), time.process_time()
+        fn()
+        runs.append((time.perf_counter() - start) * 1000)
+        cpu.append((time.process_time() - start_cpu) * 1000)
+    return {
+        "median_ms": round(statistics.median(runs), 1),
+        "python_cpu_median_ms": round(statistics.median(cpu), 1),
+        "min_ms": round(min(runs), 1),
+        "max_ms": round(max(runs), 1),
+        "reps": reps,
+        "queries": len(queries.captured_queries),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--receipts", type=int, default=10_000)
+    parser.add_argument("--firms", type=int, default=1_000)
+    parser.add_argument("--reps", type=int, default=7)
+    parser.add_argument("--profile", action="store_true", help="cProfile one summary")
+    args = parser.parse_args()
+    assert connection.vendor == "postgresql", "run on PostgreSQL (bench/summaries/run.sh)"
+
+    start = time.perf_counter()
+    firm, bank = seed(args.receipts, args.firms)
+    seeded = time.perf_counter() - start
+    report = ledger_verify()
+    assert report.ok, report.problems[:5]
+
+    figures = selectors.summary_compute(firm=firm, month=MONTH)
+    usd = figures["currencies"][0]
+    assert usd["receipts_count"] == args.receipts, usd
+    assert usd["closing"] == usd["ledger_closing"], usd
+    assert figures["flags"] == [], figures["flags"][:3]
+    portfolio = selectors.bank_portfolio(bank=bank, month=MONTH)
+    assert len(portfolio["firms"]) == args.firms
+
+    if args.profile:
+        import cProfile
+        import pstats
+
+        profiler = cProfile.Profile()
+        profiler.runcall(selectors.summary_compute, firm=firm, month=MONTH)
+        pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(25)
+
+    results = {
+        "postgresql": connection.cursor().connection.info.server_version,
+        "seed_seconds": round(seeded, 1),
+        "summary_compute_10k": timed(
+            lambda: selectors.summary_compute(firm=firm, month=MONTH), args.reps
+        ),
+        "summary_detail_10k": timed(
+            lambda: selectors.summary_detail(firm=firm, month=MONTH), args.reps
+        ),
+        "portfolio_1000": timed(
+            lambda: selectors.bank_portfolio(bank=bank, month=MONTH), max(3, args.reps // 2)
+        ),
+        "receipts": args.receipts,
+        "firms": args.firms,
+    }
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

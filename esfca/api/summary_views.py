@@ -1,0 +1,308 @@
+"""API of the monthly summaries and the bank review (api-contract.md, "Monthly summaries"
+and "Bank review"), plus the bank portfolio (an extension).
+
+Thin: parse, check who may act, call one selector or service, render. Tenant rules:
+a firm or summary the caller may not see is a 404; an action its role may not take on
+something it can see is a 403. Domain refusals (``EsfcaError``) are turned into the
+contract's error body by the API's exception handler.
+"""
+
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
+from rest_framework import serializers
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
+
+from esfca.models import MonthlySummary
+from esfca.summaries import documents, selectors, services
+from exporters.models import Bank
+from exporters.selectors import banks_reviewed_by, firms_visible_to, user_can_operate
+
+from .serializers import ErrorOut
+from .views import ApiView as APIView
+
+ERRORS = {
+    400: "validation_error",
+    401: "not_authenticated",
+    403: "permission_denied",
+    404: "not_found",
+    409: "invalid_state",
+}
+
+
+def errors(*statuses: int) -> dict:
+    return {code: OpenApiResponse(ErrorOut, description=ERRORS[code]) for code in statuses}
+
+
+class FormatParameterNegotiation(BaseContentNegotiation):
+    """``?format=`` names the document to build here, not a DRF renderer: always JSON."""
+
+    def select_parser(self, request, parsers):
+        return parsers[0]
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+def _visible_firm(request, firm_id: int):
+    firm = firms_visible_to(request.user).filter(pk=firm_id).first()
+    if firm is None:
+        raise NotFound("No such firm.")
+    return firm
+
+
+def _attachment(content: bytes, content_type: str, name: str) -> HttpResponse:
+    response = HttpResponse(content, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+STATUSES = "draft, filed, accepted or returned"
+FLAG_SCHEMA = inline_serializer(
+    "SummaryFlag",
+    {
+        "code": serializers.CharField(),
+        "message": serializers.CharField(),
+        "object": serializers.CharField(),
+        "rule": serializers.IntegerField(allow_null=True, help_text="item of rules.md §6"),
+    },
+)
+SUMMARY_SCHEMA = inline_serializer(
+    "MonthlySummary",
+    {
+        "id": serializers.IntegerField(allow_null=True),
+        "firm": serializers.IntegerField(),
+        "month": serializers.CharField(),
+        "status": serializers.CharField(help_text=STATUSES),
+        "revision": serializers.IntegerField(),
+        "sha256": serializers.CharField(allow_null=True),
+        "currencies": serializers.ListField(child=serializers.DictField()),
+        "flags": FLAG_SCHEMA.__class__(many=True),
+        "revisions": serializers.ListField(child=serializers.DictField()),
+    },
+)
+REVIEW_ROW = inline_serializer(
+    "ReviewRow",
+    {
+        "id": serializers.IntegerField(),
+        "firm": serializers.IntegerField(),
+        "firm_name": serializers.CharField(),
+        "month": serializers.CharField(),
+        "revision": serializers.IntegerField(),
+        "status": serializers.CharField(help_text=STATUSES),
+        "sha256": serializers.CharField(),
+        "filed_at": serializers.DateTimeField(),
+        "flags": FLAG_SCHEMA.__class__(many=True),
+    },
+)
+REVIEW_PAGE = inline_serializer(
+    "PaginatedReviewRow",
+    {
+        "count": serializers.IntegerField(),
+        "next": serializers.URLField(allow_null=True),
+        "previous": serializers.URLField(allow_null=True),
+        "results": REVIEW_ROW.__class__(many=True),
+    },
+)
+DECISION_OUT = inline_serializer(
+    "ReviewDecisionOut",
+    {
+        "id": serializers.IntegerField(),
+        "firm": serializers.IntegerField(),
+        "month": serializers.CharField(),
+        "revision": serializers.IntegerField(),
+        "status": serializers.CharField(help_text="accepted or returned"),
+        "comment": serializers.CharField(),
+        "decided_at": serializers.DateTimeField(),
+    },
+)
+PORTFOLIO_SCHEMA = inline_serializer(
+    "BankPortfolio",
+    {
+        "bank": serializers.CharField(),
+        "bank_name": serializers.CharField(),
+        "month": serializers.CharField(),
+        "due_date": serializers.DateField(),
+        "firms": serializers.ListField(child=serializers.DictField()),
+    },
+)
+DOCUMENT = {(200, "application/octet-stream"): OpenApiTypes.BINARY}
+
+
+class SummaryDetailView(APIView):
+    @extend_schema(
+        summary="A firm's monthly summary (live while a draft, frozen once filed)",
+        parameters=[
+            OpenApiParameter("revision", OpenApiTypes.INT, description="an earlier revision")
+        ],
+        responses={200: SUMMARY_SCHEMA, **errors(400, 401, 404)},
+    )
+    def get(self, request, firm_id: int, month: str):
+        firm = _visible_firm(request, firm_id)
+        first = selectors.month_parse(month)
+        revision = request.query_params.get("revision")
+        if revision is not None and not revision.isdigit():
+            raise ValidationError({"revision": ["Give a revision number."]})
+        try:
+            payload = selectors.summary_detail(
+                firm=firm, month=first, revision=int(revision) if revision else None
+            )
+        except LookupError as exc:
+            raise NotFound(str(exc)) from None
+        return Response(payload)
+
+
+class SummaryFileView(APIView):
+    @extend_schema(
+        summary="File the month (finance officer): freeze the figures with their SHA-256",
+        request=None,
+        responses={200: SUMMARY_SCHEMA, **errors(400, 401, 403, 404, 409)},
+    )
+    def post(self, request, firm_id: int, month: str):
+        firm = _visible_firm(request, firm_id)
+        first = selectors.month_parse(month)
+        if not user_can_operate(request.user, firm):
+            raise PermissionDenied("Only the firm's finance officer files its summaries.")
+        services.summary_file(firm=firm, month=first, actor=request.user)
+        return Response(selectors.summary_detail(firm=firm, month=first))
+
+
+class SummaryDownloadView(APIView):
+    content_negotiation_class = FormatParameterNegotiation
+    formats = {
+        "csv": (documents.summary_csv, documents.CSV_TYPE),
+        "xlsx": (documents.summary_xlsx, documents.XLSX_TYPE),
+        "pdf": (documents.summary_pdf, documents.PDF_TYPE),
+    }
+
+    @extend_schema(
+        summary="The summary as a CSV, XLSX or PDF attachment",
+        parameters=[
+            OpenApiParameter("format", OpenApiTypes.STR, enum=["csv", "xlsx", "pdf"]),
+            OpenApiParameter("revision", OpenApiTypes.INT),
+        ],
+        responses={**DOCUMENT, **errors(400, 401, 404)},
+    )
+    def get(self, request, firm_id: int, month: str):
+        firm = _visible_firm(request, firm_id)
+        first = selectors.month_parse(month)
+        kind = request.query_params.get("format", "")
+        if kind not in self.formats:
+            raise ValidationError({"format": ["Choose csv, xlsx or pdf."]})
+        revision = request.query_params.get("revision")
+        if revision is not None and not revision.isdigit():
+            raise ValidationError({"revision": ["Give a revision number."]})
+        try:
+            payload = selectors.summary_detail(
+                firm=firm, month=first, revision=int(revision) if revision else None
+            )
+        except LookupError as exc:
+            raise NotFound(str(exc)) from None
+        render, content_type = self.formats[kind]
+        return _attachment(render(payload), content_type, documents.filename(payload, kind))
+
+
+class ReviewPagination(PageNumberPagination):
+    page_size = 50
+
+
+class ReviewListView(APIView):
+    @extend_schema(
+        summary="Summaries of the reviewer's bank's firms (filter by status)",
+        parameters=[
+            OpenApiParameter("status", OpenApiTypes.STR, enum=["filed", "accepted", "returned"])
+        ],
+        request=None,
+        responses={200: REVIEW_PAGE, **errors(400, 401, 403)},
+    )
+    def get(self, request):
+        if not (request.user.is_superuser or banks_reviewed_by(request.user).exists()):
+            raise PermissionDenied("Only bank reviewers see the review queue.")
+        status = request.query_params.get("status") or None
+        allowed = {s for s in MonthlySummary.Status.values if s != MonthlySummary.Status.DRAFT}
+        if status is not None and status not in allowed:
+            raise ValidationError({"status": [f"Choose one of {', '.join(sorted(allowed))}."]})
+        paginator = ReviewPagination()
+        page = paginator.paginate_queryset(
+            selectors.review_queue(user=request.user, status=status), request, view=self
+        )
+        return paginator.get_paginated_response(selectors.review_rows(page))
+
+
+class ReviewDecisionView(APIView):
+    @extend_schema(
+        summary="Accept or return a filed summary (bank reviewer)",
+        request=inline_serializer(
+            "ReviewDecision",
+            {
+                "decision": serializers.ChoiceField(choices=["accepted", "returned"]),
+                "comment": serializers.CharField(required=False, allow_blank=True),
+            },
+        ),
+        responses={200: DECISION_OUT, **errors(400, 401, 403, 404, 409)},
+    )
+    def post(self, request, pk: int):
+        summary = selectors.summary_for_reviewer(user=request.user, pk=pk)
+        if summary is None:
+            raise NotFound("No such summary.")
+        if not selectors.user_reviews_firm(request.user, summary.firm):
+            raise PermissionDenied("Only a reviewer of the firm's bank decides on its summary.")
+        body = request.data if isinstance(request.data, dict) else {}
+        decision, comment = body.get("decision"), body.get("comment", "")
+        errors = {}
+        if not isinstance(decision, str):
+            errors["decision"] = ["Choose 'accepted' or 'returned'."]
+        if comment is not None and not isinstance(comment, str):
+            errors["comment"] = ["Give the comment as text."]
+        if errors:
+            raise ValidationError(errors)
+        summary = services.review_decide(
+            summary=summary, decision=decision, comment=comment or "", actor=request.user
+        )
+        return Response(
+            {
+                "id": summary.pk,
+                "firm": summary.firm_id,
+                "month": selectors.month_label(summary.month),
+                "revision": summary.revision,
+                "status": summary.status,
+                "comment": summary.comment,
+                "decided_at": selectors.local_iso(summary.decided_at),
+            }
+        )
+
+
+class BankPortfolioView(APIView):
+    content_negotiation_class = FormatParameterNegotiation
+
+    @extend_schema(
+        summary="Every firm of a bank for a month: totals, retention ratio, flags, filing",
+        parameters=[OpenApiParameter("format", OpenApiTypes.STR, enum=["json", "csv", "xlsx"])],
+        responses={200: PORTFOLIO_SCHEMA, **errors(400, 401, 404)},
+    )
+    def get(self, request, code: str, month: str):
+        bank = Bank.objects.filter(code=code).first()
+        if bank is None or not (
+            request.user.is_superuser or banks_reviewed_by(request.user).filter(pk=bank.pk).exists()
+        ):
+            raise NotFound("No such bank.")
+        first = selectors.month_parse(month)
+        kind = request.query_params.get("format") or "json"
+        if kind not in ("json", "csv", "xlsx"):
+            raise ValidationError({"format": ["Choose json, csv or xlsx."]})
+        data = selectors.bank_portfolio(bank=bank, month=first)
+        if kind == "json":
+            return Response(data)
+        name = f"esfca-portfolio-{bank.code}-{data['month']}.{kind}"
+        if kind == "csv":
+            return _attachment(documents.portfolio_csv(data), documents.CSV_TYPE, name)
+        return _attachment(documents.portfolio_xlsx(data), documents.XLSX_TYPE, name)

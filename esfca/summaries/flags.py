@@ -1,0 +1,561 @@
+"""The compliance flags a bank reviewer sees (rules.md §6), as pure functions.
+
+Each check takes plain rows (anything with the attributes the check reads: the
+selectors pass ``values_list(named=True)`` rows) and the rule data in force, and
+returns a list of flags ``{"code", "message", "object", "rule"}``; ``rule`` is the
+number of the item in rules.md §6. No database and no clock: the selectors load the
+rows once for the whole month and pass ``today`` in.
+
+Flags judge recorded data against the rules as they stand *now* (current rule
+versions, tax rates, parameters, registration), so they catch what the services could
+not refuse at the time: imported data, a rule version edited or added later, a backdated
+entry landing in a filed month.
+"""
+
+import bisect
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from fractions import Fraction
+
+from esfca import policy
+
+HOME_REMITTANCE = "9471"
+
+
+def flag(rule: int | None, code: str, message: str, obj: str) -> dict:
+    return {"code": code, "message": message, "object": obj, "rule": rule}
+
+
+def receipt_obj(row) -> str:
+    return f"receipt:{row.reference}"
+
+
+def allocation_obj(row) -> str:
+    return f"allocation:{row.reference}"
+
+
+def conversion_obj(row) -> str:
+    return f"conversion:{row.reference}"
+
+
+# --- rule data in force ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TaxRateRow:
+    applies_to: str  # "PSEB" or "OTHER"
+    effective_from: date
+    rate: Decimal
+
+
+def tax_rate_in_force(rates: Iterable[TaxRateRow], *, registration_body: str, on: date):
+    """§3: the withholding rate of the firm's registration on a day (None: no rate)."""
+    applies_to = "PSEB" if registration_body == "PSEB" else "OTHER"
+    candidates = [r for r in rates if r.applies_to == applies_to and r.effective_from <= on]
+    best = max(candidates, key=lambda r: r.effective_from, default=None)
+    return best.rate if best else None
+
+
+@dataclass(frozen=True)
+class ParameterRow:
+    key: str
+    effective_from: date
+    value: str
+
+
+class Parameters:
+    """Effective-dated parameters read from rows already loaded (one query for all)."""
+
+    def __init__(self, rows: Iterable[ParameterRow]):
+        self._rows: dict[str, list[ParameterRow]] = defaultdict(list)
+        for row in rows:
+            self._rows[row.key].append(row)
+
+    def value_on(self, key: str, on: date) -> str:
+        candidates = [r for r in self._rows.get(key, ()) if r.effective_from <= on]
+        if not candidates:
+            raise LookupError(f"Parameter {key} has no value in force on {on}.")
+        return max(candidates, key=lambda r: r.effective_from).value
+
+    def int_on(self, key: str, on: date) -> int:
+        return int(self.value_on(key, on))
+
+    def decimal_on(self, key: str, on: date) -> Decimal:
+        return Decimal(self.value_on(key, on))
+
+    def set_on(self, key: str, on: date) -> frozenset[str]:
+        return frozenset(v.strip() for v in self.value_on(key, on).split(",") if v.strip())
+
+
+# --- 1. retention above the limit in force ---------------------------------------------------
+
+
+def stored_rule_differs(row, current: policy.RetentionRule) -> bool:
+    return (
+        row.rule_effective_from != current.effective_from
+        or row.rule_ratio != current.ratio
+        or row.rule_monthly_floor_usd != current.monthly_floor_usd
+        or row.rule_basis != current.basis
+    )
+
+
+def _cents(amount: Decimal) -> int:
+    """An amount of the minor unit (2 places) as integer cents, exactly."""
+    n, d = amount.as_integer_ratio()
+    return n * 100 // d
+
+
+def _money(cents: int) -> Decimal:
+    return (Decimal(cents) / 100).quantize(policy.CENT)
+
+
+def _tax_cap_cents(amount_c: int, tax_rate: Decimal) -> int:
+    """``policy.tax_cap`` in integer cents: amount − round_up(amount × rate)."""
+    tn, td = tax_rate.as_integer_ratio()
+    return amount_c - (-(-amount_c * tn // td))
+
+
+def _allowed_usd_cents(rule: policy.RetentionRule, amount_c: int, proceeds_c: int, already_c: int):
+    """``policy.allowed_by_rule`` for a USD receipt when the month so far is all USD, in
+    integer cents (exact: the same fractions with a common denominator)."""
+    rn, rd = rule.ratio.as_integer_ratio()
+    if rule.basis == policy.Basis.PER_RECEIPT:
+        return rn * amount_c // rd
+    total_c = proceeds_c + amount_c
+    floor_c = _cents(rule.monthly_floor_usd)
+    allowed_total_rd = max(rn * total_c, rd * min(floor_c, total_c))  # × rd
+    headroom_rd = max(0, allowed_total_rd - rd * already_c)
+    return min(amount_c, headroom_rd // rd)
+
+
+def retention_flags(
+    receipts: Sequence,
+    *,
+    rules: Sequence[policy.RetentionRule],
+    firm_kind: str,
+    registration_body: str,
+    tax_rates: Sequence[TaxRateRow],
+    registered_on: Callable[[date], bool],
+    ref_rates: Callable[[str, date], tuple[Decimal, Decimal] | None],
+) -> list[dict]:
+    """§6.1: each receipt's retention recomputed with the rule versions in force *now*.
+
+    ``receipts`` are one calendar month's, in (value date, id) order, the order the
+    services judge them in. The month's USD running sums are kept incrementally (one
+    pass), so the check costs O(n) whatever the month's size: in integer cents while the
+    month is all USD, in exact fractions (``policy``'s own functions) once another
+    currency joins. ``ref_rates`` gives ``(buy(C, D), buy(USD, D))`` for receipts
+    recorded without stored reference rates, or None when the table has none.
+    """
+    flags: list[dict] = []
+    usd_proceeds_c = usd_already_c = 0  # the month's USD receipts so far, in cents
+    other_proceeds = other_already = Fraction(0)  # other currencies' USD equivalents
+    rule_of: dict[date, policy.RetentionRule | None] = {}
+    tax_of: dict[date, Decimal | None] = {}
+    for row in receipts:
+        day = row.value_date
+        if day not in rule_of:
+            rule_of[day] = policy.rule_in_force(rules, firm_kind=firm_kind, on=day)
+            tax_of[day] = tax_rate_in_force(tax_rates, registration_body=registration_body, on=day)
+        rule, tax_rate = rule_of[day], tax_of[day]
+        amount, retained = row.amount, row.retained
+        is_usd = row.currency == policy.USD
+        buy = buy_usd = None
+        if not is_usd:
+            if row.ref_buy is not None and row.ref_buy_usd is not None:
+                buy, buy_usd = row.ref_buy, row.ref_buy_usd
+            else:
+                found = ref_rates(row.currency, day)
+                if found is None:
+                    if rule is not None and rule.basis == policy.Basis.CALENDAR_MONTH:
+                        flags.append(
+                            flag(
+                                1,
+                                "retention_unverifiable",
+                                f"No reference rate for {row.currency} on {day}: the "
+                                "monthly limit of this receipt cannot be checked.",
+                                receipt_obj(row),
+                            )
+                        )
+                    continue  # nothing to add to the month's USD sums without a rate
+                buy, buy_usd = found
+        if rule is None:
+            if retained > 0:
+                flags.append(
+                    flag(
+                        1,
+                        "retention_above_limit",
+                        f"Retained {retained} {row.currency} but no retention rule is in force "
+                        f"on {day}.",
+                        receipt_obj(row),
+                    )
+                )
+        else:
+            if stored_rule_differs(row, rule):
+                flags.append(
+                    flag(
+                        1,
+                        "retention_rule_changed",
+                        f"Judged under the rule of {row.rule_effective_from} (ratio "
+                        f"{row.rule_ratio}, {row.rule_basis}); the rule in force for "
+                        f"{day} is now the one of {rule.effective_from} (ratio "
+                        f"{rule.ratio}, {rule.basis}).",
+                        receipt_obj(row),
+                    )
+                )
+            amount_c = _cents(amount)
+            if is_usd and not other_proceeds and not other_already:
+                allowed_c = _allowed_usd_cents(rule, amount_c, usd_proceeds_c, usd_already_c)
+            else:
+                earlier = [
+                    policy.MonthItem(
+                        usd_amount=Fraction(usd_proceeds_c, 100) + other_proceeds,
+                        usd_retained=Fraction(usd_already_c, 100) + other_already,
+                    )
+                ]
+                by_rule = policy.allowed_by_rule(
+                    rule=rule, amount=amount, earlier=earlier, buy=buy, buy_usd=buy_usd
+                )
+                allowed_c = _cents(by_rule)
+            if tax_rate is not None:
+                allowed_c = min(allowed_c, _tax_cap_cents(amount_c, tax_rate))
+            if not registered_on(day):
+                allowed_c = 0
+            allowed_c = max(0, allowed_c)
+            if _cents(retained) > allowed_c:
+                flags.append(
+                    flag(
+                        1,
+                        "retention_above_limit",
+                        f"Retained {retained} {row.currency}; the rules in force allow "
+                        f"{_money(allowed_c)} {row.currency} for this receipt.",
+                        receipt_obj(row),
+                    )
+                )
+        if is_usd:
+            usd_proceeds_c += _cents(amount)
+            usd_already_c += _cents(retained)
+        else:
+            other_proceeds += policy.usd_equivalent(amount, buy=buy, buy_usd=buy_usd)
+            other_already += policy.usd_equivalent(retained, buy=buy, buy_usd=buy_usd)
+    return flags
+
+
+# --- 2. conversion rate below the SBP buying rate ----------------------------------------------
+
+
+def conversion_rate_flags(
+    receipts: Iterable,
+    conversions: Iterable,
+    *,
+    sbp_buy: Callable[[str, date], Decimal | None],
+) -> list[dict]:
+    """§6.2: converted below SBP's weighted average buying rate of the day, when known."""
+    flags = []
+    for row in receipts:
+        if row.converted <= 0:
+            continue
+        sbp = sbp_buy(row.currency, row.value_date)
+        if sbp is not None and row.conversion_rate < sbp:
+            flags.append(
+                flag(
+                    2,
+                    "conversion_rate_below_sbp",
+                    f"Converted at {row.conversion_rate}, below SBP's buying rate of {sbp} "
+                    f"for {row.currency} on {row.value_date}.",
+                    receipt_obj(row),
+                )
+            )
+    for row in conversions:
+        sbp = sbp_buy(row.currency, row.value_date)
+        if sbp is not None and row.rate < sbp:
+            flags.append(
+                flag(
+                    2,
+                    "conversion_rate_below_sbp",
+                    f"Converted at {row.rate}, below SBP's buying rate of {sbp} for "
+                    f"{row.currency} on {row.value_date}.",
+                    conversion_obj(row),
+                )
+            )
+    return flags
+
+
+# --- 3. conversion booked after the holding period -------------------------------------------
+
+
+def holding_period_flags(
+    receipts: Iterable, conversions: Iterable, *, holding_days: Callable[[date], int]
+) -> list[dict]:
+    """§6.3: the conversion was booked more than the holding period (working days,
+    Monday–Friday) after the value date.
+
+    A receipt's conversion is booked when the receipt is recorded (``created_on``, the
+    local date); so is a conversion of ESFCA funds. Either booked more than the
+    holding period after its value date means the proceeds sat unconverted too long.
+    """
+    flags = []
+    for row, obj in [*((r, receipt_obj(r)) for r in receipts if r.converted > 0)] + [
+        (c, conversion_obj(c)) for c in conversions
+    ]:
+        limit = holding_days(row.value_date)
+        late = policy.working_days_between(row.value_date, row.created_on)
+        if late > limit:
+            flags.append(
+                flag(
+                    3,
+                    "conversion_late",
+                    f"Converted on {row.created_on}, {late} working days after the value date "
+                    f"{row.value_date} (holding period {limit} working days).",
+                    obj,
+                )
+            )
+    return flags
+
+
+# --- 4. purpose code -------------------------------------------------------------------------
+
+
+def purpose_code_flags(receipts: Iterable, *, export_codes: frozenset[str]) -> list[dict]:
+    """§6.4: purpose code missing, or not an export-proceeds code (e.g. 9471)."""
+    flags = []
+    for row in receipts:
+        code = row.purpose_code or ""
+        if not code:
+            flags.append(
+                flag(
+                    4, "purpose_code_missing", "The receipt has no purpose code.", receipt_obj(row)
+                )
+            )
+        elif code not in export_codes:
+            what = "a home-remittance code" if code == HOME_REMITTANCE else "not an export code"
+            flags.append(
+                flag(
+                    4,
+                    "purpose_code_not_export",
+                    f"Purpose code {code} is {what}, not export proceeds.",
+                    receipt_obj(row),
+                )
+            )
+    return flags
+
+
+# --- 5. allocations outside the rules --------------------------------------------------------
+
+
+def allocation_flags(
+    allocations: Iterable,
+    *,
+    active_taxpayer: bool,
+    approval_countries: Callable[[date], frozenset[str]],
+) -> list[dict]:
+    """§6.5: a payee in Pakistan (or a category not permitted), or equity outside §4."""
+    flags = []
+    for row in allocations:
+        refusal = policy.category_refusal(category=row.category, payee_country=row.payee_country)
+        if refusal:
+            flags.append(flag(5, "allocation_not_permitted", refusal, allocation_obj(row)))
+        if row.category == policy.EQUITY:
+            if not row.investee_name or not row.investee_country:
+                reason = "Overseas equity without an investee name and country."
+            else:
+                reason = policy.equity_refusal(
+                    active_taxpayer=active_taxpayer,
+                    investee_country=row.investee_country,
+                    sbp_approval_reference=row.sbp_approval_reference,
+                    approval_countries=approval_countries(row.value_date),
+                )
+            if reason:
+                flags.append(flag(5, "equity_outside_rules", reason, allocation_obj(row)))
+    return flags
+
+
+# --- 6. round-tripping -----------------------------------------------------------------------
+
+
+def round_trip_flags(
+    receipts: Iterable,
+    allocations: Iterable,
+    *,
+    window_days: Callable[[date], int],
+    share: Callable[[date], Decimal],
+) -> list[dict]:
+    """§6.6: a receipt followed within N days by an allocation of ≥ share × the receipt,
+    in the same currency, to a payee in the client's country."""
+    by_key: dict[tuple[str, str], list] = defaultdict(list)
+    for row in receipts:
+        by_key[(row.currency, row.client_country)].append(row)
+    for rows in by_key.values():
+        rows.sort(key=lambda r: r.value_date)
+    flags = []
+    for alloc in allocations:
+        rows = by_key.get((alloc.currency, alloc.payee_country))
+        if not rows:
+            continue
+        dates = [r.value_date for r in rows]
+        # Receipts on or before the allocation, at most the longest window before it.
+        hi = bisect.bisect_right(dates, alloc.value_date)
+        lo = bisect.bisect_left(dates, alloc.value_date - timedelta(days=366))
+        for receipt in rows[lo:hi]:
+            days = window_days(receipt.value_date)
+            if (alloc.value_date - receipt.value_date).days > days:
+                continue
+            if Fraction(alloc.amount) >= Fraction(share(receipt.value_date)) * Fraction(
+                receipt.amount
+            ):
+                flags.append(
+                    flag(
+                        6,
+                        "round_tripping",
+                        f"{alloc.amount} {alloc.currency} paid to a payee in "
+                        f"{alloc.payee_country} on {alloc.value_date}, within {days} days of "
+                        f"receipt {receipt.reference} of {receipt.amount} {receipt.currency} "
+                        f"from a client in {receipt.client_country}.",
+                        allocation_obj(alloc),
+                    )
+                )
+                break  # one flag per allocation
+    return flags
+
+
+# --- 7. registration -------------------------------------------------------------------------
+
+
+def registration_flags(
+    *,
+    firm_id: int,
+    registration_body: str,
+    registration_expires: date | None,
+    month_end: date,
+    retained_total: Decimal,
+) -> list[dict]:
+    """§6.7: retention recorded while the registration is missing or expired."""
+    if retained_total <= 0:
+        return []
+    if not registration_body:
+        reason = "The firm has no PSEB/P@SHA registration or self-declaration"
+    elif registration_expires is not None and registration_expires < month_end:
+        reason = f"The firm's {registration_body} registration expired on {registration_expires}"
+    else:
+        return []
+    return [
+        flag(
+            7,
+            "registration_missing",
+            f"{reason}, yet {retained_total} was retained this month: no retention is "
+            "allowed without it.",
+            f"firm:{firm_id}",
+        )
+    ]
+
+
+# --- 8. filing -------------------------------------------------------------------------------
+
+
+def filing_due_date(month_first: date, due_day: int) -> date:
+    """The parameter day of the month after the summary's month (clamped to its length)."""
+    next_first = policy.month_bounds(month_first)[1] + timedelta(days=1)
+    last = policy.month_bounds(next_first)[1]
+    return next_first.replace(day=min(due_day, last.day))
+
+
+def _changes(filed: list[dict], live: list[dict]) -> list[str]:
+    before = {c["currency"]: c for c in filed}
+    after = {c["currency"]: c for c in live}
+    changes = []
+    for currency in sorted(before.keys() | after.keys()):
+        a, b = before.get(currency, {}), after.get(currency, {})
+        for key in sorted(a.keys() | b.keys()):
+            if a.get(key) != b.get(key):
+                changes.append(f"{currency} {key}")
+    return changes
+
+
+def filing_flags(
+    *,
+    obj: str,
+    due: date,
+    today: date,
+    filed_on: date | None,
+    filed_currencies: list[dict] | None,
+    live_currencies: list[dict],
+) -> list[dict]:
+    """§6.8: filed after the due day (or still unfiled past it), or the month's figures
+    changed after filing (a backdated entry landed in a filed month)."""
+    flags = []
+    if filed_on is None:
+        if today > due:
+            flags.append(flag(8, "filing_overdue", f"Not filed; filing was due by {due}.", obj))
+        return flags
+    if filed_on > due:
+        flags.append(flag(8, "filed_late", f"Filed on {filed_on}, after the due date {due}.", obj))
+    if filed_currencies is not None:
+        changes = _changes(filed_currencies, live_currencies)
+        if changes:
+            flags.append(
+                flag(
+                    8,
+                    "changed_after_filing",
+                    "The month's figures changed after filing (a backdated entry?): "
+                    + ", ".join(changes[:12])
+                    + ("…" if len(changes) > 12 else ""),
+                    obj,
+                )
+            )
+    return flags
+
+
+# --- 9. tax rate -----------------------------------------------------------------------------
+
+
+def _half_up_cents(*factors: Decimal) -> int:
+    """round_half_up(product) in integer cents, exactly (positive factors)."""
+    num, den = 100, 1
+    for f in factors:
+        n, d = f.as_integer_ratio()
+        num, den = num * n, den * d
+    q, r = divmod(num, den)
+    return q + (1 if 2 * r >= den else 0)
+
+
+def tax_flags(
+    receipts: Iterable, *, registration_body: str, tax_rates: Sequence[TaxRateRow]
+) -> list[dict]:
+    """§6.9: tax withheld at a rate other than the registration's rate in force (or a
+    withheld amount that the stored rate does not give)."""
+    flags = []
+    expected_on: dict[date, Decimal | None] = {}
+    for row in receipts:
+        if row.value_date not in expected_on:
+            expected_on[row.value_date] = tax_rate_in_force(
+                tax_rates, registration_body=registration_body, on=row.value_date
+            )
+        expected = expected_on[row.value_date]
+        if expected is not None and row.tax_rate != expected:
+            flags.append(
+                flag(
+                    9,
+                    "tax_rate_mismatch",
+                    f"Tax withheld at {row.tax_rate}; the rate for a "
+                    f"{registration_body or 'unregistered'} firm on {row.value_date} is "
+                    f"{expected}.",
+                    receipt_obj(row),
+                )
+            )
+            continue
+        # round_half_up(amount × conversion rate × tax rate), §3
+        tax_c = _half_up_cents(row.amount, row.conversion_rate, row.tax_rate)
+        if tax_c != _cents(row.tax_withheld):
+            flags.append(
+                flag(
+                    9,
+                    "tax_amount_mismatch",
+                    f"Tax withheld {row.tax_withheld} PKR; {row.tax_rate} of the gross proceeds "
+                    f"is {_money(tax_c)} PKR.",
+                    receipt_obj(row),
+                )
+            )
+    return flags
