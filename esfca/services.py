@@ -468,6 +468,8 @@ def receipt_record(
         split = policy.receipt_split(
             amount=amount, retained=retained, conversion_rate=rate, tax_rate=tax_rate
         )
+        if split.pkr_gross > MAX_AMOUNT:  # the PKR legs must fit the books' columns too
+            raise InvalidInput(amount=["The amount is too large once converted to PKR."])
         legs = [
             debit(esfca, split.retained),
             debit(_internal(firm, Account.Kind.FX_TRADING, currency), split.converted),
@@ -737,6 +739,8 @@ def conversion_create(
         pkr = _pkr_account(firm, esfca.bank_id)
         used_rate = rate if rate is not None else buying_rate(currency=currency, on=value_date)
         pkr_amount = policy.convert(amount, used_rate)
+        if pkr_amount > MAX_AMOUNT:
+            raise InvalidInput(amount=["The amount is too large once converted to PKR."])
         txn = transaction_post(
             key=f"conversion:{firm.pk}:{reference}",
             kind=LedgerTransaction.Kind.CONVERSION,

@@ -129,6 +129,14 @@ def api_exception_handler(exc, context):
     if isinstance(exc, exceptions.APIException):
         set_rollback()
         return _drf_response(exc)
+    if isinstance(exc, RecursionError):
+        # A body nested thousands deep, parsed by a view with DRF's stock JSON parser.
+        logger.warning("API input too deeply nested: %s", exc)
+        set_rollback()
+        return Response(
+            error_body("validation_error", "The request body is nested too deeply.", {}),
+            status=status.HTTP_400_BAD_REQUEST,
+        )
     if isinstance(exc, DataError):
         # A value the database cannot hold got past validation: the input is at fault.
         logger.warning("API input rejected by the database: %s", exc)

@@ -24,27 +24,28 @@ def firm_operable(user, firm: Firm) -> bool:
     return firms_operated_by(user).filter(pk=firm.pk).exists()
 
 
-def _in_month(queryset: QuerySet, month: tuple[int, int] | None) -> QuerySet:
-    if month is None:
-        return queryset
-    year, number = month
-    return queryset.filter(value_date__year=year, value_date__month=number)
+def _movements(model, firm: Firm, month: tuple[int, int] | None, *related: str) -> QuerySet:
+    movements = model.objects.filter(firm=firm).select_related(*related)
+    if month is not None:
+        year, number = month
+        movements = movements.filter(value_date__year=year, value_date__month=number)
+    return movements.order_by("value_date", "id")
 
 
 def firm_receipts(firm: Firm, month: tuple[int, int] | None = None) -> QuerySet[Receipt]:
-    return _in_month(Receipt.objects.filter(firm=firm), month).order_by("value_date", "id")
+    return _movements(Receipt, firm, month, "esfca__bank")
 
 
 def firm_allocations(firm: Firm, month: tuple[int, int] | None = None) -> QuerySet[Allocation]:
-    return _in_month(Allocation.objects.filter(firm=firm), month).order_by("value_date", "id")
+    return _movements(Allocation, firm, month, "esfca__bank")
 
 
 def firm_conversions(firm: Firm, month: tuple[int, int] | None = None) -> QuerySet[Conversion]:
-    return _in_month(Conversion.objects.filter(firm=firm), month).order_by("value_date", "id")
+    return _movements(Conversion, firm, month, "esfca__bank")
 
 
 def firm_transfers(firm: Firm, month: tuple[int, int] | None = None) -> QuerySet[Transfer]:
-    return _in_month(Transfer.objects.filter(firm=firm), month).order_by("value_date", "id")
+    return _movements(Transfer, firm, month)
 
 
 def firm_bank_accounts(firm: Firm) -> QuerySet[Account]:

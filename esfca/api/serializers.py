@@ -68,6 +68,12 @@ class RateOut(serializers.Field):
         return decimal_str(value, min_places=self.min_places)
 
 
+@extend_schema_field({"type": "string", "pattern": r"^\d+\.\d{2,6}$", "example": "0.50"})
+class RatioOut(RateOut):
+    def __init__(self, **kwargs):
+        super().__init__(min_places=2, **kwargs)
+
+
 @extend_schema_field({"type": "string", "nullable": True})
 class BlankAsNull(serializers.Field):
     def __init__(self, **kwargs):
@@ -206,7 +212,7 @@ class FirmOut(serializers.Serializer):
     kind = serializers.CharField()
     registration_body = serializers.CharField()
     registration_number = serializers.CharField()
-    registration_expires = serializers.DateField()
+    registration_expires = serializers.DateField(allow_null=True)
     active_taxpayer = serializers.BooleanField()
 
 
@@ -306,14 +312,18 @@ class ReceiptIn(StrictSerializer):
     client_name = Text(200)
     client_country = Text(2)
     purpose_code = OptionalText(8)
+    bank = OptionalText(8)  # which ESFCA, when the firm has one in that currency at several banks
 
     def validate_purpose_code(self, value):
+        return value or ""
+
+    def validate_bank(self, value):
         return value or ""
 
 
 class RuleOut(serializers.Serializer):
     effective_from = serializers.DateField(source="rule_effective_from")
-    ratio = RateOut(source="rule_ratio", min_places=2)
+    ratio = RatioOut(source="rule_ratio")
     monthly_floor_usd = MoneyOut(source="rule_monthly_floor_usd")
     basis = serializers.CharField(source="rule_basis")
 
@@ -338,6 +348,7 @@ class ReceiptOut(serializers.Serializer):
     client_country = serializers.CharField()
     purpose_code = BlankAsNull()
     esfca = serializers.IntegerField(source="esfca_id")
+    bank = serializers.CharField(source="esfca.bank.code")
     created_at = serializers.DateTimeField()
 
 
@@ -353,9 +364,10 @@ class AllocationIn(StrictSerializer):
     investee_name = OptionalText(200)
     investee_country = OptionalText(2)
     sbp_approval_reference = OptionalText(120)
+    bank = OptionalText(8)
 
     def validate(self, attrs):
-        for key in ("investee_name", "investee_country", "sbp_approval_reference"):
+        for key in ("investee_name", "investee_country", "sbp_approval_reference", "bank"):
             attrs[key] = attrs.get(key) or ""
         return attrs
 
@@ -375,6 +387,7 @@ class AllocationOut(serializers.Serializer):
     balance_after = MoneyOut()
     usd_equivalent = MoneyOut(allow_null=True)
     esfca = serializers.IntegerField(source="esfca_id")
+    bank = serializers.CharField(source="esfca.bank.code")
     created_at = serializers.DateTimeField()
 
 
@@ -384,6 +397,10 @@ class ConversionIn(StrictSerializer):
     amount = Money()
     currency = Text(3)
     rate = Rate(required=False, allow_null=True, default=None)
+    bank = OptionalText(8)
+
+    def validate_bank(self, value):
+        return value or ""
 
 
 class ConversionOut(serializers.Serializer):
@@ -395,6 +412,7 @@ class ConversionOut(serializers.Serializer):
     rate = RateOut()
     pkr_amount = MoneyOut()
     esfca = serializers.IntegerField(source="esfca_id")
+    bank = serializers.CharField(source="esfca.bank.code")
     pkr_account = serializers.IntegerField(source="pkr_account_id")
     created_at = serializers.DateTimeField()
 

@@ -27,6 +27,7 @@ from ledger.rates import fx_rate_record
 
 from . import selectors
 from . import serializers as s
+from .authentication import AUTHENTICATION
 from .parsers import AsciiJSONRenderer, DecimalJSONParser
 from .permissions import DENIED, CanPostRates, IsPlatformAdmin
 
@@ -64,6 +65,7 @@ MONTH = OpenApiParameter("month", str, description="YYYY-MM", required=False)
 
 
 class ApiView(APIView):
+    authentication_classes = AUTHENTICATION
     parser_classes = [DecimalJSONParser]
     renderer_classes = [AsciiJSONRenderer]
 

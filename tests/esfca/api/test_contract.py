@@ -21,6 +21,7 @@ from .conftest import (
     make_tenant,
     receipt_body,
 )
+from .openapi import assert_matches_schema
 
 pytestmark = pytest.mark.django_db
 
@@ -115,6 +116,17 @@ def test_unauthenticated_call_is_401_with_www_authenticate(world):
 def test_bad_token_is_401(world):
     api = Api()
     api.client.credentials(HTTP_AUTHORIZATION="Token not-a-token")
+    response = api.get(f"{V1}/firms/")
+    assert response.status_code == 401
+    assert error_of(response)["code"] == "not_authenticated"
+
+
+@pytest.mark.parametrize(
+    "header", ["Token abc\x00def", "Token " + "a" * 5000, "Token  ", "Token a b", "Bearer x"]
+)
+def test_malformed_authorization_headers_are_401(world, header):
+    api = Api()
+    api.client.credentials(HTTP_AUTHORIZATION=header)
     response = api.get(f"{V1}/firms/")
     assert response.status_code == 401
     assert error_of(response)["code"] == "not_authenticated"
@@ -826,3 +838,109 @@ def test_money_in_json_numbers_is_read_exactly(world):
     assert response.status_code == 201, response.json()
     assert response.json()["amount"] == "20000.10"
     assert Receipt.objects.get().amount.amount == Decimal("20000.10")
+
+
+RECEIPTS = "/api/v1/firms/{id}/receipts/"
+
+
+def test_responses_match_the_openapi_document(world):
+    """The served document describes what the endpoints really answer (2xx and errors)."""
+    usd_rate("2025-11-04")
+    admin, officer = world.api("admin"), world.api(world.own.officer)
+    firm = world.own.firm.pk
+    checks = [
+        (admin.post(f"{V1}/banks/", {"code": "MEZN", "name": "Meezan"}), "/api/v1/banks/", "POST"),
+        (admin.get(f"{V1}/banks/"), "/api/v1/banks/", "GET"),
+        (admin.get(f"{V1}/firms/"), "/api/v1/firms/", "GET"),
+        (officer.get(f"{V1}/firms/{firm}/"), "/api/v1/firms/{id}/", "GET"),
+        (
+            admin.post(
+                f"{V1}/firms/{firm}/accounts/",
+                {"bank": "MEZN", "currency": "EUR", "iban": iban_for("MEZN", 5)},
+            ),
+            "/api/v1/firms/{id}/accounts/",
+            "POST",
+        ),
+        (
+            admin.post(
+                f"{V1}/users/",
+                {
+                    "username": "x-rev",
+                    "password": "pw-123456",
+                    "role": "bank_reviewer",
+                    "bank": "MEZN",
+                },
+            ),
+            "/api/v1/users/",
+            "POST",
+        ),
+        (
+            officer.post(f"{V1}/firms/{firm}/receipts/", receipt_body()),
+            "/api/v1/firms/{id}/receipts/",
+            "POST",
+        ),
+        (
+            officer.post(f"{V1}/firms/{firm}/receipts/", receipt_body()),
+            "/api/v1/firms/{id}/receipts/",
+            "POST",
+        ),
+        (
+            officer.post(f"{V1}/firms/{firm}/receipts/", receipt_body(amount="1.00")),
+            "/api/v1/firms/{id}/receipts/",
+            "POST",
+        ),
+        (officer.get(f"{V1}/firms/{firm}/receipts/"), "/api/v1/firms/{id}/receipts/", "GET"),
+        (
+            officer.post(f"{V1}/firms/{firm}/allocations/", allocation_body()),
+            "/api/v1/firms/{id}/allocations/",
+            "POST",
+        ),
+        (officer.get(f"{V1}/firms/{firm}/allocations/"), "/api/v1/firms/{id}/allocations/", "GET"),
+        (officer.get(f"{V1}/firms/{firm}/balances/"), "/api/v1/firms/{id}/balances/", "GET"),
+        (officer.get(f"{V1}/firms/{firm}/accounts/"), "/api/v1/firms/{id}/accounts/", "GET"),
+        (officer.get(f"{V1}/fx-rates/?currency=USD"), "/api/v1/fx-rates/", "GET"),
+        (
+            Api().post(f"{V1}/auth/token/", {"username": "x", "password": "y"}),
+            "/api/v1/auth/token/",
+            "POST",
+        ),
+        (Api().get(f"{V1}/firms/"), "/api/v1/firms/", "GET"),
+    ]
+    statuses = [response.status_code for response, _, _ in checks]
+    assert " ".join(str(code) for code in statuses) == (
+        "201 200 200 200 201 201 201 200 409 200 201 200 200 200 200 400 401"
+    )
+    for response, path, method in checks:
+        assert_matches_schema(response, path, method)
+
+
+def test_bank_picks_the_esfca_when_the_firm_has_several(world):
+    admin, officer = world.api("admin"), world.api(world.own.officer)
+    admin.post(f"{V1}/banks/", {"code": "MEZN", "name": "Meezan"})
+    second = admin.post(
+        firm_url(world, "accounts/"),
+        {"bank": "MEZN", "currency": "USD", "iban": iban_for("MEZN", 8)},
+    ).json()
+    response = officer.post(firm_url(world, "receipts/"), receipt_body(bank="MEZN"))
+    assert response.status_code == 201, response.json()
+    assert response.json()["bank"] == "MEZN" and response.json()["esfca"] == second["id"]
+    assert balance(world.own.esfca_usd) == Decimal("0.00")
+    response = officer.post(firm_url(world, "allocations/"), allocation_body(bank="SCBL"))
+    assert response.status_code == 400
+    assert error_of(response)["code"] == "insufficient_funds"
+    response = officer.post(firm_url(world, "allocations/"), allocation_body(bank="MEZN"))
+    assert response.status_code == 201
+    assert response.json()["bank"] == "MEZN" and response.json()["balance_after"] == "7500.00"
+
+
+def test_lists_take_a_constant_number_of_queries(world, django_assert_max_num_queries):
+    officer = world.api(world.own.officer)
+    for n in range(5):
+        officer.post(firm_url(world, "receipts/"), receipt_body(reference=f"Q-{n}", amount="10.00"))
+        officer.post(
+            firm_url(world, "allocations/"),
+            allocation_body(reference=f"QA-{n}", amount="1.00", value_date="2025-11-04"),
+        )
+    for tail in ("receipts/", "allocations/", "balances/"):
+        with django_assert_max_num_queries(8):
+            assert officer.get(firm_url(world, tail)).status_code == 200

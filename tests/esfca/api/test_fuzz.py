@@ -1,4 +1,5 @@
-"""Hostile input never gets a 5xx, and every refusal has the contract's error body.
+"""Hostile input never gets a 5xx, every refusal has the contract's error body, and every
+response matches the OpenAPI document the project serves.
 
 A bounded, derandomized hypothesis run (about 290 requests in all) over the POST
 endpoints: valid bodies with one field swapped for something hostile, unknown fields,
@@ -13,6 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from .conftest import PASSWORD, Api, allocation_body, iban_for, receipt_body
+from .openapi import assert_matches_schema
+from .test_authorization_matrix import _url, api_endpoints
 
 pytestmark = pytest.mark.django_db
 
@@ -106,13 +109,15 @@ def post_raw(api: Api, url: str, payload) -> object:
 
 
 def endpoints(world):
+    """(user, url, path as the OpenAPI document spells it, a valid body) per POST endpoint."""
     own = world.own
     firm = f"/api/v1/firms/{own.firm.pk}"
     return [
-        (world.admin, "/api/v1/banks/", {"code": "MEZN", "name": "Meezan Bank"}),
+        (world.admin, "/api/v1/banks/", None, {"code": "MEZN", "name": "Meezan Bank"}),
         (
             world.admin,
             "/api/v1/firms/",
+            None,
             {
                 "name": "Fuzz Co",
                 "ntn": "1234567",
@@ -125,11 +130,13 @@ def endpoints(world):
         (
             world.admin,
             f"{firm}/accounts/",
+            "/api/v1/firms/{id}/accounts/",
             {"bank": "SCBL", "currency": "EUR", "iban": iban_for("SCBL", 31337)},
         ),
         (
             world.admin,
             "/api/v1/users/",
+            None,
             {
                 "username": "fuzz",
                 "password": "pw-fuzz-1",
@@ -142,6 +149,7 @@ def endpoints(world):
         (
             world.admin,
             "/api/v1/fx-rates/",
+            None,
             {
                 "currency": "USD",
                 "date": "2025-11-04",
@@ -150,12 +158,23 @@ def endpoints(world):
                 "source": "SBP-WACR",
             },
         ),
-        (None, "/api/v1/auth/token/", {"username": own.officer.username, "password": PASSWORD}),
-        (own.officer, f"{firm}/receipts/", receipt_body()),
-        (own.officer, f"{firm}/allocations/", allocation_body(value_date="2025-11-04")),
+        (
+            None,
+            "/api/v1/auth/token/",
+            None,
+            {"username": own.officer.username, "password": PASSWORD},
+        ),
+        (own.officer, f"{firm}/receipts/", "/api/v1/firms/{id}/receipts/", receipt_body()),
+        (
+            own.officer,
+            f"{firm}/allocations/",
+            "/api/v1/firms/{id}/allocations/",
+            allocation_body(value_date="2025-11-04"),
+        ),
         (
             own.officer,
             f"{firm}/conversions/",
+            "/api/v1/firms/{id}/conversions/",
             {
                 "reference": "CV",
                 "value_date": "2025-11-04",
@@ -167,6 +186,7 @@ def endpoints(world):
         (
             own.officer,
             f"{firm}/transfers/",
+            "/api/v1/firms/{id}/transfers/",
             {
                 "reference": "TR",
                 "value_date": "2025-11-04",
@@ -180,7 +200,7 @@ def endpoints(world):
 
 @pytest.mark.parametrize("index", range(10))
 def test_hostile_field_values_never_5xx(world, index):
-    user, url, valid = endpoints(world)[index]
+    user, url, template, valid = endpoints(world)[index]
     api = Api(user)
 
     @FUZZ
@@ -193,7 +213,9 @@ def test_hostile_field_values_never_5xx(world, index):
         payload = {**valid, field: value}
         if unknown is not None:
             payload[unknown] = value
-        assert_contract_response(post_raw(api, url, payload))
+        response = post_raw(api, url, payload)
+        assert_contract_response(response)
+        assert_matches_schema(response, template or url, "POST")
 
     run()
 
@@ -228,6 +250,7 @@ def test_malformed_bodies_never_5xx(world, index):
     response = Api(world.own.officer).post(url, raw=RAW_BODIES[index])
     assert_contract_response(response)
     assert response.status_code == 400
+    assert_matches_schema(response, "/api/v1/firms/{id}/receipts/", "POST")
 
 
 def test_unknown_charset_is_a_400(world):
@@ -247,14 +270,29 @@ def test_unknown_charset_is_a_400(world):
 )
 def test_hostile_reads_never_5xx(world, path_id, month, page):
     api = Api(world.own.officer)
-    for url in (
-        f"/api/v1/firms/{path_id}/",
-        f"/api/v1/firms/{path_id}/receipts/",
-    ):
-        assert_contract_response(api.client.get(url))
+    for tail in ("", "receipts/"):
+        response = api.client.get(f"/api/v1/firms/{path_id}/{tail}")
+        assert_contract_response(response)
+        assert_matches_schema(response, f"/api/v1/firms/{{id}}/{tail}", "GET")
     base = f"/api/v1/firms/{world.own.firm.pk}"
     for tail in ("receipts/", "allocations/", "conversions/", "transfers/"):
-        assert_contract_response(api.client.get(f"{base}/{tail}", {"month": month, "page": page}))
-    assert_contract_response(
-        api.client.get("/api/v1/fx-rates/", {"currency": month, "date": month, "source": page})
+        response = api.client.get(f"{base}/{tail}", {"month": month, "page": page})
+        assert_contract_response(response)
+        assert_matches_schema(response, f"/api/v1/firms/{{id}}/{tail}", "GET")
+    response = api.client.get(
+        "/api/v1/fx-rates/", {"currency": month, "date": month, "source": page}
     )
+    assert_contract_response(response)
+    assert_matches_schema(response, "/api/v1/fx-rates/", "GET")
+
+
+def test_every_post_endpoint_in_the_url_conf_survives_malformed_bodies(world):
+    """Endpoints of other modules too (summaries, reviews), found by walking the URL conf."""
+    posts = sorted(route for route, method in api_endpoints() if method == "POST")
+    assert "firms/{}/receipts/" in posts
+    callers = [world.admin, world.own.officer, world.own.reviewer]
+    for route in posts:
+        url = _url(route, world, "own")
+        for user in callers:
+            for raw in (b"{", b"[1, 2]", b'{"x": NaN}', b"[" * 50000, b'"\\ud800"', b"\xff"):
+                assert_contract_response(Api(user).post(url, raw=raw))
