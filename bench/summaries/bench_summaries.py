@@ -231,12 +231,21 @@ def main() -> None:
     assert len(portfolio["firms"]) == args.firms
 
     if args.profile:
+        months, rules = selectors._load([firm], MONTH)
+        data = months[firm.pk]
+        phases = {
+            "load": lambda: selectors._load([firm], MONTH),
+            "figures": lambda: selectors._currency_figures(data, rules),
+            "flags": lambda: selectors._flags(data, rules, []),
+        }
+        for name, fn in phases.items():
+            print(name, timed(fn, 7), file=sys.stderr)
         import cProfile
         import pstats
 
         profiler = cProfile.Profile()
         profiler.runcall(selectors.summary_compute, firm=firm, month=MONTH)
-        pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(25)
+        pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(30)
 
     results = {
         "postgresql": connection.cursor().connection.info.server_version,

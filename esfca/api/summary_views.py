@@ -142,7 +142,12 @@ class SummaryDetailView(APIView):
     @extend_schema(
         summary="A firm's monthly summary (live while a draft, frozen once filed)",
         parameters=[
-            OpenApiParameter("revision", OpenApiTypes.INT, description="an earlier revision")
+            OpenApiParameter("revision", OpenApiTypes.INT, description="an earlier revision"),
+            OpenApiParameter(
+                "revaluation",
+                OpenApiTypes.BOOL,
+                description="add the ESFCAs' PKR value and unrealised FX at month end",
+            ),
         ],
         responses={200: SUMMARY_SCHEMA, **errors(400, 401, 404)},
     )
@@ -152,9 +157,13 @@ class SummaryDetailView(APIView):
         revision = request.query_params.get("revision")
         if revision is not None and not revision.isdigit():
             raise ValidationError({"revision": ["Give a revision number."]})
+        revalue = request.query_params.get("revaluation", "").lower() in ("1", "true", "yes")
         try:
             payload = selectors.summary_detail(
-                firm=firm, month=first, revision=int(revision) if revision else None
+                firm=firm,
+                month=first,
+                revision=int(revision) if revision else None,
+                with_revaluation=revalue,
             )
         except LookupError as exc:
             raise NotFound(str(exc)) from None

@@ -93,15 +93,6 @@ class Parameters:
 # --- 1. retention above the limit in force ---------------------------------------------------
 
 
-def stored_rule_differs(row, current: policy.RetentionRule) -> bool:
-    return (
-        row.rule_effective_from != current.effective_from
-        or row.rule_ratio != current.ratio
-        or row.rule_monthly_floor_usd != current.monthly_floor_usd
-        or row.rule_basis != current.basis
-    )
-
-
 def _cents(amount: Decimal) -> int:
     """An amount of the minor unit (2 places) as integer cents, exactly."""
     n, d = amount.as_integer_ratio()
@@ -112,20 +103,15 @@ def _money(cents: int) -> Decimal:
     return (Decimal(cents) / 100).quantize(policy.CENT)
 
 
-def _tax_cap_cents(amount_c: int, tax_rate: Decimal) -> int:
-    """``policy.tax_cap`` in integer cents: amount − round_up(amount × rate)."""
-    tn, td = tax_rate.as_integer_ratio()
-    return amount_c - (-(-amount_c * tn // td))
-
-
-def _allowed_usd_cents(rule: policy.RetentionRule, amount_c: int, proceeds_c: int, already_c: int):
+def _allowed_usd_cents(
+    rule: policy.RetentionRule, amount_c: int, proceeds_c: int, already_c: int, floor_c: int
+) -> int:
     """``policy.allowed_by_rule`` for a USD receipt when the month so far is all USD, in
     integer cents (exact: the same fractions with a common denominator)."""
     rn, rd = rule.ratio.as_integer_ratio()
     if rule.basis == policy.Basis.PER_RECEIPT:
         return rn * amount_c // rd
     total_c = proceeds_c + amount_c
-    floor_c = _cents(rule.monthly_floor_usd)
     allowed_total_rd = max(rn * total_c, rd * min(floor_c, total_c))  # × rd
     headroom_rd = max(0, allowed_total_rd - rd * already_c)
     return min(amount_c, headroom_rd // rd)
@@ -153,15 +139,26 @@ def retention_flags(
     flags: list[dict] = []
     usd_proceeds_c = usd_already_c = 0  # the month's USD receipts so far, in cents
     other_proceeds = other_already = Fraction(0)  # other currencies' USD equivalents
-    rule_of: dict[date, policy.RetentionRule | None] = {}
-    tax_of: dict[date, Decimal | None] = {}
+    # What each value date needs, looked up once per day (a month has at most 31).
+    day_of: dict[date, tuple] = {}
     for row in receipts:
         day = row.value_date
-        if day not in rule_of:
-            rule_of[day] = policy.rule_in_force(rules, firm_kind=firm_kind, on=day)
-            tax_of[day] = tax_rate_in_force(tax_rates, registration_body=registration_body, on=day)
-        rule, tax_rate = rule_of[day], tax_of[day]
+        if day not in day_of:
+            rule = policy.rule_in_force(rules, firm_kind=firm_kind, on=day)
+            tax_rate = tax_rate_in_force(tax_rates, registration_body=registration_body, on=day)
+            day_of[day] = (
+                rule,
+                tax_rate,
+                tax_rate.as_integer_ratio() if tax_rate is not None else None,
+                registered_on(day),
+                _cents(rule.monthly_floor_usd) if rule else 0,
+                (rule.effective_from, rule.ratio, rule.monthly_floor_usd, rule.basis)
+                if rule
+                else None,
+            )
+        rule, tax_rate, tax_ratio, registered, floor_c, rule_key = day_of[day]
         amount, retained = row.amount, row.retained
+        amount_c, retained_c = _cents(amount), _cents(retained)
         is_usd = row.currency == policy.USD
         buy = buy_usd = None
         if not is_usd:
@@ -194,7 +191,13 @@ def retention_flags(
                     )
                 )
         else:
-            if stored_rule_differs(row, rule):
+            stored = (
+                row.rule_effective_from,
+                row.rule_ratio,
+                row.rule_monthly_floor_usd,
+                row.rule_basis,
+            )
+            if stored != rule_key:
                 flags.append(
                     flag(
                         1,
@@ -206,9 +209,10 @@ def retention_flags(
                         receipt_obj(row),
                     )
                 )
-            amount_c = _cents(amount)
             if is_usd and not other_proceeds and not other_already:
-                allowed_c = _allowed_usd_cents(rule, amount_c, usd_proceeds_c, usd_already_c)
+                allowed_c = _allowed_usd_cents(
+                    rule, amount_c, usd_proceeds_c, usd_already_c, floor_c
+                )
             else:
                 earlier = [
                     policy.MonthItem(
@@ -220,12 +224,12 @@ def retention_flags(
                     rule=rule, amount=amount, earlier=earlier, buy=buy, buy_usd=buy_usd
                 )
                 allowed_c = _cents(by_rule)
-            if tax_rate is not None:
-                allowed_c = min(allowed_c, _tax_cap_cents(amount_c, tax_rate))
-            if not registered_on(day):
+            if tax_ratio is not None:  # §3 tax cap: amount − round_up(amount × rate)
+                allowed_c = min(allowed_c, amount_c + (amount_c * tax_ratio[0] // -tax_ratio[1]))
+            if not registered:
                 allowed_c = 0
             allowed_c = max(0, allowed_c)
-            if _cents(retained) > allowed_c:
+            if retained_c > allowed_c:
                 flags.append(
                     flag(
                         1,
@@ -236,8 +240,8 @@ def retention_flags(
                     )
                 )
         if is_usd:
-            usd_proceeds_c += _cents(amount)
-            usd_already_c += _cents(retained)
+            usd_proceeds_c += amount_c
+            usd_already_c += retained_c
         else:
             other_proceeds += policy.usd_equivalent(amount, buy=buy, buy_usd=buy_usd)
             other_already += policy.usd_equivalent(retained, buy=buy, buy_usd=buy_usd)
@@ -511,16 +515,6 @@ def filing_flags(
 # --- 9. tax rate -----------------------------------------------------------------------------
 
 
-def _half_up_cents(*factors: Decimal) -> int:
-    """round_half_up(product) in integer cents, exactly (positive factors)."""
-    num, den = 100, 1
-    for f in factors:
-        n, d = f.as_integer_ratio()
-        num, den = num * n, den * d
-    q, r = divmod(num, den)
-    return q + (1 if 2 * r >= den else 0)
-
-
 def tax_flags(
     receipts: Iterable, *, registration_body: str, tax_rates: Sequence[TaxRateRow]
 ) -> list[dict]:
@@ -528,6 +522,7 @@ def tax_flags(
     withheld amount that the stored rate does not give)."""
     flags = []
     expected_on: dict[date, Decimal | None] = {}
+    product_of: dict[tuple[Decimal, Decimal], tuple[int, int]] = {}
     for row in receipts:
         if row.value_date not in expected_on:
             expected_on[row.value_date] = tax_rate_in_force(
@@ -546,8 +541,15 @@ def tax_flags(
                 )
             )
             continue
-        # round_half_up(amount × conversion rate × tax rate), §3
-        tax_c = _half_up_cents(row.amount, row.conversion_rate, row.tax_rate)
+        # round_half_up(amount × conversion rate × tax rate), §3, rates' product cached
+        key = (row.conversion_rate, row.tax_rate)
+        if key not in product_of:
+            rn, rd = row.conversion_rate.as_integer_ratio()
+            tn, td = row.tax_rate.as_integer_ratio()
+            product_of[key] = (rn * tn, rd * td)
+        pn, pd = product_of[key]
+        q, r = divmod(_cents(row.amount) * pn, pd)
+        tax_c = q + (1 if 2 * r >= pd else 0)
         if tax_c != _cents(row.tax_withheld):
             flags.append(
                 flag(

@@ -70,6 +70,14 @@ def test_get_a_draft_summary(world):
         assert all(set(f) >= {"code", "message", "object"} for f in body["flags"])
 
 
+def test_pkr_value_on_request(world):
+    url = SUMMARY.format(world.firm.pk, "2025-10")
+    assert "revaluation" not in client(world.officer).get(url).json()
+    body = client(world.officer).get(url + "?revaluation=true").json()
+    usd = {r["currency"]: r for r in body["revaluation"]}["USD"]
+    assert (usd["balance"], usd["pkr_value"]) == ("12220.82", "3435272.50")
+
+
 def test_other_tenants_and_strangers(world):
     url = SUMMARY.format(world.firm.pk, "2025-10")
     for user in (world.other_officer, world.other_reviewer):

@@ -162,10 +162,32 @@ def test_month_parse():
 
 
 def test_detail_carries_the_pkr_value_at_month_end(world):
-    detail = selectors.summary_detail(firm=world.firm, month=OCTOBER, today=date(2025, 11, 5))
+    detail = selectors.summary_detail(
+        firm=world.firm, month=OCTOBER, today=date(2025, 11, 5), with_revaluation=True
+    )
     usd = {r["currency"]: r for r in detail["revaluation"]}["USD"]
     assert usd["balance"] == "12220.82"
     # Latest USD buying rate on or before 31 October: 281.1000 of the 28th.
     assert (usd["rate"], usd["rate_date"]) == ("281.100000", "2025-10-28")
     assert usd["pkr_value"] == "3435272.50"  # 12,220.82 × 281.1, half up
     assert Decimal(usd["unrealised_gain"]) == Decimal(usd["pkr_value"]) - Decimal(usd["pkr_cost"])
+
+
+def test_plain_cursor_rows_equal_the_orm_rows(world, monkeypatch):
+    """PostgreSQL reads the month on a plain cursor; the ORM path (SQLite) gives the same."""
+    from django.db.models.functions import TruncDate
+
+    from esfca.models import Receipt
+
+    queryset = (
+        Receipt.objects.filter(firm=world.firm)
+        .annotate(created_on=TruncDate("created_at"))
+        .order_by("value_date", "id")
+    )
+    fast = selectors._rows(queryset, selectors.RECEIPT_FIELDS, "ReceiptRow")
+    monkeypatch.setattr(connection, "vendor", "orm-path")
+    slow = selectors._rows(queryset, selectors.RECEIPT_FIELDS, "ReceiptRow")
+    assert len(fast) == 5
+    assert [tuple(r) for r in fast] == [tuple(r) for r in slow]
+    assert fast[1].reference == "OCT-1" and fast[1].amount == Decimal("4000.00")
+    assert fast[1].created_on == date(2025, 10, 6)
