@@ -240,6 +240,13 @@ def main() -> None:
         }
         for name, fn in phases.items():
             print(name, timed(fn, 7), file=sys.stderr)
+        with CaptureQueriesContext(connection) as load_queries:
+            selectors._load([firm], MONTH)
+        with connection.cursor() as cursor:
+            for q in load_queries.captured_queries:
+                cursor.execute("EXPLAIN (ANALYZE, TIMING OFF, SUMMARY ON) " + q["sql"])
+                plan = [line for (line,) in cursor.fetchall()]
+                print(f"{plan[-1].strip():>32}  {q['sql'][:110]}", file=sys.stderr)
         import cProfile
         import pstats
 

@@ -302,21 +302,22 @@ def holding_period_flags(
     holding period after its value date means the proceeds sat unconverted too long.
     """
     flags = []
-    for row, obj in [*((r, receipt_obj(r)) for r in receipts if r.converted > 0)] + [
-        (c, conversion_obj(c)) for c in conversions
-    ]:
-        limit = holding_days(row.value_date)
-        late = policy.working_days_between(row.value_date, row.created_on)
-        if late > limit:
-            flags.append(
-                flag(
-                    3,
-                    "conversion_late",
-                    f"Converted on {row.created_on}, {late} working days after the value date "
-                    f"{row.value_date} (holding period {limit} working days).",
-                    obj,
+    for rows, obj in ((receipts, receipt_obj), (conversions, conversion_obj)):
+        for row in rows:
+            if row.created_on <= row.value_date or (obj is receipt_obj and row.converted <= 0):
+                continue  # booked on the value date (or nothing converted): on time
+            limit = holding_days(row.value_date)
+            late = policy.working_days_between(row.value_date, row.created_on)
+            if late > limit:
+                flags.append(
+                    flag(
+                        3,
+                        "conversion_late",
+                        f"Converted on {row.created_on}, {late} working days after the value "
+                        f"date {row.value_date} (holding period {limit} working days).",
+                        obj(row),
+                    )
                 )
-            )
     return flags
 
 

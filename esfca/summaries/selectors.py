@@ -110,7 +110,6 @@ def previous_month(day: date) -> date:
 # --- loading --------------------------------------------------------------------------------
 
 RECEIPT_FIELDS = (
-    "id",
     "firm_id",
     "reference",
     "value_date",
@@ -242,13 +241,10 @@ def _load(firms: list[Firm], first: date) -> tuple[dict[int, FirmMonth], Rules]:
     for account in accounts:
         months[account.owner_id].accounts.append(account)
     in_month = Q(transaction__value_date__gte=first)
-    for owner, currency, kind, opening_dr, opening_cr, dr, cr in (
-        Entry.objects.filter(
-            account__owner_id__in=ids,
-            account__kind=Account.Kind.ESFCA,
-            transaction__value_date__lte=last,
-        )
-        .values_list("account__owner_id", "currency", "transaction__kind")
+    owner_of = {a.pk: a.owner_id for a in accounts}
+    for account_id, currency, kind, opening_dr, opening_cr, dr, cr in (
+        Entry.objects.filter(account_id__in=owner_of, transaction__value_date__lte=last)
+        .values_list("account_id", "currency", "transaction__kind")
         .annotate(
             opening_dr=Sum("debit", filter=~in_month),
             opening_cr=Sum("credit", filter=~in_month),
@@ -257,7 +253,7 @@ def _load(firms: list[Firm], first: date) -> tuple[dict[int, FirmMonth], Rules]:
         )
         .order_by()
     ):
-        book = months[owner].ledger.setdefault(
+        book = months[owner_of[account_id]].ledger.setdefault(
             currency, {"opening": Decimal(0), "closing": Decimal(0), "kinds": defaultdict(Decimal)}
         )
         opening = (opening_dr or 0) - (opening_cr or 0)
@@ -428,11 +424,15 @@ def _flags(data: FirmMonth, rules: Rules, currencies: list[dict]) -> list[dict]:
         buy, buy_usd = best_rate(currency, day), best_rate(policy.USD, day)
         return (buy, buy_usd) if buy is not None and buy_usd is not None else None
 
+    sbp = {
+        key: buy
+        for key, found in rules.rates.items()
+        for _, source, buy in found
+        if source == FxRate.Source.SBP_WACR
+    }
+
     def sbp_buy(currency: str, day: date):
-        for _, source, buy in rules.rates.get((currency, day), ()):
-            if source == FxRate.Source.SBP_WACR:
-                return buy
-        return None
+        return sbp.get((currency, day))
 
     def registered_on(day: date) -> bool:
         if not firm.registration_body:
