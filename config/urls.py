@@ -5,6 +5,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("esfca.api.urls")),
     path("", include("django.contrib.auth.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("esfca.urls")),
 ]
 
 # JSON errors under /api/, Django's stock pages elsewhere.

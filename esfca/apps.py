@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class EsfcaConfig(AppConfig):
     name = "esfca"
     verbose_name = "ESFCA"
+
+    def ready(self):
+        # Celery's autodiscovery looks in esfca/tasks.py only; the import tasks live beside
+        # the import code, so register them here.
+        from . import imports  # noqa: F401

@@ -1,4 +1,5 @@
 from .audit import AuditEvent
+from .imports import ImportJob
 from .movements import Allocation, Conversion, Receipt, Transfer
 from .rules import EquityCapVersion, Parameter, PurposeCode, RetentionRuleVersion, TaxRate
 from .summaries import MonthlySummary, SummaryEvent, SummaryReminder
@@ -8,6 +9,7 @@ __all__ = [
     "AuditEvent",
     "Conversion",
     "EquityCapVersion",
+    "ImportJob",
     "MonthlySummary",
     "Parameter",
     "PurposeCode",

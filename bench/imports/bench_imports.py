@@ -1,0 +1,118 @@
+"""Benchmark of the receipts import (not a test; figures go to docs/benchmarks.md).
+
+Target (issue 8): 100,000 rows at >= 5,000 rows/s. Each row goes through the real
+``esfca.services.receipt_record`` (idempotency check, firm lock, rule and rate lookups, the
+month's earlier receipts for the calendar-month limit, a balanced ledger posting, the
+receipt and its audit row), exactly as the Celery task does. Measured: parsing the CSV, the
+dry run (every row in one rolled-back transaction) and the import, then a re-import of the
+same file (all replays). Run through ``bench/imports/run.sh`` (throwaway PostgreSQL):
+
+    bench/imports/run.sh [--rows 100000] [--per-month 500]
+"""
+
+import argparse
+import io
+import os
+import sys
+import time
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+os.environ.setdefault("DJANGO_SECRET_KEY", "bench-only-not-secret")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.utils import timezone  # noqa: E402
+
+from esfca import imports  # noqa: E402
+from esfca.models import Receipt  # noqa: E402
+from esfca.services import firm_account_open  # noqa: E402
+from exporters.models import Bank, Firm  # noqa: E402
+from ledger.models import FxRate  # noqa: E402
+from ledger.verify import ledger_verify  # noqa: E402
+
+
+def iban(bank_code: str, n: int) -> str:
+    bban = f"{bank_code}{n:016d}"
+    check = 98 - int("".join(str(int(ch, 36)) for ch in bban + "PK00")) % 97
+    return f"PK{check:02d}{bban}"
+
+
+def world(days: list[date]) -> Firm:
+    bank = Bank.objects.create(code="BNCH", name="Bench Bank")
+    firm = Firm.objects.create(
+        name="Bench Exporter", ntn="1234567-8", kind="it_company",
+        registration_body="PSEB", active_taxpayer=True,
+    )  # fmt: skip
+    firm_account_open(firm=firm, bank=bank, currency="PKR", iban=iban("BNCH", 1))
+    firm_account_open(firm=firm, bank=bank, currency="USD", iban=iban("BNCH", 2))
+    FxRate.objects.bulk_create(
+        FxRate(currency="USD", date=d, source="SBP-WACR", buy=Decimal("280"), sell=Decimal("281"))
+        for d in days
+    )
+    return firm
+
+
+def csv_file(rows: int, per_month: int, start: date) -> tuple[bytes, list[date]]:
+    out = io.StringIO()
+    out.write(",".join(imports.COLUMNS) + "\n")
+    days = set()
+    for i in range(rows):
+        month_index, k = divmod(i, per_month)
+        first = date(start.year + (start.month - 1 + month_index) // 12,
+                     (start.month - 1 + month_index) % 12 + 1, 1)  # fmt: skip
+        day = first + timedelta(days=k * 28 // per_month)  # in value-date order
+        days.add(day)
+        out.write(
+            f"B-{i:07d},{day.isoformat()},{1000 + i % 500}.00,USD,,,Client {i % 37},US,9184\n"
+        )
+    return out.getvalue().encode(), sorted(days)
+
+
+def timed(label: str, fn):
+    started = time.perf_counter()
+    result = fn()
+    seconds = time.perf_counter() - started
+    return result, seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--per-month", type=int, default=500)
+    args = parser.parse_args()
+    months = -(-args.rows // args.per_month)
+    today = timezone.localdate()
+    start_index = today.year * 12 + today.month - 1 - months
+    start = date(start_index // 12, start_index % 12 + 1, 1)
+    data, days = csv_file(args.rows, args.per_month, start)
+    firm = world(days)
+
+    _rows, parse_s = timed("parse", lambda: imports.read_csv(data))
+    job = imports.import_job_create(firm=firm, actor=None, filename="bench.csv", data=data)
+    dry, dry_s = timed("dry run", lambda: imports.import_dry_run(job_id=job.pk))
+    done, run_s = timed("import", lambda: imports.import_run(job_id=job.pk))
+    again = imports.import_job_create(firm=firm, actor=None, filename="again.csv", data=data)
+    replay, replay_s = timed("re-import", lambda: imports.import_run(job_id=again.pk))
+    refused = [r for r in done.report if r["status"] == "refused"][:3]
+    assert dry.accepted == done.accepted == args.rows, (dry.accepted, done.accepted, refused)
+    assert replay.replayed == args.rows and Receipt.objects.count() == args.rows
+    report = ledger_verify()
+    assert report.ok, report.problems[:5]
+    n = args.rows
+    print(f"rows={n} per_month={args.per_month} months={months} db={django.db.connection.vendor}")
+    print(f"parse      {parse_s:8.2f} s  {n / parse_s:10.0f} rows/s")
+    print(f"dry run    {dry_s:8.2f} s  {n / dry_s:10.0f} rows/s")
+    print(f"import     {run_s:8.2f} s  {n / run_s:10.0f} rows/s")
+    print(f"re-import  {replay_s:8.2f} s  {n / replay_s:10.0f} rows/s (all replays)")
+    print("ledger_verify ok")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,295 @@
+"""Web forms: they parse text into typed values and show the services' refusals.
+
+No rule lives here: limits, categories, payees and rates are judged by the services, whose
+``InvalidInput`` details are put back on the fields (``show_refusal``).
+"""
+
+import django_filters
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from exporters.validators import ISO_COUNTRIES
+
+from .models import Allocation, PurposeCode, Receipt
+
+DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+AMOUNT_INPUT = forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"})
+COUNTRY_INPUT = forms.TextInput(
+    attrs={"maxlength": 2, "size": 3, "autocapitalize": "characters", "pattern": "[A-Za-z]{2}"}
+)
+
+
+def _country(value: str) -> str:
+    return (value or "").strip().upper()
+
+
+class ServiceForm(forms.Form):
+    """A form whose cleaned data goes to one service as keyword arguments."""
+
+    def show_refusal(self, exc) -> None:
+        """Put a service's refusal on the form: field messages on their fields."""
+        details = getattr(exc, "details", {}) or {}
+        if getattr(exc, "code", "") == "validation_error" and details:
+            for name, messages in details.items():
+                target = name if name in self.fields else None
+                for message in messages if isinstance(messages, list) else [messages]:
+                    self.add_error(target, message)
+            return
+        self.add_error(None, exc.message)
+
+
+class ReceiptForm(ServiceForm):
+    RETAIN_CHOICES = [("max", _("The allowed maximum")), ("amount", _("This amount:"))]
+
+    reference = forms.CharField(label=_("Reference"), max_length=120)
+    value_date = forms.DateField(label=_("Value date"), widget=DATE_INPUT)
+    currency = forms.ChoiceField(label=_("Currency"))
+    amount = forms.DecimalField(label=_("Amount received"), widget=AMOUNT_INPUT)
+    retain_mode = forms.ChoiceField(
+        label=_("Retain in the ESFCA"),
+        choices=RETAIN_CHOICES,
+        initial="max",
+        widget=forms.RadioSelect,
+    )
+    retain_amount = forms.DecimalField(
+        label=_("Amount to retain"), required=False, widget=AMOUNT_INPUT
+    )
+    conversion_rate = forms.DecimalField(
+        label=_("Bank's conversion rate (PKR per unit)"),
+        required=False,
+        widget=AMOUNT_INPUT,
+        help_text=_("Leave empty to use the buying rate of the value date."),
+    )
+    client_name = forms.CharField(label=_("Client"), max_length=200)
+    client_country = forms.CharField(
+        label=_("Client country (ISO code)"), max_length=2, widget=COUNTRY_INPUT
+    )
+    purpose_code = forms.ChoiceField(label=_("Purpose code"), required=False)
+
+    def __init__(self, *args, currencies=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["currency"].choices = [(c, c) for c in currencies]
+        self.fields["purpose_code"].choices = [("", _("— none —"))] + [
+            (p.code, f"{p.code} {p.description}") for p in PurposeCode.objects.all()
+        ]
+
+    def clean_client_country(self):
+        return _country(self.cleaned_data["client_country"])
+
+    def retain(self):
+        data = self.cleaned_data
+        if data.get("retain_mode") == "amount":
+            return data.get("retain_amount")
+        return "max"
+
+    def service_kwargs(self) -> dict:
+        d = self.cleaned_data
+        return {
+            "reference": d["reference"].strip(),
+            "value_date": d["value_date"],
+            "amount": d["amount"],
+            "currency": d["currency"],
+            "retain": self.retain(),
+            "conversion_rate": d.get("conversion_rate"),
+            "client_name": d["client_name"].strip(),
+            "client_country": d["client_country"],
+            "purpose_code": d.get("purpose_code") or "",
+        }
+
+
+class ReceiptPreviewForm(forms.Form):
+    """The subset of the receipt form the live preview needs (all optional while typing)."""
+
+    value_date = forms.DateField(required=False)
+    currency = forms.CharField(required=False)
+    amount = forms.DecimalField(required=False)
+    retain_mode = forms.CharField(required=False)
+    retain_amount = forms.DecimalField(required=False)
+    conversion_rate = forms.DecimalField(required=False)
+
+    def ready(self) -> bool:
+        d = self.cleaned_data if self.is_valid() else {}
+        return bool(d.get("value_date") and d.get("currency") and d.get("amount"))
+
+    def preview_kwargs(self) -> dict:
+        d = self.cleaned_data
+        retain = d.get("retain_amount") if d.get("retain_mode") == "amount" else "max"
+        return {
+            "value_date": d["value_date"],
+            "amount": d["amount"],
+            "currency": d["currency"],
+            "retain": "max" if retain is None else retain,
+            "conversion_rate": d.get("conversion_rate"),
+        }
+
+
+class AllocationForm(ServiceForm):
+    reference = forms.CharField(label=_("Reference"), max_length=120)
+    value_date = forms.DateField(label=_("Value date"), widget=DATE_INPUT)
+    currency = forms.ChoiceField(label=_("From the ESFCA in"))
+    category = forms.ChoiceField(label=_("Purpose"), choices=Allocation.Category.choices)
+    amount = forms.DecimalField(label=_("Amount"), widget=AMOUNT_INPUT)
+    payee_name = forms.CharField(label=_("Payee"), max_length=200)
+    payee_country = forms.CharField(
+        label=_("Payee country (ISO code)"), max_length=2, widget=COUNTRY_INPUT
+    )
+    investee_name = forms.CharField(label=_("Investee company"), max_length=200, required=False)
+    investee_country = forms.CharField(
+        label=_("Investee country (ISO code)"), max_length=2, required=False, widget=COUNTRY_INPUT
+    )
+    sbp_approval_reference = forms.CharField(
+        label=_("SBP approval reference"), max_length=120, required=False
+    )
+
+    def __init__(self, *args, currencies=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["currency"].choices = [(c, c) for c in currencies]
+
+    def clean_payee_country(self):
+        return _country(self.cleaned_data["payee_country"])
+
+    def clean_investee_country(self):
+        return _country(self.cleaned_data.get("investee_country"))
+
+    def service_kwargs(self) -> dict:
+        d = self.cleaned_data
+        return {
+            "reference": d["reference"].strip(),
+            "value_date": d["value_date"],
+            "category": d["category"],
+            "amount": d["amount"],
+            "currency": d["currency"],
+            "payee_name": d["payee_name"].strip(),
+            "payee_country": d["payee_country"],
+            "investee_name": (d.get("investee_name") or "").strip(),
+            "investee_country": d.get("investee_country") or "",
+            "sbp_approval_reference": (d.get("sbp_approval_reference") or "").strip(),
+        }
+
+
+class ConversionForm(ServiceForm):
+    reference = forms.CharField(label=_("Reference"), max_length=120)
+    value_date = forms.DateField(label=_("Value date"), widget=DATE_INPUT)
+    currency = forms.ChoiceField(label=_("From the ESFCA in"))
+    amount = forms.DecimalField(label=_("Amount to convert"), widget=AMOUNT_INPUT)
+    rate = forms.DecimalField(
+        label=_("Bank's rate (PKR per unit)"),
+        required=False,
+        widget=AMOUNT_INPUT,
+        help_text=_("Leave empty to use the buying rate of the value date."),
+    )
+
+    def __init__(self, *args, currencies=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["currency"].choices = [(c, c) for c in currencies]
+
+    def service_kwargs(self) -> dict:
+        d = self.cleaned_data
+        return {
+            "reference": d["reference"].strip(),
+            "value_date": d["value_date"],
+            "amount": d["amount"],
+            "currency": d["currency"],
+            "rate": d.get("rate"),
+        }
+
+
+class TransferForm(ServiceForm):
+    reference = forms.CharField(label=_("Reference"), max_length=120)
+    value_date = forms.DateField(label=_("Value date"), widget=DATE_INPUT)
+    from_account = forms.TypedChoiceField(label=_("From"), coerce=int)
+    to_account = forms.TypedChoiceField(label=_("To"), coerce=int)
+    amount = forms.DecimalField(label=_("Amount (in the source currency)"), widget=AMOUNT_INPUT)
+
+    def __init__(self, *args, accounts=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        choices = [
+            (a.pk, f"{a.currency} · {a.bank.code if a.bank else ''} {a.iban}") for a in accounts
+        ]
+        self.fields["from_account"].choices = choices
+        self.fields["to_account"].choices = choices
+
+    def service_kwargs(self) -> dict:
+        d = self.cleaned_data
+        return {
+            "reference": d["reference"].strip(),
+            "value_date": d["value_date"],
+            "from_account_id": d["from_account"],
+            "to_account_id": d["to_account"],
+            "amount": d["amount"],
+        }
+
+
+class ImportUploadForm(forms.Form):
+    file = forms.FileField(
+        label=_("CSV or XLSX file"),
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.xlsx"}),
+    )
+
+
+class ReviewDecisionForm(forms.Form):
+    DECISIONS = [("accepted", _("Accept")), ("returned", _("Return to the firm"))]
+    decision = forms.ChoiceField(label=_("Decision"), choices=DECISIONS)
+    comment = forms.CharField(
+        label=_("Comment"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+
+# --- list filters (django-filter) ------------------------------------------------------------
+
+
+class _MonthFilterMixin(django_filters.FilterSet):
+    month = django_filters.CharFilter(
+        label=_("Month (YYYY-MM)"),
+        method="filter_month",
+        widget=forms.TextInput(attrs={"type": "month", "placeholder": "2025-11"}),
+    )
+
+    def filter_month(self, queryset, name, value):
+        try:
+            year, month = (int(part) for part in value.split("-"))
+            return queryset.filter(value_date__year=year, value_date__month=month)
+        except ValueError:
+            return queryset.none()
+
+
+def _currency_choices():
+    from .models.movements import FOREIGN_CURRENCIES
+
+    return FOREIGN_CURRENCIES
+
+
+class ReceiptFilter(_MonthFilterMixin):
+    currency = django_filters.ChoiceFilter(
+        label=_("Currency"), field_name="currency", choices=_currency_choices
+    )
+    client = django_filters.CharFilter(
+        label=_("Client"), field_name="client_name", lookup_expr="icontains"
+    )
+    country = django_filters.ChoiceFilter(
+        label=_("Client country"),
+        field_name="client_country",
+        choices=sorted((c, c) for c in ISO_COUNTRIES),
+    )
+
+    class Meta:
+        model = Receipt
+        fields = []
+
+
+class AllocationFilter(_MonthFilterMixin):
+    currency = django_filters.ChoiceFilter(
+        label=_("Currency"), field_name="currency", choices=_currency_choices
+    )
+    category = django_filters.ChoiceFilter(
+        label=_("Purpose"), field_name="category", choices=Allocation.Category.choices
+    )
+    country = django_filters.ChoiceFilter(
+        label=_("Payee country"),
+        field_name="payee_country",
+        choices=sorted((c, c) for c in ISO_COUNTRIES),
+    )
+
+    class Meta:
+        model = Allocation
+        fields = []

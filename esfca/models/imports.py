@@ -1,0 +1,54 @@
+"""Progress of a receipts import (CSV/XLSX): the parsed rows, the dry-run report, the counts.
+
+The rows are kept as text exactly as read from the file (never floats); the services parse
+and judge them. The import itself runs in a Celery task that updates the counts as it goes,
+so the page can poll a progress bar.
+"""
+
+from django.conf import settings
+from django.db import models
+
+from exporters.models import Firm
+
+
+class ImportJob(models.Model):
+    class Status(models.TextChoices):
+        UPLOADED = "uploaded", "Uploaded"
+        CHECKING = "checking", "Checking (dry run)"
+        CHECKED = "checked", "Checked"
+        IMPORTING = "importing", "Importing"
+        DONE = "done", "Imported"
+        FAILED = "failed", "Failed"
+
+    firm = models.ForeignKey(Firm, on_delete=models.PROTECT, related_name="import_jobs")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    filename = models.CharField(max_length=200)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.UPLOADED)
+    rows = models.JSONField(default=list, help_text="Parsed rows, every value as text")
+    report = models.JSONField(default=list, blank=True, help_text="Per row: status and why")
+    total = models.PositiveIntegerField(default=0)
+    processed = models.PositiveIntegerField(default=0)
+    accepted = models.PositiveIntegerField(default=0)
+    replayed = models.PositiveIntegerField(default=0)
+    refused = models.PositiveIntegerField(default=0)
+    message = models.TextField(blank=True, default="")
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(processed__lte=models.F("total")),
+                name="importjob_processed_within_total",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.filename} ({self.get_status_display()})"
+
+    @property
+    def percent(self) -> int:
+        return 100 if not self.total else int(self.processed * 100 // self.total)

@@ -1,0 +1,45 @@
+"""Web pages (mounted at the site root). The view tests iterate over these patterns."""
+
+from django.urls import path
+
+from .views import firm, imports, money, months, review
+
+F = "firms/<int:firm_id>/"
+M = F + "months/<str:month>/"
+
+urlpatterns = [
+    path("", firm.home, name="home"),
+    path(F, firm.dashboard, name="firm_dashboard"),
+    path(F + "receipts/", firm.receipts, name="receipts"),
+    path(F + "receipts/export.csv", firm.receipts_csv, name="receipts_csv"),
+    path(F + "receipts/new/", money.receipt_new, name="receipt_new"),
+    path(F + "receipts/preview/", money.receipt_preview, name="receipt_preview"),
+    path(F + "imports/", imports.import_new, name="import_new"),
+    path(F + "imports/template.<str:fmt>", imports.import_template, name="import_template"),
+    path(F + "imports/<int:job_id>/", imports.import_detail, name="import_detail"),
+    path(F + "imports/<int:job_id>/run/", imports.import_run, name="import_run"),
+    path(F + "imports/<int:job_id>/progress/", imports.import_progress, name="import_progress"),
+    path(F + "allocations/", firm.allocations, name="allocations"),
+    path(F + "allocations/export.csv", firm.allocations_csv, name="allocations_csv"),
+    path(F + "allocations/new/", money.allocation_new, name="allocation_new"),
+    path(F + "allocations/context/", money.allocation_context, name="allocation_context"),
+    path(F + "conversions/new/", money.conversion_new, name="conversion_new"),
+    path(F + "transfers/new/", money.transfer_new, name="transfer_new"),
+    path(F + "months/", months.month_current, name="month_current"),
+    path(M, months.month, name="month"),
+    path(M + "file/", months.month_file, name="month_file"),
+    path(M + "download.<str:fmt>", months.month_download, name="month_download"),
+    path("review/", review.queue, name="review_queue"),
+    path("review/summaries/<int:pk>/", review.summary, name="review_summary"),
+    path(
+        "review/summaries/<int:pk>/download.<str:fmt>",
+        review.summary_download,
+        name="review_summary_download",
+    ),
+    path("review/portfolio/", review.portfolio, name="portfolio"),
+    path(
+        "review/portfolio/download.<str:fmt>",
+        review.portfolio_download,
+        name="portfolio_download",
+    ),
+]

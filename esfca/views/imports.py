@@ -1,0 +1,95 @@
+"""Import receipts: upload → dry run (per-row report) → import (Celery, progress bar)."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from .. import imports, selectors
+from ..forms import ImportUploadForm
+from ..models import ImportJob
+from .access import firm_page, operated_firm
+
+REPORT_PAGE = 200
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def import_new(request, firm_id: int):
+    firm = operated_firm(request, firm_id)
+    form = ImportUploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            job = imports.import_job_create(
+                firm=firm, actor=request.user, filename=upload.name, data=upload.read()
+            )
+        except imports.ImportFileError as exc:
+            form.add_error("file", str(exc))
+        else:
+            imports.import_start(job=job, dry_run=True)
+            return redirect("import_detail", firm_id=firm.pk, job_id=job.pk)
+    jobs = selectors.import_jobs_of(firm)[:10]
+    status = 422 if request.method == "POST" else 200
+    return render(
+        request,
+        "esfca/import_new.html",
+        firm_page(request, firm, form=form, jobs=jobs, columns=imports.COLUMNS, help=imports.HELP),
+        status=status,
+    )
+
+
+@require_GET
+@login_required
+def import_template(request, firm_id: int, fmt: str):
+    operated_firm(request, firm_id)
+    if fmt == "xlsx":
+        body = imports.template_xlsx()
+        kind = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    else:
+        body, kind = imports.template_csv(), "text/csv; charset=utf-8"
+    response = HttpResponse(body, content_type=kind)
+    response["Content-Disposition"] = f'attachment; filename="receipts-template.{fmt}"'
+    return response
+
+
+def _job(request, firm_id: int, job_id: int):
+    firm = operated_firm(request, firm_id)
+    return firm, get_object_or_404(ImportJob.objects.filter(firm=firm), pk=job_id)
+
+
+@require_GET
+@login_required
+def import_detail(request, firm_id: int, job_id: int):
+    firm, job = _job(request, firm_id, job_id)
+    show = request.GET.get("show", "all")
+    lines = [r for r in job.report if show == "all" or r["status"] == show]
+    page = Paginator(lines, REPORT_PAGE).get_page(request.GET.get("page"))
+    return render(
+        request, "esfca/import_detail.html", firm_page(request, firm, job=job, page=page, show=show)
+    )
+
+
+@require_POST
+@login_required
+def import_run(request, firm_id: int, job_id: int):
+    firm, job = _job(request, firm_id, job_id)
+    if job.status != ImportJob.Status.CHECKED:
+        messages.error(request, _("Only a checked file can be imported."))
+    else:
+        imports.import_start(job=job, dry_run=False)
+    return redirect("import_detail", firm_id=firm.pk, job_id=job.pk)
+
+
+@require_GET
+@login_required
+def import_progress(request, firm_id: int, job_id: int):
+    """htmx: the progress bar; once finished, tells htmx to reload the full report."""
+    firm, job = _job(request, firm_id, job_id)
+    response = render(request, "esfca/_import_progress.html", {"job": job, "firm": firm})
+    if request.htmx and job.status not in (ImportJob.Status.CHECKING, ImportJob.Status.IMPORTING):
+        response["HX-Refresh"] = "true"
+    return response

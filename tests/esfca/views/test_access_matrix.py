@@ -1,0 +1,159 @@
+"""Every page × every role, generated from ``esfca.urls``: a page missing from the table fails.
+
+Anonymous → the login page; another tenant's firm or summary → 404; a role that may see
+but not act (firm viewer, bank reviewer, platform admin on a firm) → 403 on actions.
+"""
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from esfca import urls as esfca_urls
+from esfca.imports import import_job_create
+
+pytestmark = pytest.mark.django_db
+
+ROLES = (
+    "anonymous", "officer", "foreign_officer", "viewer", "reviewer", "foreign_reviewer", "admin",
+)  # fmt: skip
+
+# Expected status per role, by kind of page.
+FIRM_READ = {"officer": 200, "foreign_officer": 404, "viewer": 200, "reviewer": 200,
+             "foreign_reviewer": 404, "admin": 200}  # fmt: skip
+FIRM_ACT = {"officer": 200, "foreign_officer": 404, "viewer": 403, "reviewer": 403,
+            "foreign_reviewer": 404, "admin": 403}  # fmt: skip
+REVIEW = {"officer": 403, "foreign_officer": 403, "viewer": 403, "reviewer": 200,
+          "foreign_reviewer": 200, "admin": 403}  # fmt: skip
+REVIEW_OBJECT = {**REVIEW, "foreign_reviewer": 404}
+
+
+def act(officer_status: int) -> dict:
+    return {**FIRM_ACT, "officer": officer_status}
+
+
+# name: {method: expectations}; the officer's POSTs are empty forms (refused: 422, nothing
+# saved) or actions that redirect back (302).
+EXPECT = {
+    "home": {
+        "GET": {
+            "officer": 200,
+            "foreign_officer": 200,
+            "viewer": 200,
+            "reviewer": 302,
+            "foreign_reviewer": 302,
+            "admin": 200,
+        }
+    },
+    "firm_dashboard": {"GET": FIRM_READ},
+    "receipts": {"GET": FIRM_READ},
+    "receipts_csv": {"GET": FIRM_READ},
+    "allocations": {"GET": FIRM_READ},
+    "allocations_csv": {"GET": FIRM_READ},
+    "month_current": {"GET": {k: 302 if v == 200 else v for k, v in FIRM_READ.items()}},
+    "month": {"GET": FIRM_READ},
+    "month_download": {"GET": FIRM_READ},
+    "month_file": {"POST": act(302)},
+    "receipt_new": {"GET": FIRM_ACT, "POST": act(422)},
+    "receipt_preview": {"POST": act(200)},
+    "import_new": {"GET": FIRM_ACT, "POST": act(422)},
+    "import_template": {"GET": FIRM_ACT},
+    "import_detail": {"GET": FIRM_ACT},
+    "import_run": {"POST": act(302)},
+    "import_progress": {"GET": FIRM_ACT},
+    "allocation_new": {"GET": FIRM_ACT, "POST": act(422)},
+    "allocation_context": {"GET": FIRM_ACT},
+    "conversion_new": {"GET": FIRM_ACT, "POST": act(422)},
+    "transfer_new": {"GET": FIRM_ACT, "POST": act(422)},
+    "review_queue": {"GET": REVIEW},
+    "review_summary": {"GET": REVIEW_OBJECT, "POST": {**REVIEW_OBJECT, "reviewer": 422}},
+    "review_summary_download": {"GET": REVIEW_OBJECT},
+    "portfolio": {"GET": REVIEW},
+    "portfolio_download": {"GET": REVIEW},
+}
+
+
+def _kwargs(world, job_id: int) -> dict:
+    month = f"{world.last_month:%Y-%m}"
+    firm = {"firm_id": world.firm.pk}
+    return {
+        "firm_dashboard": firm,
+        "receipts": firm,
+        "receipts_csv": firm,
+        "allocations": firm,
+        "allocations_csv": firm,
+        "month_current": firm,
+        "month": {**firm, "month": month},
+        "month_download": {**firm, "month": month, "fmt": "csv"},
+        "month_file": {**firm, "month": month},
+        "receipt_new": firm,
+        "receipt_preview": firm,
+        "import_new": firm,
+        "import_template": {**firm, "fmt": "csv"},
+        "import_detail": {**firm, "job_id": job_id},
+        "import_run": {**firm, "job_id": job_id},
+        "import_progress": {**firm, "job_id": job_id},
+        "allocation_new": firm,
+        "allocation_context": firm,
+        "conversion_new": firm,
+        "transfer_new": firm,
+        "review_summary": {"pk": world.summary.pk},
+        "review_summary_download": {"pk": world.summary.pk, "fmt": "csv"},
+        "portfolio_download": {"fmt": "csv"},
+    }
+
+
+def test_every_page_has_expectations():
+    names = {p.name for p in esfca_urls.urlpatterns}
+    assert names == set(EXPECT), f"missing: {names - set(EXPECT)}, stale: {set(EXPECT) - names}"
+    for name, methods in EXPECT.items():
+        for method, table in methods.items():
+            assert set(table) == set(ROLES) - {"anonymous"}, (name, method)
+
+
+CASES = [
+    (p.name, method) for p in esfca_urls.urlpatterns for method in EXPECT.get(p.name, {"GET": 0})
+]
+EMPTY_CSV = b"reference,value_date,amount,currency,client_name,client_country\n"
+
+
+@pytest.mark.parametrize(("name", "method"), CASES)
+def test_page_access(world, name, method):
+    """One page and method, every role (the world is built once per page)."""
+    job = import_job_create(
+        firm=world.firm, actor=world.officer, filename="rows.csv", data=EMPTY_CSV
+    )
+    url = reverse(name, kwargs=_kwargs(world, job.pk).get(name, {}))
+    seen, expected = {}, {}
+    for role in ROLES:
+        client = Client()
+        user = world.user(role)
+        if user is not None:
+            client.force_login(user)
+        response = client.get(url) if method == "GET" else client.post(url, {})
+        if role == "anonymous":
+            login = reverse("login") + "?next="
+            seen[role] = (response.status_code, response.get("Location", "").startswith(login))
+            expected[role] = (302, True)
+        else:
+            seen[role] = response.status_code
+            expected[role] = EXPECT[name][method][role]
+    assert seen == expected, (name, method)
+
+
+POSTS = [(p.name) for p in esfca_urls.urlpatterns if "POST" in EXPECT.get(p.name, {})]
+
+
+@pytest.mark.parametrize("name", POSTS)
+def test_csrf_is_enforced_on_every_form(world, name):
+    job = import_job_create(
+        firm=world.firm, actor=world.officer, filename="rows.csv", data=EMPTY_CSV
+    )
+    url = reverse(name, kwargs=_kwargs(world, job.pk).get(name, {}))
+    user = world.reviewer if name.startswith("review") else world.officer
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    assert client.post(url, {}).status_code == 403  # no token: refused before the view
+    page = client.get(reverse("home"), follow=True)
+    token = page.context["csrf_token"]
+    response = client.post(url, {"csrfmiddlewaretoken": str(token)})
+    assert response.status_code != 403
