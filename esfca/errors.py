@@ -1,15 +1,10 @@
 """Refusals of the ESFCA rules. Each carries its API error code (api-contract.md)."""
 
+from exporters.errors import DomainError
 
-class EsfcaError(Exception):
-    code = "validation_error"
-    status = 400
+
+class EsfcaError(DomainError):
     default_message = "The request was refused."
-
-    def __init__(self, message: str | None = None, **details):
-        self.message = message or self.default_message
-        self.details = details
-        super().__init__(self.message)
 
 
 class InvalidInput(EsfcaError):

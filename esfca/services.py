@@ -214,6 +214,31 @@ def _audit(actor, firm, action: str, obj, **details) -> None:
     )
 
 
+def _record_once(model, *, firm: Firm, reference: str, fingerprint: str, actor, action, write):
+    """The frame of every movement: lock the firm (its movements are serialised), decide
+    a replay again under the lock, write, audit; returns ``(record, created)``."""
+    with transaction.atomic():
+        locked = _lock_firm(firm)
+        existing = _replay(model, locked, reference, fingerprint)
+        if existing:
+            return existing, False
+        record = write(locked)
+        _audit(actor, locked, action, record, reference=reference)
+    return record, True
+
+
+def _frame(firm: Firm, reference: str, value_date: date, fingerprint: str, txn, actor) -> dict:
+    """The fields every movement record shares."""
+    return {
+        "firm": firm,
+        "reference": reference,
+        "value_date": value_date,
+        "request_fingerprint": fingerprint,
+        "transaction": txn,
+        "created_by": actor if getattr(actor, "is_authenticated", False) else None,
+    }
+
+
 # --- rules in force -------------------------------------------------------------------------
 
 
@@ -401,11 +426,7 @@ def receipt_record(
     if conversion_rate is not None:
         conversion_rate = conversion_rate.quantize(RATE_PLACES)
 
-    with transaction.atomic():
-        firm = _lock_firm(firm)
-        existing = _replay(Receipt, firm, reference, fingerprint)
-        if existing:
-            return existing, False
+    def write(firm: Firm):
 
         esfca = _esfca(firm, currency, bank)
         pkr = _pkr_account(firm, esfca.bank_id)
@@ -486,13 +507,8 @@ def receipt_record(
             memo=f"{client_name} ({client_country}) {reference}"[:500],
             fx_rate=rate,
         )
-        receipt = Receipt.objects.create(
-            firm=firm,
-            reference=reference,
-            value_date=value_date,
-            request_fingerprint=fingerprint,
-            transaction=txn,
-            created_by=actor if getattr(actor, "is_authenticated", False) else None,
+        return Receipt.objects.create(
+            **_frame(firm, reference, value_date, fingerprint, txn, actor),
             amount=amount,
             currency=currency,
             esfca=esfca,
@@ -516,8 +532,16 @@ def receipt_record(
             client_country=client_country,
             purpose_code=purpose_code or "",
         )
-        _audit(actor, firm, "receipt_recorded", receipt, reference=reference)
-    return receipt, True
+
+    return _record_once(
+        Receipt,
+        firm=firm,
+        reference=reference,
+        fingerprint=fingerprint,
+        actor=actor,
+        action="receipt_recorded",
+        write=write,
+    )
 
 
 # --- allocations ----------------------------------------------------------------------------
@@ -638,11 +662,7 @@ def allocation_create(
     if refusal:
         raise CategoryNotPermitted(refusal, category=category, payee_country=payee_country)
 
-    with transaction.atomic():
-        firm = _lock_firm(firm)
-        existing = _replay(Allocation, firm, reference, fingerprint)
-        if existing:
-            return existing, False
+    def write(firm: Firm):
         esfca = _esfca(firm, currency, bank)
         usd_equivalent = None
         if category == policy.EQUITY:
@@ -665,13 +685,8 @@ def allocation_create(
             memo=f"{category}: {payee_name} ({payee_country}) {reference}"[:500],
         )
         esfca.refresh_from_db(fields=["balance"])
-        allocation = Allocation.objects.create(
-            firm=firm,
-            reference=reference,
-            value_date=value_date,
-            request_fingerprint=fingerprint,
-            transaction=txn,
-            created_by=actor if getattr(actor, "is_authenticated", False) else None,
+        return Allocation.objects.create(
+            **_frame(firm, reference, value_date, fingerprint, txn, actor),
             amount=amount,
             currency=currency,
             esfca=esfca,
@@ -684,8 +699,16 @@ def allocation_create(
             balance_after=esfca.balance,
             usd_equivalent=usd_equivalent,
         )
-        _audit(actor, firm, "allocation_created", allocation, reference=reference)
-    return allocation, True
+
+    return _record_once(
+        Allocation,
+        firm=firm,
+        reference=reference,
+        fingerprint=fingerprint,
+        actor=actor,
+        action="allocation_created",
+        write=write,
+    )
 
 
 # --- conversions and transfers --------------------------------------------------------------
@@ -729,11 +752,7 @@ def conversion_create(
     amount = amount.quantize(policy.CENT)
     rate = rate.quantize(RATE_PLACES) if rate is not None else None
 
-    with transaction.atomic():
-        firm = _lock_firm(firm)
-        existing = _replay(Conversion, firm, reference, fingerprint)
-        if existing:
-            return existing, False
+    def write(firm: Firm):
         esfca = _esfca(firm, currency, bank)
         _check_covered(esfca, amount, value_date)
         pkr = _pkr_account(firm, esfca.bank_id)
@@ -754,13 +773,8 @@ def conversion_create(
             memo=f"Conversion to PKR {reference}"[:500],
             fx_rate=used_rate,
         )
-        conversion = Conversion.objects.create(
-            firm=firm,
-            reference=reference,
-            value_date=value_date,
-            request_fingerprint=fingerprint,
-            transaction=txn,
-            created_by=actor if getattr(actor, "is_authenticated", False) else None,
+        return Conversion.objects.create(
+            **_frame(firm, reference, value_date, fingerprint, txn, actor),
             amount=amount,
             currency=currency,
             esfca=esfca,
@@ -768,8 +782,16 @@ def conversion_create(
             rate=used_rate,
             pkr_amount=pkr_amount,
         )
-        _audit(actor, firm, "conversion_created", conversion, reference=reference)
-    return conversion, True
+
+    return _record_once(
+        Conversion,
+        firm=firm,
+        reference=reference,
+        fingerprint=fingerprint,
+        actor=actor,
+        action="conversion_created",
+        write=write,
+    )
 
 
 def transfer_create(
@@ -820,11 +842,7 @@ def transfer_create(
     errors.raise_if_any()
     amount = amount.quantize(policy.CENT)
 
-    with transaction.atomic():
-        firm = _lock_firm(firm)
-        existing = _replay(Transfer, firm, reference, fingerprint)
-        if existing:
-            return existing, False
+    def write(firm: Firm):
         _check_covered(source, amount, value_date)
         if source.currency == target.currency:
             rate, to_amount = Decimal(1), amount
@@ -848,13 +866,8 @@ def transfer_create(
             memo=f"Transfer {reference}"[:500],
             fx_rate=None if rate == 1 else rate,
         )
-        transfer = Transfer.objects.create(
-            firm=firm,
-            reference=reference,
-            value_date=value_date,
-            request_fingerprint=fingerprint,
-            transaction=txn,
-            created_by=actor if getattr(actor, "is_authenticated", False) else None,
+        return Transfer.objects.create(
+            **_frame(firm, reference, value_date, fingerprint, txn, actor),
             amount=amount,
             currency=source.currency,
             from_account=source,
@@ -862,8 +875,16 @@ def transfer_create(
             rate=rate,
             to_amount=to_amount,
         )
-        _audit(actor, firm, "transfer_created", transfer, reference=reference)
-    return transfer, True
+
+    return _record_once(
+        Transfer,
+        firm=firm,
+        reference=reference,
+        fingerprint=fingerprint,
+        actor=actor,
+        action="transfer_created",
+        write=write,
+    )
 
 
 # --- accounts -------------------------------------------------------------------------------

@@ -3,17 +3,13 @@
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from .errors import DomainError
 from .models import Bank, Firm, Membership, User
 
 
-class OnboardingError(Exception):
-    code = "validation_error"
-    status = 400
-
+class OnboardingError(DomainError):
     def __init__(self, message: str, **details):
-        self.message = message
-        self.details = details
-        super().__init__(message)
+        super().__init__(message, **details)
 
 
 class OnboardingConflict(OnboardingError):

@@ -1,15 +1,10 @@
 """Ledger refusals. Each carries the API error code it maps to (api-contract.md)."""
 
+from exporters.errors import DomainError
 
-class LedgerError(Exception):
-    code = "validation_error"
-    status = 400
+
+class LedgerError(DomainError):
     default_message = "The ledger refused this posting."
-
-    def __init__(self, message: str | None = None, **details):
-        self.message = message or self.default_message
-        self.details = details
-        super().__init__(self.message)
 
 
 class InvalidPosting(LedgerError):

@@ -2,7 +2,7 @@
 
 ``{"error": {"code": "<code>", "message": "<plain sentence>", "details": {...}}}``
 
-Domain refusals (``EsfcaError``, ``LedgerError``, ``OnboardingError``) carry their own
+Domain refusals (``exporters.errors.DomainError``: ledger, ESFCA and onboarding) carry their own
 code and status; DRF's exceptions are mapped by class. Anything unexpected is logged and
 answered with a JSON 500 of the same shape (the API never leaks a traceback page), and the
 Django-level handlers below make a 404/400/500 under ``/api/`` JSON too.
@@ -18,9 +18,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
-from esfca.errors import EsfcaError
-from exporters.services import OnboardingError
-from ledger.errors import LedgerError
+from exporters.errors import DomainError
 
 logger = logging.getLogger(__name__)
 
@@ -117,7 +115,7 @@ def _drf_response(exc: exceptions.APIException) -> Response:
 
 def api_exception_handler(exc, context):
     """REST_FRAMEWORK["EXCEPTION_HANDLER"]: every error in the contract's shape."""
-    if isinstance(exc, EsfcaError | LedgerError | OnboardingError):
+    if isinstance(exc, DomainError):
         set_rollback()
         return Response(
             error_body(exc.code, exc.message, _jsonable(exc.details)), status=exc.status
