@@ -380,6 +380,7 @@ def receipt_record(
     client_country: str,
     purpose_code: str = "",
     bank: str = "",
+    converted_on: date | None = None,
     today: date | None = None,
 ) -> tuple[Receipt, bool]:
     """Record one export receipt: split it, withhold tax, post it (rules.md §2–§3).
@@ -399,6 +400,7 @@ def receipt_record(
         client_country=client_country,
         purpose_code=purpose_code or "",
         bank=bank,
+        converted_on=converted_on,
     )
     existing = _replay(Receipt, firm, reference, fingerprint)
     if existing:
@@ -420,6 +422,13 @@ def receipt_record(
     _check_country(errors, "client_country", client_country)
     if purpose_code and not PurposeCode.objects.filter(code=purpose_code).exists():
         errors.add("purpose_code", f"'{purpose_code}' is not a known purpose code.")
+    if converted_on is not None:
+        if not isinstance(converted_on, date):
+            errors.add("converted_on", "Enter a date as YYYY-MM-DD.")
+        elif isinstance(value_date, date) and converted_on < value_date:
+            errors.add("converted_on", "The conversion cannot precede the value date.")
+        elif converted_on > (today or local_today()):
+            errors.add("converted_on", "The conversion date cannot be in the future.")
     errors.raise_if_any()
     amount = amount.quantize(policy.CENT)
     retain = retain if retain == "max" else retain.quantize(policy.CENT)
@@ -517,6 +526,7 @@ def receipt_record(
             retained=split.retained,
             converted=split.converted,
             conversion_rate=rate,
+            converted_on=converted_on or value_date,
             rate_source=rate_source,
             ref_buy=ref.buy if ref else None,
             ref_buy_usd=ref.buy_usd if ref else None,

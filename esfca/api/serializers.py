@@ -313,6 +313,8 @@ class ReceiptIn(StrictSerializer):
     client_country = Text(2)
     purpose_code = OptionalText(8)
     bank = OptionalText(8)  # which ESFCA, when the firm has one in that currency at several banks
+    # The day the bank sold the converted part for PKR (default: the value date), §6.3.
+    converted_on = serializers.DateField(required=False, allow_null=True, default=None)
 
     def validate_purpose_code(self, value):
         return value or ""
@@ -338,6 +340,7 @@ class ReceiptOut(serializers.Serializer):
     converted = MoneyOut()
     allowed_retention = MoneyOut()
     conversion_rate = RateOut()
+    converted_on = serializers.DateField()
     rate_source = serializers.CharField()
     tax_rate = RateOut()
     tax_withheld = MoneyOut()

@@ -50,6 +50,10 @@ class Receipt(Movement):
     retained = models.DecimalField(**MONEY)
     converted = models.DecimalField(**MONEY)
     conversion_rate = models.DecimalField(**RATE)
+    # The day the bank sold the converted part for PKR (rules.md §6.3 holding period); the
+    # value date unless the request says otherwise. The books post the PKR side on the
+    # value date either way (§3).
+    converted_on = models.DateField(null=True, blank=True)
     rate_source = models.CharField(max_length=10, choices=RateSource.choices)
     # Reference buying rates of the value date (PKR per unit) for USD equivalents; null
     # when not needed (USD receipts) or not available (per-receipt rules need none).

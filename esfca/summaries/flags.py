@@ -291,33 +291,31 @@ def conversion_rate_flags(
 # --- 3. conversion booked after the holding period -------------------------------------------
 
 
-def holding_period_flags(
-    receipts: Iterable, conversions: Iterable, *, holding_days: Callable[[date], int]
-) -> list[dict]:
-    """§6.3: the conversion was booked more than the holding period (working days,
-    Monday–Friday) after the value date.
+def holding_period_flags(receipts: Iterable, *, holding_days: Callable[[date], int]) -> list[dict]:
+    """§6.3: the non-retained part was sold for PKR more than the holding period (working
+    days, Monday–Friday) after the value date.
 
-    A receipt's conversion is booked when the receipt is recorded (``created_on``, the
-    local date); so is a conversion of ESFCA funds. Either booked more than the
-    holding period after its value date means the proceeds sat unconverted too long.
+    A receipt's ``converted_on`` is the day the bank converted (the value date unless the
+    request said otherwise). Conversions of retained ESFCA funds are free at any time and
+    have no holding period.
     """
     flags = []
-    for rows, obj in ((receipts, receipt_obj), (conversions, conversion_obj)):
-        for row in rows:
-            if row.created_on <= row.value_date or (obj is receipt_obj and row.converted <= 0):
-                continue  # booked on the value date (or nothing converted): on time
-            limit = holding_days(row.value_date)
-            late = policy.working_days_between(row.value_date, row.created_on)
-            if late > limit:
-                flags.append(
-                    flag(
-                        3,
-                        "conversion_late",
-                        f"Converted on {row.created_on}, {late} working days after the value "
-                        f"date {row.value_date} (holding period {limit} working days).",
-                        obj(row),
-                    )
+    for row in receipts:
+        converted_on = row.converted_on or row.value_date
+        if row.converted <= 0 or converted_on <= row.value_date:
+            continue
+        limit = holding_days(row.value_date)
+        late = policy.working_days_between(row.value_date, converted_on)
+        if late > limit:
+            flags.append(
+                flag(
+                    3,
+                    "conversion_late",
+                    f"Converted on {converted_on}, {late} working days after the value "
+                    f"date {row.value_date} (holding period {limit} working days).",
+                    receipt_obj(row),
                 )
+            )
     return flags
 
 
@@ -483,18 +481,15 @@ def filing_flags(
     *,
     obj: str,
     due: date,
-    today: date,
     filed_on: date | None,
     filed_currencies: list[dict] | None,
     live_currencies: list[dict],
 ) -> list[dict]:
-    """§6.8: filed after the due day (or still unfiled past it), or the month's figures
-    changed after filing (a backdated entry landed in a filed month)."""
+    """§6.8: filed after the due day, or the month's figures changed after filing (a
+    backdated entry landed in a filed month)."""
     flags = []
     if filed_on is None:
-        if today > due:
-            flags.append(flag(8, "filing_overdue", f"Not filed; filing was due by {due}.", obj))
-        return flags
+        return flags  # not filed yet: nothing filed late or changed (the due date is shown)
     if filed_on > due:
         flags.append(flag(8, "filed_late", f"Filed on {filed_on}, after the due date {due}.", obj))
     if filed_currencies is not None:

@@ -21,7 +21,6 @@ from functools import cache
 
 from django.db import connection
 from django.db.models import Q, QuerySet, Sum
-from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from esfca import policy
@@ -130,7 +129,7 @@ RECEIPT_FIELDS = (
     "rule_basis",
     "client_country",
     "purpose_code",
-    "created_on",
+    "converted_on",
 )
 ALLOCATION_FIELDS = (
     "id",
@@ -153,7 +152,6 @@ CONVERSION_FIELDS = (
     "currency",
     "amount",
     "rate",
-    "created_on",
 )
 
 
@@ -263,9 +261,9 @@ def _load(firms: list[Firm], first: date) -> tuple[dict[int, FirmMonth], Rules]:
         book["kinds"][kind] += moved
 
     receipts = _rows(
-        Receipt.objects.filter(firm_id__in=ids, value_date__range=(first, last))
-        .annotate(created_on=TruncDate("created_at"))
-        .order_by("firm_id", "value_date", "id"),
+        Receipt.objects.filter(firm_id__in=ids, value_date__range=(first, last)).order_by(
+            "firm_id", "value_date", "id"
+        ),
         RECEIPT_FIELDS,
         "ReceiptRow",
     )
@@ -288,9 +286,9 @@ def _load(firms: list[Firm], first: date) -> tuple[dict[int, FirmMonth], Rules]:
         (target.allocations if row.value_date <= last else target.allocations_after).append(row)
 
     conversions = _rows(
-        Conversion.objects.filter(firm_id__in=ids, value_date__range=(first, last))
-        .annotate(created_on=TruncDate("created_at"))
-        .order_by("firm_id", "value_date", "id"),
+        Conversion.objects.filter(firm_id__in=ids, value_date__range=(first, last)).order_by(
+            "firm_id", "value_date", "id"
+        ),
         CONVERSION_FIELDS,
         "ConversionRow",
     )
@@ -462,7 +460,7 @@ def _flags(data: FirmMonth, rules: Rules, currencies: list[dict]) -> list[dict]:
     )
     out += F.conversion_rate_flags(data.receipts, data.conversions, sbp_buy=sbp_buy)
     holding = cache(lambda d: params.int_on(Parameter.Key.HOLDING_PERIOD_WORKING_DAYS, d))
-    out += F.holding_period_flags(data.receipts, data.conversions, holding_days=holding)
+    out += F.holding_period_flags(data.receipts, holding_days=holding)
     out += F.purpose_code_flags(data.receipts, export_codes=rules.export_codes)
     out += F.allocation_flags(
         data.allocations,
@@ -558,7 +556,7 @@ def filing_due(month: date) -> date:
     return F.filing_due_date(month, day)
 
 
-def _filing_flags(record, live: dict, due: date, today: date, firm_id: int, month: date):
+def _filing_flags(record, live: dict, due: date, firm_id: int, month: date):
     filed = record is not None and record.status != Status.DRAFT
     obj = (
         f"summary:{firm_id}/{month_label(month)}/r{record.revision}"
@@ -568,7 +566,6 @@ def _filing_flags(record, live: dict, due: date, today: date, firm_id: int, mont
     return F.filing_flags(
         obj=obj,
         due=due,
-        today=today,
         filed_on=timezone.localdate(record.filed_at) if filed else None,
         filed_currencies=record.snapshot.get("currencies") if filed else None,
         live_currencies=live["currencies"],
@@ -594,7 +591,7 @@ def _revision_row(r: MonthlySummary) -> dict:
 
 
 def summary_payload(
-    record: MonthlySummary | None, live: dict, *, firm: Firm, month: date, revisions, today
+    record: MonthlySummary | None, live: dict, *, firm: Firm, month: date, revisions
 ) -> dict:
     """The contract's summary body. Filed revisions show their frozen figures; the
     flags are always live, so a change after filing shows up (§6.8)."""
@@ -618,7 +615,7 @@ def summary_payload(
         "decided_at": local_iso(record.decided_at) if filed else None,
         "comment": record.comment if filed else "",
         "due_date": due.isoformat(),
-        "flags": live["flags"] + _filing_flags(record, live, due, today, firm.pk, month),
+        "flags": live["flags"] + _filing_flags(record, live, due, firm.pk, month),
         "filed_flags": record.snapshot.get("flags", []) if filed else None,
         "revisions": [_revision_row(r) for r in revisions],
     }
@@ -657,13 +654,11 @@ def summary_detail(
     firm: Firm,
     month: date,
     revision: int | None = None,
-    today: date | None = None,
     with_revaluation: bool = False,
 ) -> dict:
     """The summary of a firm's month as the API shows it: the latest revision (or the one
     asked for), its frozen figures once filed, live figures while a draft; plus, live, the
     PKR value and unrealised FX gain of the ESFCAs at month end (``revaluation``)."""
-    today = today or timezone.localdate()
     revisions = summary_revisions(firm=firm, month=month)
     if revision is None:
         record = revisions[-1] if revisions else None
@@ -672,9 +667,7 @@ def summary_detail(
         if record is None:
             raise LookupError(f"{firm.name} has no revision {revision} for {month:%Y-%m}.")
     live = summary_compute(firm=firm, month=month)
-    payload = summary_payload(
-        record, live, firm=firm, month=month, revisions=revisions, today=today
-    )
+    payload = summary_payload(record, live, firm=firm, month=month, revisions=revisions)
     if with_revaluation:
         payload["revaluation"] = revaluation_at_month_end(firm=firm, month=month)
     return payload
@@ -695,9 +688,8 @@ def review_queue(*, user: User, status: str | None = None) -> QuerySet[MonthlySu
     return qs.select_related("firm").order_by("-month", "firm__name", "-revision")
 
 
-def review_rows(summaries: list[MonthlySummary], *, today: date | None = None) -> list[dict]:
+def review_rows(summaries: list[MonthlySummary]) -> list[dict]:
     """Queue rows with their live flags: one batch of loads per month on the page."""
-    today = today or timezone.localdate()
     by_month: dict[date, list[MonthlySummary]] = defaultdict(list)
     for s in summaries:
         by_month[s.month].append(s)
@@ -720,8 +712,7 @@ def review_rows(summaries: list[MonthlySummary], *, today: date | None = None) -
                 "status": s.status,
                 "sha256": s.sha256,
                 "filed_at": local_iso(s.filed_at),
-                "flags": figures["flags"]
-                + _filing_flags(s, figures, due, today, s.firm_id, s.month),
+                "flags": figures["flags"] + _filing_flags(s, figures, due, s.firm_id, s.month),
             }
         )
     return rows
@@ -743,10 +734,9 @@ def user_reviews_firm(user: User, firm: Firm) -> bool:
 # --- bank portfolio -------------------------------------------------------------------------
 
 
-def bank_portfolio(*, bank: Bank, month: date, today: date | None = None) -> dict:
+def bank_portfolio(*, bank: Bank, month: date) -> dict:
     """Every firm with an account at ``bank``: the month's totals per currency (the whole
     firm's, as its summary shows them), retention ratio, flag count, filing status."""
-    today = today or timezone.localdate()
     firms = list(
         Firm.objects.filter(pk__in=Account.objects.filter(bank=bank).values("owner_id")).order_by(
             "name", "pk"
@@ -761,7 +751,7 @@ def bank_portfolio(*, bank: Bank, month: date, today: date | None = None) -> dic
     for firm in firms:
         figures = computed[firm.pk]
         record = latest.get(firm.pk)
-        flags = figures["flags"] + _filing_flags(record, figures, due, today, firm.pk, month)
+        flags = figures["flags"] + _filing_flags(record, figures, due, firm.pk, month)
         rows.append(
             {
                 "firm": firm.pk,

@@ -108,7 +108,6 @@ def summary_file(*, firm: Firm, month: date, actor) -> MonthlySummary:
     figures["flags"] += F.filing_flags(
         obj=obj,
         due=due,
-        today=today,
         filed_on=today,
         filed_currencies=None,
         live_currencies=figures["currencies"],

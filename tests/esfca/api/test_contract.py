@@ -475,6 +475,23 @@ def test_contract_receipt_example(world):
     }
 
 
+def test_receipt_conversion_day_defaults_to_the_value_date(world):
+    officer = world.api(world.own.officer)
+    plain = officer.post(firm_url(world, "receipts/"), receipt_body())
+    assert plain.json()["converted_on"] == "2025-11-04"
+    later = officer.post(
+        firm_url(world, "receipts/"), receipt_body(reference="R-LATE", converted_on="2025-11-07")
+    )
+    assert later.status_code == 201 and later.json()["converted_on"] == "2025-11-07"
+    before = ledger_snapshot()
+    early = officer.post(
+        firm_url(world, "receipts/"), receipt_body(reference="R-EARLY", converted_on="2025-11-03")
+    )
+    assert early.status_code == 400
+    assert "converted_on" in error_of(early)["details"]
+    assert ledger_snapshot() == before
+
+
 def test_receipt_replay_is_200_and_posts_nothing_twice(world):
     officer = world.api(world.own.officer)
     first = officer.post(firm_url(world, "receipts/"), receipt_body())

@@ -23,7 +23,7 @@ def payload(world):
     Allocation.objects.filter(reference="AWS-1").update(payee_country="LU")
     with booked_on(date(2025, 11, 12)):
         services.summary_file(firm=world.firm, month=OCTOBER, actor=world.officer)
-    return selectors.summary_detail(firm=world.firm, month=OCTOBER, today=date(2025, 11, 12))
+    return selectors.summary_detail(firm=world.firm, month=OCTOBER)
 
 
 def keep(artifacts, name: str, content: bytes) -> None:

@@ -31,7 +31,7 @@ pytestmark = pytest.mark.django_db
 
 
 def live_flags(world, month=OCTOBER):
-    return selectors.summary_detail(firm=world.firm, month=month, today=date(2025, 11, 5))["flags"]
+    return selectors.summary_detail(firm=world.firm, month=month)["flags"]
 
 
 def codes(flags, rule=None):
@@ -51,7 +51,7 @@ def test_clean_month_raises_no_flag(world, rule):
 def test_clean_month_after_timely_filing_stays_clean(world):
     with booked_on(date(2025, 11, 7)):
         services.summary_file(firm=world.firm, month=OCTOBER, actor=world.officer)
-    detail = selectors.summary_detail(firm=world.firm, month=OCTOBER, today=date(2025, 12, 1))
+    detail = selectors.summary_detail(firm=world.firm, month=OCTOBER)
     assert detail["flags"] == []
     assert detail["filed_flags"] == []
 
@@ -136,18 +136,45 @@ def test_2_a_rate_from_another_source_is_not_sbp(world):
 
 
 def test_3_conversion_booked_after_the_holding_period(world):
-    # Value date Monday 20 October; booked Friday 24th = 4 working days later (limit 3).
-    receipt(world.firm, "OCT-LATE", date(2025, 10, 20), "1000.00", booked=date(2025, 10, 24))
-    # Booked Thursday 23rd = 3 working days: on time.
-    receipt(world.firm, "OCT-OK", date(2025, 10, 20), "500.00", booked=date(2025, 10, 23))
-    conversion(world.firm, "CONV-LATE", date(2025, 10, 21), "100.00", booked=date(2025, 10, 28))
+    # Value date Monday 20 October; converted Friday 24th = 4 working days later (limit 3).
+    receipt(
+        world.firm,
+        "OCT-LATE",
+        date(2025, 10, 20),
+        "1000.00",
+        converted_on=date(2025, 10, 24),
+        booked=date(2025, 10, 24),
+    )
+    # Converted Thursday 23rd = 3 working days: on time.
+    receipt(
+        world.firm,
+        "OCT-OK",
+        date(2025, 10, 20),
+        "500.00",
+        converted_on=date(2025, 10, 23),
+        booked=date(2025, 10, 24),
+    )
     flags = of(live_flags(world), "conversion_late")
-    assert [f["object"] for f in flags] == ["receipt:OCT-LATE", "conversion:CONV-LATE"]
+    assert [f["object"] for f in flags] == ["receipt:OCT-LATE"]
     assert "4 working days" in flags[0]["message"]
 
 
+def test_3_recording_later_is_not_converting_later(world):
+    # Backfilled history: recorded weeks after the value date, converted on it.
+    receipt(world.firm, "OCT-BACKFILL", date(2025, 10, 20), "1000.00", booked=date(2025, 11, 20))
+    conversion(world.firm, "CONV-ANYTIME", date(2025, 10, 21), "100.00", booked=date(2025, 10, 28))
+    assert of(live_flags(world), "conversion_late") == []
+
+
 def test_3_the_holding_period_is_a_parameter(world):
-    receipt(world.firm, "OCT-LATE", date(2025, 10, 20), "1000.00", booked=date(2025, 10, 24))
+    receipt(
+        world.firm,
+        "OCT-LATE",
+        date(2025, 10, 20),
+        "1000.00",
+        converted_on=date(2025, 10, 24),
+        booked=date(2025, 10, 24),
+    )
     Parameter.objects.create(
         key=Parameter.Key.HOLDING_PERIOD_WORKING_DAYS, effective_from=date(2025, 1, 1), value="5"
     )
@@ -251,15 +278,17 @@ def test_7_no_retention_no_flag(bare_world):
 def test_8_filed_late(world):
     with booked_on(date(2025, 11, 12)):
         services.summary_file(firm=world.firm, month=OCTOBER, actor=world.officer)
-    detail = selectors.summary_detail(firm=world.firm, month=OCTOBER, today=date(2025, 11, 12))
+    detail = selectors.summary_detail(firm=world.firm, month=OCTOBER)
     late = of(detail["flags"], "filed_late")
     assert len(late) == 1 and "after the due date 2025-11-10" in late[0]["message"]
     assert codes(detail["filed_flags"]) == ["filed_late"]  # frozen into the snapshot too
 
 
-def test_8_overdue_while_not_filed(world):
-    detail = selectors.summary_detail(firm=world.firm, month=OCTOBER, today=date(2025, 11, 11))
-    assert codes(detail["flags"], 8) == ["filing_overdue"]
+def test_8_silent_while_not_filed_even_past_the_due_day(world):
+    # Rule 8 is about filing: a draft is not "filed late" yet; the due date is shown instead.
+    detail = selectors.summary_detail(firm=world.firm, month=OCTOBER)
+    assert codes(detail["flags"], 8) == []
+    assert detail["due_date"] == "2025-11-10"
 
 
 def test_8_changed_after_filing(world):

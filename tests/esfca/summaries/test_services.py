@@ -53,7 +53,7 @@ def test_a_backdated_entry_never_changes_the_snapshot(world):
     summary.refresh_from_db()
     assert json.dumps(summary.snapshot, sort_keys=True) == frozen
     assert summary.sha256 == digest
-    detail = selectors.summary_detail(firm=world.firm, month=OCTOBER, today=date(2025, 11, 9))
+    detail = selectors.summary_detail(firm=world.firm, month=OCTOBER)
     usd = {c["currency"]: c for c in detail["currencies"]}["USD"]
     assert usd["receipts_count"] == 2  # the filed figures, not the live ones
     assert usd["closing"] == "12220.82"
@@ -92,7 +92,7 @@ def test_file_return_refile_keeps_every_revision(world):
     assert second.sha256 != first.sha256
     decide(world, second, "accepted", day=date(2025, 11, 10))
 
-    latest = selectors.summary_detail(firm=world.firm, month=OCTOBER, today=date(2025, 11, 9))
+    latest = selectors.summary_detail(firm=world.firm, month=OCTOBER)
     assert (latest["revision"], latest["status"]) == (2, "accepted")
     assert [r["status"] for r in latest["revisions"]] == ["returned", "accepted"]
     old = selectors.summary_detail(firm=world.firm, month=OCTOBER, revision=1)
@@ -145,7 +145,7 @@ def test_a_draft_is_filed_in_place(world):
 
 
 def test_draft_payload_is_live(world):
-    detail = selectors.summary_detail(firm=world.firm, month=OCTOBER, today=date(2025, 11, 5))
+    detail = selectors.summary_detail(firm=world.firm, month=OCTOBER)
     assert (detail["status"], detail["revision"], detail["sha256"]) == ("draft", 1, None)
     assert detail["due_date"] == "2025-11-10"
     assert detail["revisions"] == []
