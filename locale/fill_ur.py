@@ -126,7 +126,7 @@ UR = {
     "Transfers in / out": "منتقلی اندر / باہر",
     "Closing balance": "اختتامی بیلنس",
     "Ledger balance": "لیجر بیلنس",
-    "Retention achieved / limit": "حاصل شدہ شرح / حد",
+    "Retained / allowed (share of proceeds)": "رکھی گئی / اجازت شدہ (آمدنی کا حصہ)",
     "Allocations by purpose": "مقصد کے لحاظ سے ادائیگیاں",
     "Receipts by client country": "کلائنٹ کے ملک کے لحاظ سے وصولیاں",
     "Country": "ملک",

@@ -394,6 +394,8 @@ def _currency_figures(data: FirmMonth, rules: Rules) -> list[dict]:
                 "ledger_closing": money(book["closing"]),
                 "allowed_retention": money(allowed),
                 "retention_ratio": ratio(retained, gross),
+                # The share the rules allowed (floor and tax cap included), to read it against.
+                "allowed_ratio": ratio(allowed, gross),
                 "retention_limit_ratio": format(rule.ratio.quantize(RATIO), "f") if rule else None,
                 "retention_limit_basis": rule.basis if rule else None,
                 "retention_limit_floor_usd": money(rule.monthly_floor_usd) if rule else None,

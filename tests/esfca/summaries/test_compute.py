@@ -55,6 +55,7 @@ def test_worked_month_figures_to_the_cent(world):
         "ledger_closing": "12220.82",
         "allowed_retention": "12000.00",
         "retention_ratio": "0.5000",
+        "allowed_ratio": "0.5000",
         "retention_limit_ratio": "0.5000",
         "retention_limit_basis": "calendar_month",
         "retention_limit_floor_usd": "5000.00",
