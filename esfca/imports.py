@@ -1,14 +1,15 @@
 """Receipts imported from a CSV or XLSX file: template, dry run, then the import (Celery).
 
-Every row is judged by ``esfca.services.receipt_record`` itself, never by a copy of its
-rules:
+Every row is judged by ``esfca.services.receipts_record_many``, which gives exactly what
+``receipt_record`` gives row by row in file order (never a copy of its rules), a chunk of
+rows at a time:
 
-- the **dry run** records every row inside one database transaction that is rolled back
+- the **dry run** records every chunk inside one database transaction that is rolled back
   at the end, so each row is judged after the rows above it (the month's headroom fills
   up as it would) and nothing is kept;
-- the **import** records row by row (each row its own transaction, as the service does);
-  a row already recorded with the same details is a replay, so importing a file twice
-  posts nothing twice.
+- the **import** records chunk by chunk, one database transaction per chunk, and moves
+  the progress bar after each; a row already recorded with the same details is a replay,
+  so importing a file twice posts nothing twice.
 
 Files are read as text: CSV cells as they are, XLSX cells from the sheet's XML (the raw
 ``<v>`` text), so amounts never pass through a float.
@@ -26,11 +27,8 @@ from celery import shared_task
 from django.db import transaction
 from django.utils import timezone
 
-from ledger.errors import LedgerError
-
-from .errors import EsfcaError
 from .models import ImportJob
-from .services import receipt_record
+from .services import RowOutcome, receipts_record_many
 
 COLUMNS = [
     "reference",
@@ -56,7 +54,7 @@ HELP = {
     "purpose_code": "SBP purpose code, e.g. 9184 (optional)",
 }
 MAX_ROWS = 200_000
-PROGRESS_EVERY = 250
+CHUNK = 2000  # rows per database transaction (and per step of the progress bar)
 
 
 class ImportFileError(Exception):
@@ -233,27 +231,43 @@ def _refusal_text(exc: Exception) -> str:
     return exc.message
 
 
-def judge_row(job: ImportJob, actor, number: int, row: dict) -> dict:
-    """Record one row with the real service; the outcome as a report line."""
-    try:
-        receipt, created = receipt_record(firm=job.firm, actor=actor, **row_kwargs(row))
-    except (EsfcaError, LedgerError) as exc:
+def _report_line(number: int, row: dict, outcome: RowOutcome) -> dict:
+    if outcome.error is not None:
         return {
             "row": number,
             "reference": row.get("reference", ""),
             "status": "refused",
-            "code": exc.code,
-            "message": _refusal_text(exc),
+            "code": outcome.code,
+            "message": _refusal_text(outcome.error),
         }
+    receipt = outcome.receipt
     return {
         "row": number,
         "reference": receipt.reference,
-        "status": "accepted" if created else "replayed",
+        "status": "accepted" if outcome.created else "replayed",
         "retained": str(receipt.retained),
         "converted": str(receipt.converted),
         "pkr_credited": str(receipt.pkr_credited),
         "message": "",
     }
+
+
+def judge_rows(job: ImportJob, actor, first: int, rows: list[dict]) -> list[dict]:
+    """Record rows ``first``… of the file with the real service; the outcomes as report
+    lines. One database transaction for the lot."""
+    outcomes = receipts_record_many(firm=job.firm, actor=actor, rows=[row_kwargs(r) for r in rows])
+    return [
+        _report_line(number, row, outcome)
+        for number, row, outcome in zip(
+            range(first, first + len(rows)), rows, outcomes, strict=True
+        )
+    ]
+
+
+def _chunks(job: ImportJob):
+    """``(number of the first row, rows)`` per chunk; row 1 of the file is the header."""
+    for start in range(0, len(job.rows), CHUNK):
+        yield start + 2, job.rows[start : start + CHUNK]
 
 
 # --- the job -------------------------------------------------------------------------------
@@ -289,8 +303,8 @@ def import_dry_run(*, job_id: int) -> ImportJob:
     report: list[dict] = []
     try:
         with transaction.atomic():
-            for number, row in enumerate(job.rows, start=2):  # row 1 is the header
-                report.append(judge_row(job, job.created_by, number, row))
+            for first, rows in _chunks(job):
+                report += judge_rows(job, job.created_by, first, rows)
             raise _Rollback
     except _Rollback:
         pass
@@ -306,14 +320,13 @@ def import_dry_run(*, job_id: int) -> ImportJob:
 
 
 def import_run(*, job_id: int) -> ImportJob:
-    """Record every row for real, one transaction per row; replays post nothing."""
+    """Record every row for real, one transaction per chunk; replays post nothing."""
     job = ImportJob.objects.select_related("firm", "created_by").get(pk=job_id)
     report: list[dict] = []
     try:
-        for number, row in enumerate(job.rows, start=2):
-            report.append(judge_row(job, job.created_by, number, row))
-            if len(report) % PROGRESS_EVERY == 0:
-                ImportJob.objects.filter(pk=job.pk).update(processed=len(report), **_counts(report))
+        for first, rows in _chunks(job):
+            report += judge_rows(job, job.created_by, first, rows)
+            ImportJob.objects.filter(pk=job.pk).update(processed=len(report), **_counts(report))
     except Exception as exc:  # an unexpected failure: keep what was done, say so
         ImportJob.objects.filter(pk=job.pk).update(
             status=ImportJob.Status.FAILED,

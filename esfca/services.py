@@ -8,6 +8,7 @@ at the same moment can never both take the same headroom.
 """
 
 import hashlib
+import inspect
 import json
 from dataclasses import dataclass
 from datetime import date
@@ -16,15 +17,24 @@ from fractions import Fraction
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
+from exporters.errors import DomainError
 from exporters.models import Bank, Firm
 from exporters.validators import ISO_COUNTRIES, iban_is_valid
 from ledger.errors import FxRateMissing, InsufficientFunds
 from ledger.models import Account
 from ledger.models import Transaction as LedgerTransaction
-from ledger.selectors import buying_rate, buying_rates, lowest_balance_from
-from ledger.services import account_open, credit, debit, transaction_post
+from ledger.selectors import buying_rate, buying_rates, buying_rates_many, lowest_balance_from
+from ledger.services import (
+    Posting,
+    account_open,
+    credit,
+    debit,
+    transaction_post,
+    transactions_post_many,
+)
 
 from . import policy
 from .errors import (
@@ -204,14 +214,7 @@ def _internal(firm: Firm, kind: str, currency: str, category: str = "") -> Accou
 
 
 def _audit(actor, firm, action: str, obj, **details) -> None:
-    AuditEvent.objects.create(
-        actor=actor if getattr(actor, "is_authenticated", False) else None,
-        firm=firm,
-        action=action,
-        object_type=type(obj).__name__,
-        object_id=str(obj.pk),
-        details=details,
-    )
+    _audit_event(actor, firm, action, obj, **details).save()
 
 
 def _record_once(model, *, firm: Firm, reference: str, fingerprint: str, actor, action, write):
@@ -254,13 +257,8 @@ def retention_rule_on(firm: Firm, on: date) -> RetentionRuleVersion:
 
 
 def tax_rate_on(firm: Firm, on: date) -> Decimal:
-    applies_to = (
-        TaxRate.AppliesTo.PSEB
-        if firm.registration_body == Firm.RegistrationBody.PSEB
-        else TaxRate.AppliesTo.OTHER
-    )
     row = (
-        TaxRate.objects.filter(applies_to=applies_to, effective_from__lte=on)
+        TaxRate.objects.filter(applies_to=_tax_applies_to(firm), effective_from__lte=on)
         .order_by("-effective_from")
         .first()
     )
@@ -389,47 +387,29 @@ def receipt_record(
     limit. Returns ``(receipt, created)``.
     """
     retain = "max" if retain in (None, "") else retain
-    fingerprint = _fingerprint(
-        reference=reference,
-        value_date=value_date,
-        amount=amount,
-        currency=currency,
-        retain=retain,
-        conversion_rate=conversion_rate,
-        client_name=client_name,
-        client_country=client_country,
-        purpose_code=purpose_code or "",
-        bank=bank,
-        converted_on=converted_on,
-    )
+    request = {
+        "reference": reference,
+        "value_date": value_date,
+        "amount": amount,
+        "currency": currency,
+        "retain": retain,
+        "conversion_rate": conversion_rate,
+        "client_name": client_name,
+        "client_country": client_country,
+        "purpose_code": purpose_code,
+        "bank": bank,
+        "converted_on": converted_on,
+    }
+    fingerprint = _receipt_fingerprint(**request)
     existing = _replay(Receipt, firm, reference, fingerprint)
     if existing:
         return existing, False
 
-    errors = _Errors()
-    _check_common(
-        errors,
-        reference=reference,
-        value_date=value_date,
-        currency=currency,
+    _receipt_check(
+        **request,
         today=today or local_today(),
+        purpose_known=lambda code: PurposeCode.objects.filter(code=code).exists(),
     )
-    _check_amount(errors, "amount", amount)
-    if retain != "max":
-        _check_amount(errors, "retain", retain, allow_zero=True)
-    _check_rate(errors, "conversion_rate", conversion_rate)
-    _check_text(errors, "client_name", client_name)
-    _check_country(errors, "client_country", client_country)
-    if purpose_code and not PurposeCode.objects.filter(code=purpose_code).exists():
-        errors.add("purpose_code", f"'{purpose_code}' is not a known purpose code.")
-    if converted_on is not None:
-        if not isinstance(converted_on, date):
-            errors.add("converted_on", "Enter a date as YYYY-MM-DD.")
-        elif isinstance(value_date, date) and converted_on < value_date:
-            errors.add("converted_on", "The conversion cannot precede the value date.")
-        elif converted_on > (today or local_today()):
-            errors.add("converted_on", "The conversion date cannot be in the future.")
-    errors.raise_if_any()
     amount = amount.quantize(policy.CENT)
     retain = retain if retain == "max" else retain.quantize(policy.CENT)
     if conversion_rate is not None:
@@ -922,3 +902,427 @@ def firm_account_open(*, firm: Firm, bank: Bank, currency: str, iban: str, actor
         account = account_open(kind=kind, currency=currency, owner=firm, bank=bank, iban=iban)
         _audit(actor, firm, "account_opened", account, bank=bank.code, currency=currency)
     return account
+
+
+# --- receipts in bulk (imports) -------------------------------------------------------------
+
+
+def _receipt_fingerprint(
+    *,
+    reference,
+    value_date,
+    amount,
+    currency,
+    retain,
+    conversion_rate,
+    client_name,
+    client_country,
+    purpose_code,
+    bank,
+    converted_on,
+) -> str:
+    return _fingerprint(
+        reference=reference,
+        value_date=value_date,
+        amount=amount,
+        currency=currency,
+        retain=retain,
+        conversion_rate=conversion_rate,
+        client_name=client_name,
+        client_country=client_country,
+        purpose_code=purpose_code or "",
+        bank=bank,
+        converted_on=converted_on,
+    )
+
+
+def _receipt_check(
+    *,
+    reference,
+    value_date,
+    amount,
+    currency,
+    retain,
+    conversion_rate,
+    client_name,
+    client_country,
+    purpose_code,
+    bank,
+    converted_on,
+    today: date,
+    purpose_known,
+) -> None:
+    """Field validation of a receipt (``validation_error``, every field at once); ``bank``
+    is judged by the account lookup that follows."""
+    errors = _Errors()
+    _check_common(
+        errors, reference=reference, value_date=value_date, currency=currency, today=today
+    )
+    _check_amount(errors, "amount", amount)
+    if retain != "max":
+        _check_amount(errors, "retain", retain, allow_zero=True)
+    _check_rate(errors, "conversion_rate", conversion_rate)
+    _check_text(errors, "client_name", client_name)
+    _check_country(errors, "client_country", client_country)
+    if purpose_code and not purpose_known(purpose_code):
+        errors.add("purpose_code", f"'{purpose_code}' is not a known purpose code.")
+    if converted_on is not None:
+        if not isinstance(converted_on, date):
+            errors.add("converted_on", "Enter a date as YYYY-MM-DD.")
+        elif isinstance(value_date, date) and converted_on < value_date:
+            errors.add("converted_on", "The conversion cannot precede the value date.")
+        elif converted_on > today:
+            errors.add("converted_on", "The conversion date cannot be in the future.")
+    errors.raise_if_any()
+
+
+def _audit_event(actor, firm, action: str, obj, **details) -> AuditEvent:
+    """An unsaved audit row (``_audit`` writes one; the bulk paths write many at once)."""
+    return AuditEvent(
+        actor=actor if getattr(actor, "is_authenticated", False) else None,
+        firm=firm,
+        action=action,
+        object_type=type(obj).__name__,
+        object_id=str(obj.pk),
+        details=details,
+    )
+
+
+_RECEIPT_PARAMETERS = inspect.signature(receipt_record).parameters
+# A row names receipt_record's keyword arguments; what it leaves out takes their defaults.
+_ROW_DEFAULTS = {
+    name: p.default
+    for name, p in _RECEIPT_PARAMETERS.items()
+    if p.default is not inspect.Parameter.empty and name != "today"
+}
+_ROW_FIELDS = set(_RECEIPT_PARAMETERS) - {"firm", "actor", "today"}
+
+
+@dataclass
+class RowOutcome:
+    """What became of one row: ``created``, ``replayed`` (the stored receipt), or ``refused``
+    with the refusal's code, message and details (exactly what ``receipt_record`` raises)."""
+
+    receipt: Receipt | None = None
+    created: bool = False
+    error: DomainError | None = None
+
+    @property
+    def status(self) -> str:
+        if self.error is not None:
+            return "refused"
+        return "created" if self.created else "replayed"
+
+    @property
+    def code(self) -> str:
+        return self.error.code if self.error else ""
+
+    @property
+    def message(self) -> str:
+        return self.error.message if self.error else ""
+
+    @property
+    def details(self) -> dict:
+        return self.error.details if self.error else {}
+
+
+class _Memo:
+    """A lookup done once per chunk and arguments; a refusal is remembered too."""
+
+    def __init__(self, fn):
+        self.fn = fn
+        self.seen: dict = {}
+
+    def __call__(self, *args):
+        if args not in self.seen:
+            try:
+                self.seen[args] = (self.fn(*args), None)
+            except DomainError as exc:
+                self.seen[args] = (None, exc)
+        value, exc = self.seen[args]
+        if exc is not None:
+            raise exc
+        return value
+
+
+def _tax_applies_to(firm: Firm) -> str:
+    if firm.registration_body == Firm.RegistrationBody.PSEB:
+        return TaxRate.AppliesTo.PSEB
+    return TaxRate.AppliesTo.OTHER
+
+
+def _latest_in_force(versions: list, on: date):
+    """The first of ``versions`` (newest first) in force on ``on``, or None."""
+    return next((v for v in versions if v.effective_from <= on), None)
+
+
+class _ChunkLookups:
+    """Everything ``receipt_record`` looks up, read once for a chunk of rows: the same
+    helpers answer, so a missing rule, account or rate is refused in the same words."""
+
+    def __init__(self, firm: Firm, rows: list[dict]):
+        self.firm = firm
+        days = {r["value_date"] for r in rows if isinstance(r["value_date"], date)}
+        currencies = {r["currency"] for r in rows if isinstance(r["currency"], str)}
+        self.rates = buying_rates_many(currencies=currencies | {policy.USD}, days=days)
+        self.rules = list(
+            RetentionRuleVersion.objects.filter(firm_kind=firm.kind).order_by("-effective_from")
+        )
+        self.taxes = list(
+            TaxRate.objects.filter(applies_to=_tax_applies_to(firm)).order_by("-effective_from")
+        )
+        self.purpose_codes = set(PurposeCode.objects.values_list("code", flat=True))
+        self.esfca = _Memo(lambda currency, bank: _esfca(firm, currency, bank))
+        self.pkr = _Memo(lambda bank_id: _pkr_account(firm, bank_id))
+        self.internal = _Memo(lambda kind, currency: _internal(firm, kind, currency))
+        self._buying = _Memo(lambda currency, on: buying_rate(currency=currency, on=on))
+        self._ref = _Memo(lambda currency, on: ref_rates(currency, on))
+
+    def rule(self, on: date) -> RetentionRuleVersion:
+        return _latest_in_force(self.rules, on) or retention_rule_on(self.firm, on)
+
+    def tax_rate(self, on: date) -> Decimal:
+        row = _latest_in_force(self.taxes, on)
+        return row.rate if row is not None else tax_rate_on(self.firm, on)
+
+    def buying(self, currency: str, on: date) -> Decimal:
+        rate = self.rates.get((currency, on))
+        return rate if rate is not None else self._buying(currency, on)
+
+    def ref(self, currency: str, on: date) -> RefRates:
+        buy, buy_usd = self.rates.get((currency, on)), self.rates.get((policy.USD, on))
+        if currency != policy.USD and buy is not None and buy_usd is not None:
+            return RefRates(buy, buy_usd)
+        return self._ref(currency, on)
+
+
+class _Month:
+    """One calendar month of the firm's receipts and its running USD sums (§2), kept
+    incrementally: the sums of the month so far stand in for the list of its receipts."""
+
+    def __init__(self):
+        self.receipts: list[Receipt] = []
+        self.counted = 0
+        self.usd_amount = Fraction(0)
+        self.usd_retained = Fraction(0)
+        self.latest: date | None = None
+
+    def add(self, receipt: Receipt) -> None:
+        self.receipts.append(receipt)
+        if self.latest is None or receipt.value_date > self.latest:
+            self.latest = receipt.value_date
+
+    def earlier(self) -> list[policy.MonthItem]:
+        # Items first, sums after: a receipt without its rates refuses with the sums intact.
+        new = [month_item(r) for r in self.receipts[self.counted :]]
+        self.usd_amount += sum((i.usd_amount for i in new), Fraction(0))
+        self.usd_retained += sum((i.usd_retained for i in new), Fraction(0))
+        self.counted = len(self.receipts)
+        return [policy.MonthItem(usd_amount=self.usd_amount, usd_retained=self.usd_retained)]
+
+
+def _month_key(on: date) -> tuple[int, int]:
+    return on.year, on.month
+
+
+class _Batch:
+    """One chunk of ``receipts_record_many`` under the firm's lock."""
+
+    def __init__(self, firm: Firm, actor, rows: list[dict], today: date):
+        self.firm, self.actor, self.today = firm, actor, today
+        self.lookups = _ChunkLookups(firm, rows)
+        references = [r["reference"] for r in rows if isinstance(r["reference"], str)]
+        self.known = {
+            r.reference: r for r in Receipt.objects.filter(firm=firm, reference__in=references)
+        }
+        self.months: dict[tuple[int, int], _Month] = {}
+        keys = {_month_key(r["value_date"]) for r in rows if isinstance(r["value_date"], date)}
+        if keys:
+            spans = [policy.month_bounds(date(y, m, 1)) for y, m in keys]
+            in_months = Q()
+            for first, last in spans:
+                in_months |= Q(value_date__range=(first, last))
+            stored = Receipt.objects.filter(in_months, firm=firm).order_by("value_date", "pk")
+            for key in keys:
+                self.months[key] = _Month()
+            for receipt in stored:
+                self.months[_month_key(receipt.value_date)].add(receipt)
+        self.pending: list[tuple[Receipt, Posting]] = []
+
+    def flush(self) -> None:
+        """Post the pending receipts: one bulk ledger posting, then their rows in bulk."""
+        if not self.pending:
+            return
+        txns = transactions_post_many([posting for _, posting in self.pending])
+        receipts = [receipt for receipt, _ in self.pending]
+        for receipt, txn in zip(receipts, txns, strict=True):
+            receipt.transaction = txn
+        Receipt.objects.bulk_create(receipts)
+        AuditEvent.objects.bulk_create(
+            _audit_event(self.actor, self.firm, "receipt_recorded", r, reference=r.reference)
+            for r in receipts
+        )
+        self.pending = []
+
+    def one(self, row: dict) -> RowOutcome:
+        args = {**_ROW_DEFAULTS, **row}
+        args["retain"] = "max" if args["retain"] in (None, "") else args["retain"]
+        fingerprint = _receipt_fingerprint(**args)
+        existing = self.known.get(args["reference"])
+        if existing is not None:
+            if existing.request_fingerprint == fingerprint:
+                return RowOutcome(existing, created=False)
+            self.flush()  # the stored record's id goes into the refusal
+            _replay(Receipt, self.firm, args["reference"], fingerprint)  # raises
+        _receipt_check(
+            **args, today=self.today, purpose_known=self.lookups.purpose_codes.__contains__
+        )
+        month = self.months[_month_key(args["value_date"])]
+        if month.latest is not None and month.latest > args["value_date"]:
+            return self.backdated(row, month)  # §2 backdating: receipt_record's own rule
+        receipt, posting = self.judge(month, **args, fingerprint=fingerprint)
+        self.pending.append((receipt, posting))
+        self.known[receipt.reference] = receipt
+        month.add(receipt)
+        return RowOutcome(receipt, created=True)
+
+    def backdated(self, row: dict, month: _Month) -> RowOutcome:
+        self.flush()  # receipt_record reads the month from the database
+        receipt, created = receipt_record(firm=self.firm, actor=self.actor, today=self.today, **row)
+        if created:
+            self.known[receipt.reference] = receipt
+            month.add(receipt)
+        return RowOutcome(receipt, created=created)
+
+    def judge(
+        self,
+        month: _Month,
+        *,
+        reference,
+        value_date,
+        amount,
+        currency,
+        retain,
+        conversion_rate,
+        client_name,
+        client_country,
+        purpose_code,
+        bank,
+        converted_on,
+        fingerprint,
+    ) -> tuple[Receipt, Posting]:
+        """receipt_record's write, for a row with no later receipt in its month."""
+        firm, lookups = self.firm, self.lookups
+        amount = amount.quantize(policy.CENT)
+        retain = retain if retain == "max" else retain.quantize(policy.CENT)
+        if conversion_rate is not None:
+            conversion_rate = conversion_rate.quantize(RATE_PLACES)
+        esfca = lookups.esfca(currency, bank)
+        pkr = lookups.pkr(esfca.bank_id)
+        rule_row = lookups.rule(value_date)
+        rule = rule_row.as_policy()
+        tax_rate = lookups.tax_rate(value_date)
+        if conversion_rate is None:
+            rate, rate_source = lookups.buying(currency, value_date), "table"
+        else:
+            rate, rate_source = conversion_rate, "bank"
+        if rule.basis == policy.Basis.CALENDAR_MONTH:
+            ref = lookups.ref(currency, value_date)
+        else:
+            try:
+                ref = lookups.ref(currency, value_date)
+            except FxRateMissing:  # per-receipt limits need no USD equivalent
+                ref = RefRates(None, None) if currency == policy.USD else None
+        earlier = month.earlier() if rule.basis == policy.Basis.CALENDAR_MONTH else []
+        allowed = policy.allowed_retention(
+            rule=rule,
+            amount=amount,
+            tax_rate=tax_rate,
+            eligible=firm_is_registered(firm, value_date),
+            earlier=earlier,
+            buy=ref.buy if ref else None,
+            buy_usd=ref.buy_usd if ref else None,
+        )
+        retained = allowed if retain == "max" else retain
+        if retained > allowed:
+            raise RetentionLimitExceeded(
+                f"At most {allowed} {currency} of this receipt may be retained.",
+                allowed_retention=str(allowed),
+            )
+        split = policy.receipt_split(
+            amount=amount, retained=retained, conversion_rate=rate, tax_rate=tax_rate
+        )
+        if split.pkr_gross > MAX_AMOUNT:  # the PKR legs must fit the books' columns too
+            raise InvalidInput(amount=["The amount is too large once converted to PKR."])
+        legs = [
+            debit(esfca, split.retained),
+            debit(lookups.internal(Account.Kind.FX_TRADING, currency), split.converted),
+            credit(lookups.internal(Account.Kind.CLIENT_PROCEEDS, currency), amount),
+            debit(pkr, split.pkr_credited),
+            debit(lookups.internal(Account.Kind.TAX_WITHHELD, "PKR"), split.tax_withheld),
+            credit(lookups.internal(Account.Kind.FX_TRADING, "PKR"), split.pkr_gross),
+        ]
+        posting = Posting(
+            key=f"receipt:{firm.pk}:{reference}",
+            kind=LedgerTransaction.Kind.RECEIPT,
+            value_date=value_date,
+            legs=[leg for leg in legs if leg.debit or leg.credit],
+            memo=f"{client_name} ({client_country}) {reference}"[:500],
+            fx_rate=rate,
+        )
+        receipt = Receipt(
+            **_frame(firm, reference, value_date, fingerprint, None, self.actor),
+            amount=amount,
+            currency=currency,
+            esfca=esfca,
+            retain_requested=str(retain),
+            allowed_retention=allowed,
+            retained=split.retained,
+            converted=split.converted,
+            conversion_rate=rate,
+            converted_on=converted_on or value_date,
+            rate_source=rate_source,
+            ref_buy=ref.buy if ref else None,
+            ref_buy_usd=ref.buy_usd if ref else None,
+            tax_rate=tax_rate,
+            tax_withheld=split.tax_withheld,
+            pkr_credited=split.pkr_credited,
+            rule=rule_row,
+            rule_effective_from=rule_row.effective_from,
+            rule_ratio=rule_row.ratio,
+            rule_monthly_floor_usd=rule_row.monthly_floor_usd,
+            rule_basis=rule_row.basis,
+            client_name=client_name,
+            client_country=client_country,
+            purpose_code=purpose_code or "",
+        )
+        return receipt, posting
+
+
+def receipts_record_many(*, firm: Firm, actor, rows: list[dict], today: date | None = None):
+    """Record many receipts with exactly the outcome of ``receipt_record`` called for each
+    row in order (rules.md §2–§3), in one database transaction and a bounded number of
+    queries: the firm is locked once, the rules, rates, accounts and the months the rows
+    touch are read once, each month's running USD sums are carried forward, and the new
+    receipts are posted with one bulk ledger posting.
+
+    Each row is a dict of ``receipt_record``'s keyword arguments. Returns one
+    ``RowOutcome`` per row. A refused row leaves nothing behind and does not stop the
+    others. A row dated before a receipt already in its month (stored, or earlier in
+    the rows) goes through ``receipt_record`` itself, which owns the §2 backdating rule.
+    """
+    today = today or local_today()
+    for row in rows:
+        unknown = set(row) - _ROW_FIELDS
+        if unknown:
+            raise TypeError(f"Unknown receipt fields: {', '.join(sorted(unknown))}.")
+    outcomes = []
+    with transaction.atomic():
+        batch = _Batch(_lock_firm(firm), actor, [{**_ROW_DEFAULTS, **r} for r in rows], today)
+        for row in rows:
+            try:
+                outcomes.append(batch.one(row))
+            except DomainError as exc:
+                outcomes.append(RowOutcome(error=exc))
+        batch.flush()
+    return outcomes

@@ -39,11 +39,12 @@ def buying_rates(*, currencies, on: date) -> dict[str, Decimal]:
     """Several buying rates of one day in one query; a missing one raises ``FxRateMissing``."""
     asked = set(currencies)  # once: ``currencies`` may be a generator
     wanted = asked - {HOME_CURRENCY}
-    best: dict[str, FxRate] = {}
-    for rate in FxRate.objects.filter(currency__in=wanted, date=on, status=FxRate.Status.ACTIVE):
-        current = best.get(rate.currency)
-        if current is None or FxRate.PRIORITY[rate.source] < FxRate.PRIORITY[current.source]:
-            best[rate.currency] = rate
+    best = {
+        cur: rate
+        for (cur, _), rate in _best_by_priority(
+            FxRate.objects.filter(currency__in=wanted, date=on, status=FxRate.Status.ACTIVE)
+        ).items()
+    }
     missing = sorted(wanted - best.keys())
     if missing:
         raise FxRateMissing(
@@ -55,6 +56,27 @@ def buying_rates(*, currencies, on: date) -> dict[str, Decimal]:
     if HOME_CURRENCY in asked:
         result[HOME_CURRENCY] = Decimal(1)
     return result
+
+
+def _best_by_priority(rates) -> dict[tuple[str, date], FxRate]:
+    """Per currency and day, the rate of the best source (SBP-WACR, manual, feeds)."""
+    best: dict[tuple[str, date], FxRate] = {}
+    for rate in rates:
+        current = best.get((rate.currency, rate.date))
+        if current is None or FxRate.PRIORITY[rate.source] < FxRate.PRIORITY[current.source]:
+            best[rate.currency, rate.date] = rate
+    return best
+
+
+def buying_rates_many(*, currencies, days) -> dict[tuple[str, date], Decimal]:
+    """The buying rates of several currencies on several days in one query, keyed by
+    ``(currency, day)``; a missing pair is simply absent (``buying_rates`` refuses it)."""
+    rates = FxRate.objects.filter(
+        currency__in=set(currencies) - {HOME_CURRENCY},
+        date__in=set(days),
+        status=FxRate.Status.ACTIVE,
+    ).only("currency", "date", "source", "buy")
+    return {pair: rate.buy for pair, rate in _best_by_priority(rates).items()}
 
 
 def lowest_balance_from(*, account_id: int, on: date) -> Decimal:

@@ -121,18 +121,8 @@ def transaction_post(
     content returns the stored transaction; the same key with other content
     raises ``IdempotencyConflict``.
     """
-    _validate(legs)
-    fingerprint = _fingerprint(kind, value_date, legs, memo, fx_rate, reverses)
-    row = {
-        "key": key,
-        "fingerprint": fingerprint,
-        "kind": kind,
-        "value_date": value_date,
-        "posted_at": timezone.now(),
-        "memo": memo,
-        "fx_rate": fx_rate,
-        "reverses_id": reverses.pk if reverses else None,
-    }
+    row = _row(key, kind, value_date, legs, memo, fx_rate, reverses)
+    fingerprint = row["fingerprint"]
     try:
         if connection.vendor != "postgresql":
             with transaction.atomic():
@@ -163,6 +153,25 @@ def transaction_post(
         if replayed is None:  # can't happen: the key was there a moment ago, rows are never deleted
             raise IdempotencyConflict(key=key)
         return replayed
+    return _stored(txn_id, row)
+
+
+def _row(key, kind, value_date, legs, memo, fx_rate, reverses) -> dict:
+    """The validated transaction row of a posting (raises ``InvalidPosting``)."""
+    _validate(legs)
+    return {
+        "key": key,
+        "fingerprint": _fingerprint(kind, value_date, legs, memo, fx_rate, reverses),
+        "kind": kind,
+        "value_date": value_date,
+        "posted_at": timezone.now(),
+        "memo": memo,
+        "fx_rate": fx_rate,
+        "reverses_id": reverses.pk if reverses else None,
+    }
+
+
+def _stored(txn_id: int, row: dict) -> Transaction:
     txn = Transaction(id=txn_id, **row)
     txn._state.adding = False
     txn._state.db = connection.alias
@@ -287,22 +296,9 @@ def _post_portable(row: dict, legs: Sequence[Leg]) -> int | None:
     if Transaction.objects.filter(key=row["key"]).exists():
         return None
     deltas = _deltas(legs)
-    locked = {
-        acc.pk: acc
-        for acc in Account.objects.select_for_update()
-        .filter(pk__in=deltas)
-        .order_by("pk")
-        .only("pk", "currency", "non_negative", "balance", "normal_side")
-    }
+    locked = _lock_accounts(deltas)
     _check_currencies(legs, {pk: acc.currency for pk, acc in locked.items()})
-    new_balances = {}
-    for pk, net in deltas.items():
-        account = locked[pk]
-        new_balances[pk] = account.balance + (
-            net if account.normal_side == Account.Side.DEBIT else -net
-        )
-        if account.non_negative and new_balances[pk] < 0:
-            raise _insufficient(legs)
+    new_balances = _new_balances(locked, deltas, legs)
     txn = Transaction.objects.create(**row)
     Entry.objects.bulk_create(
         Entry(
@@ -323,6 +319,143 @@ def _post_portable(row: dict, legs: Sequence[Leg]) -> int | None:
         )
     )
     return txn.pk
+
+
+def _lock_accounts(ids, *, no_key: bool = False) -> dict[int, Account]:
+    """Lock the accounts in id order (the one lock order: no deadlocks between posters)."""
+    return {
+        acc.pk: acc
+        for acc in Account.objects.select_for_update(no_key=no_key)
+        .filter(pk__in=ids)
+        .order_by("pk")
+        .only("pk", "currency", "non_negative", "balance", "normal_side")
+    }
+
+
+def _new_balances(
+    locked: dict[int, Account], deltas: dict[int, Decimal], legs: Sequence[Leg]
+) -> dict[int, Decimal]:
+    """The balances after ``deltas`` in each account's normal sign; refuses an overdraft."""
+    new_balances = {}
+    for pk, net in deltas.items():
+        account = locked[pk]
+        new_balances[pk] = account.balance + (
+            net if account.normal_side == Account.Side.DEBIT else -net
+        )
+        if account.non_negative and new_balances[pk] < 0:
+            raise _insufficient(legs)
+    return new_balances
+
+
+@dataclass(frozen=True)
+class Posting:
+    """One transaction for ``transactions_post_many`` (the arguments of ``transaction_post``)."""
+
+    key: str
+    kind: str
+    value_date: date
+    legs: Sequence[Leg]
+    memo: str = ""
+    fx_rate: Decimal | None = None
+
+
+def transactions_post_many(postings: Sequence[Posting]) -> list[Transaction]:
+    """Post many balanced transactions in one database transaction, all or nothing.
+
+    The same result as ``transaction_post`` called for each posting in order: every
+    posting is validated first; a key already taken is a replay (the stored transaction
+    comes back, nothing is posted) or, with other content, ``IdempotencyConflict``; a
+    non-negative account that would end below zero raises ``InsufficientFunds``. Any
+    refusal writes nothing. On PostgreSQL it takes a handful of statements whatever the
+    number of postings: lock the touched accounts in id order, insert the transactions
+    (``ON CONFLICT (key) DO NOTHING``), insert every entry, move each stored balance once
+    by its aggregated delta. The deferred trigger proves each transaction's zero sum at
+    COMMIT. Elsewhere (SQLite) it loops over ``transaction_post`` inside one atomic block.
+    """
+    rows = [_row(p.key, p.kind, p.value_date, p.legs, p.memo, p.fx_rate, None) for p in postings]
+    if connection.vendor != "postgresql":
+        with transaction.atomic():
+            return [
+                transaction_post(
+                    key=p.key,
+                    kind=p.kind,
+                    value_date=p.value_date,
+                    legs=p.legs,
+                    memo=p.memo,
+                    fx_rate=p.fx_rate,
+                )
+                for p in postings
+            ]
+    if not rows:
+        return []
+    with transaction.atomic():
+        return _post_many_postgresql(postings, rows)
+
+
+_PG_INSERT_MANY = """
+INSERT INTO ledger_transaction (key, fingerprint, kind, value_date, posted_at, memo, fx_rate)
+SELECT * FROM unnest(%s::varchar[], %s::varchar[], %s::varchar[], %s::date[],
+                     %s::timestamptz[], %s::varchar[], %s::numeric[])
+ON CONFLICT (key) DO NOTHING
+RETURNING id, key
+"""
+_PG_ENTRIES_MANY = """
+INSERT INTO ledger_entry (transaction_id, account_id, debit, credit, currency)
+SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::numeric[], %s::numeric[], %s::varchar[])
+"""
+_PG_BALANCES_MANY = """
+UPDATE ledger_account AS a SET balance = d.balance
+  FROM unnest(%s::bigint[], %s::numeric[]) AS d (id, balance)
+ WHERE a.id = d.id
+"""
+
+
+def _post_many_postgresql(postings: Sequence[Posting], rows: list[dict]) -> list[Transaction]:
+    every_leg = [leg for p in postings for leg in p.legs]
+    locked = _lock_accounts({leg.account.pk for leg in every_leg}, no_key=True)
+    if len(locked) != len({leg.account.pk for leg in every_leg}):
+        raise InvalidPosting("A leg names an account that does not exist.")
+    _check_currencies(every_leg, {pk: acc.currency for pk, acc in locked.items()})
+    first = {}  # key -> index of its first posting: later ones with that key are replays
+    for i, row in enumerate(rows):
+        first.setdefault(row["key"], i)
+    candidates = [rows[i] for i in first.values()]
+    columns = ("key", "fingerprint", "kind", "value_date", "posted_at", "memo", "fx_rate")
+    with connection.cursor() as cursor:
+        cursor.execute(_PG_INSERT_MANY, [[row[c] for row in candidates] for c in columns])
+        inserted = {key: txn_id for txn_id, key in cursor.fetchall()}
+    taken = {
+        txn.key: txn
+        for txn in Transaction.objects.filter(key__in=[k for k in first if k not in inserted])
+    }
+    result, posted = [], []  # posted: (transaction id, posting) of the new ones
+    for i, (posting, row) in enumerate(zip(postings, rows, strict=True)):
+        if first[row["key"]] == i and row["key"] in inserted:
+            result.append(_stored(inserted[row["key"]], row))
+            posted.append((inserted[row["key"]], posting))
+            continue
+        stored = taken.get(row["key"]) or result[first[row["key"]]]
+        if stored.fingerprint != row["fingerprint"]:
+            raise IdempotencyConflict(key=row["key"])
+        result.append(stored)
+    if not posted:
+        return result
+    entries = [(txn_id, leg) for txn_id, posting in posted for leg in posting.legs]
+    posted_legs = [leg for _, leg in entries]
+    new_balances = _new_balances(locked, _deltas(posted_legs), posted_legs)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _PG_ENTRIES_MANY,
+            [
+                [txn_id for txn_id, _ in entries],
+                [leg.account.pk for _, leg in entries],
+                [leg.debit for _, leg in entries],
+                [leg.credit for _, leg in entries],
+                [leg.currency for _, leg in entries],
+            ],
+        )
+        cursor.execute(_PG_BALANCES_MANY, [list(new_balances), list(new_balances.values())])
+    return result
 
 
 def transaction_reverse(
