@@ -1,13 +1,15 @@
 """Benchmark of the receipts import (not a test; figures go to docs/benchmarks.md).
 
-Target (issue 8): 100,000 rows at >= 5,000 rows/s. Each row goes through the real
-``esfca.services.receipt_record`` (idempotency check, firm lock, rule and rate lookups, the
-month's earlier receipts for the calendar-month limit, a balanced ledger posting, the
-receipt and its audit row), exactly as the Celery task does. Measured: parsing the CSV, the
-dry run (every row in one rolled-back transaction) and the import, then a re-import of the
-same file (all replays). Run through ``bench/imports/run.sh`` (throwaway PostgreSQL):
+Target (issue 8): 100,000 rows at >= 5,000 rows/s. The import runs through
+``esfca.services.receipts_record_many`` in chunks (one database transaction each), exactly
+as the Celery task does: the firm locked once per chunk, the months read once, one bulk
+ledger posting. Measured: parsing the CSV, the dry run (every chunk in one rolled-back
+transaction), the import, a re-import of the same file (all replays), and, for comparison
+in the same run, the per-row path (``receipt_record`` once per row, as the import did
+before) on a second firm with the first ``--per-row`` rows of the same file. Run through
+``bench/imports/run.sh`` (throwaway PostgreSQL):
 
-    bench/imports/run.sh [--rows 100000] [--per-month 500]
+    bench/imports/run.sh [--rows 100000] [--per-month 500] [--per-row 2000]
 """
 
 import argparse
@@ -32,7 +34,7 @@ from django.utils import timezone  # noqa: E402
 
 from esfca import imports  # noqa: E402
 from esfca.models import Receipt  # noqa: E402
-from esfca.services import firm_account_open  # noqa: E402
+from esfca.services import firm_account_open, receipt_record  # noqa: E402
 from exporters.models import Bank, Firm  # noqa: E402
 from ledger.models import FxRate  # noqa: E402
 from ledger.verify import ledger_verify  # noqa: E402
@@ -44,19 +46,30 @@ def iban(bank_code: str, n: int) -> str:
     return f"PK{check:02d}{bban}"
 
 
-def world(days: list[date]) -> Firm:
+def world(days: list[date]) -> tuple[Firm, Firm]:
     bank = Bank.objects.create(code="BNCH", name="Bench Bank")
-    firm = Firm.objects.create(
-        name="Bench Exporter", ntn="1234567-8", kind="it_company",
-        registration_body="PSEB", active_taxpayer=True,
-    )  # fmt: skip
-    firm_account_open(firm=firm, bank=bank, currency="PKR", iban=iban("BNCH", 1))
-    firm_account_open(firm=firm, bank=bank, currency="USD", iban=iban("BNCH", 2))
+    firms = []
+    for n, name in enumerate(("Bench Exporter", "Per-row Exporter")):
+        firm = Firm.objects.create(
+            name=name, ntn=f"123456{n}-8", kind="it_company",
+            registration_body="PSEB", active_taxpayer=True,
+        )  # fmt: skip
+        firm_account_open(firm=firm, bank=bank, currency="PKR", iban=iban("BNCH", 10 * n + 1))
+        firm_account_open(firm=firm, bank=bank, currency="USD", iban=iban("BNCH", 10 * n + 2))
+        firms.append(firm)
     FxRate.objects.bulk_create(
         FxRate(currency="USD", date=d, source="SBP-WACR", buy=Decimal("280"), sell=Decimal("281"))
         for d in days
     )
-    return firm
+    return firms[0], firms[1]
+
+
+def per_row(firm: Firm, rows: list[dict]) -> int:
+    """The path the import took before: receipt_record once per row."""
+    created = 0
+    for row in rows:
+        created += receipt_record(firm=firm, actor=None, **imports.row_kwargs(row))[1]
+    return created
 
 
 def csv_file(rows: int, per_month: int, start: date) -> tuple[bytes, list[date]]:
@@ -86,13 +99,14 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--per-month", type=int, default=500)
+    parser.add_argument("--per-row", type=int, default=2000)
     args = parser.parse_args()
     months = -(-args.rows // args.per_month)
     today = timezone.localdate()
     start_index = today.year * 12 + today.month - 1 - months
     start = date(start_index // 12, start_index % 12 + 1, 1)
     data, days = csv_file(args.rows, args.per_month, start)
-    firm = world(days)
+    firm, other = world(days)
 
     _rows, parse_s = timed("parse", lambda: imports.read_csv(data))
     job = imports.import_job_create(firm=firm, actor=None, filename="bench.csv", data=data)
@@ -100,9 +114,19 @@ def main() -> None:
     done, run_s = timed("import", lambda: imports.import_run(job_id=job.pk))
     again = imports.import_job_create(firm=firm, actor=None, filename="again.csv", data=data)
     replay, replay_s = timed("re-import", lambda: imports.import_run(job_id=again.pk))
+    sample = _rows[: args.per_row]
+    created, single_s = timed("per row", lambda: per_row(other, sample))
     refused = [r for r in done.report if r["status"] == "refused"][:3]
     assert dry.accepted == done.accepted == args.rows, (dry.accepted, done.accepted, refused)
-    assert replay.replayed == args.rows and Receipt.objects.count() == args.rows
+    assert replay.replayed == args.rows and Receipt.objects.filter(firm=firm).count() == args.rows
+    assert created == len(sample)
+    bulk = {r["reference"]: r for r in done.report[: len(sample)]}
+    for receipt in Receipt.objects.filter(firm=other):  # the same figures both ways
+        line = bulk[receipt.reference]
+        assert (line["retained"], line["pkr_credited"]) == (
+            str(receipt.retained),
+            str(receipt.pkr_credited),
+        )
     report = ledger_verify()
     assert report.ok, report.problems[:5]
     n = args.rows
@@ -111,6 +135,8 @@ def main() -> None:
     print(f"dry run    {dry_s:8.2f} s  {n / dry_s:10.0f} rows/s")
     print(f"import     {run_s:8.2f} s  {n / run_s:10.0f} rows/s")
     print(f"re-import  {replay_s:8.2f} s  {n / replay_s:10.0f} rows/s (all replays)")
+    m = len(sample)
+    print(f"per row    {single_s:8.2f} s  {m / single_s:10.0f} rows/s ({m} rows, receipt_record)")
     print("ledger_verify ok")
 
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The receipts import benchmark on a throwaway PostgreSQL 15 cluster on a free loopback port
 # (started here, always stopped). As root on Debian 12, like scripts/test.sh:
-#   bench/summaries/run.sh [--rows 100000] [--per-month 500]
+#   bench/imports/run.sh [--rows 100000] [--per-month 500] [--per-row 2000]
 set -Eeuo pipefail
 cd "$(dirname "$0")/../.."
 PGBIN=/usr/lib/postgresql/15/bin
