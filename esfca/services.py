@@ -364,6 +364,182 @@ def _largest_fitting(limit: Decimal, fits) -> Decimal:
 # --- receipts -------------------------------------------------------------------------------
 
 
+class _StoredLookups:
+    """What a receipt needs, read from the database as it is asked for (one receipt)."""
+
+    def __init__(self, firm: Firm):
+        self.firm = firm
+
+    def esfca(self, currency: str, bank: str) -> Account:
+        return _esfca(self.firm, currency, bank)
+
+    def pkr(self, bank_id: int | None) -> Account:
+        return _pkr_account(self.firm, bank_id)
+
+    def internal(self, kind: str, currency: str) -> Account:
+        return _internal(self.firm, kind, currency)
+
+    def rule(self, on: date) -> RetentionRuleVersion:
+        return retention_rule_on(self.firm, on)
+
+    def tax_rate(self, on: date) -> Decimal:
+        return tax_rate_on(self.firm, on)
+
+    def buying(self, currency: str, on: date) -> Decimal:
+        return buying_rate(currency=currency, on=on)
+
+    def ref(self, currency: str, on: date) -> RefRates:
+        return ref_rates(currency, on)
+
+
+def _judge_receipt(
+    *,
+    firm: Firm,
+    actor,
+    lookups,
+    earlier,
+    later: list[Receipt],
+    fingerprint: str,
+    reference: str,
+    value_date: date,
+    amount: Decimal,
+    currency: str,
+    retain,
+    conversion_rate: Decimal | None,
+    client_name: str,
+    client_country: str,
+    purpose_code: str,
+    bank: str,
+    converted_on: date | None,
+) -> tuple[Receipt, Posting]:
+    """Judge one validated receipt (rules.md §2–§3): the unsaved record and its posting.
+
+    Checks after the fields, in the order of §2: accounts → rule in force → rates →
+    limit. ``earlier()`` gives the month's earlier receipts as USD items (asked only under
+    the calendar-month basis); ``later`` are the month's receipts dated after this one,
+    which must still fit their own limits (§2 backdating).
+    """
+    amount = amount.quantize(policy.CENT)
+    retain = retain if retain == "max" else retain.quantize(policy.CENT)
+    if conversion_rate is not None:
+        conversion_rate = conversion_rate.quantize(RATE_PLACES)
+    esfca = lookups.esfca(currency, bank)
+    pkr = lookups.pkr(esfca.bank_id)
+    rule_row = lookups.rule(value_date)
+    rule = rule_row.as_policy()
+    tax_rate = lookups.tax_rate(value_date)
+    if conversion_rate is None:
+        rate, rate_source = lookups.buying(currency, value_date), "table"
+    else:
+        rate, rate_source = conversion_rate, "bank"
+    if rule.basis == policy.Basis.CALENDAR_MONTH:
+        ref = lookups.ref(currency, value_date)
+    else:
+        try:
+            ref = lookups.ref(currency, value_date)
+        except FxRateMissing:  # per-receipt limits need no USD equivalent
+            ref = RefRates(None, None) if currency == policy.USD else None
+    earlier_items = earlier() if rule.basis == policy.Basis.CALENDAR_MONTH else []
+    allowed = policy.allowed_retention(
+        rule=rule,
+        amount=amount,
+        tax_rate=tax_rate,
+        eligible=firm_is_registered(firm, value_date),
+        earlier=earlier_items,
+        buy=ref.buy if ref else None,
+        buy_usd=ref.buy_usd if ref else None,
+    )
+    retained = allowed if retain == "max" else retain
+    if retained <= allowed and any(
+        r.rule_basis == policy.Basis.CALENDAR_MONTH and r.retained for r in later
+    ):
+        _check_later_receipts(
+            later,
+            earlier=earlier_items if earlier_items else earlier(),
+            amount=amount,
+            currency=currency,
+            value_date=value_date,
+            ref=ref or lookups.ref(currency, value_date),
+            retained=retained,
+            allowed=allowed,
+        )
+    if retained > allowed:
+        raise RetentionLimitExceeded(
+            f"At most {allowed} {currency} of this receipt may be retained.",
+            allowed_retention=str(allowed),
+        )
+    split = policy.receipt_split(
+        amount=amount, retained=retained, conversion_rate=rate, tax_rate=tax_rate
+    )
+    if split.pkr_gross > MAX_AMOUNT:  # the PKR legs must fit the books' columns too
+        raise InvalidInput(amount=["The amount is too large once converted to PKR."])
+    legs = [
+        debit(esfca, split.retained),
+        debit(lookups.internal(Account.Kind.FX_TRADING, currency), split.converted),
+        credit(lookups.internal(Account.Kind.CLIENT_PROCEEDS, currency), amount),
+        debit(pkr, split.pkr_credited),
+        debit(lookups.internal(Account.Kind.TAX_WITHHELD, "PKR"), split.tax_withheld),
+        credit(lookups.internal(Account.Kind.FX_TRADING, "PKR"), split.pkr_gross),
+    ]
+    posting = Posting(
+        key=f"receipt:{firm.pk}:{reference}",
+        kind=LedgerTransaction.Kind.RECEIPT,
+        value_date=value_date,
+        legs=[leg for leg in legs if leg.debit or leg.credit],
+        memo=f"{client_name} ({client_country}) {reference}"[:500],
+        fx_rate=rate,
+    )
+    receipt = Receipt(
+        **_frame(firm, reference, value_date, fingerprint, None, actor),
+        amount=amount,
+        currency=currency,
+        esfca=esfca,
+        retain_requested=str(retain),
+        allowed_retention=allowed,
+        retained=split.retained,
+        converted=split.converted,
+        conversion_rate=rate,
+        converted_on=converted_on or value_date,
+        rate_source=rate_source,
+        ref_buy=ref.buy if ref else None,
+        ref_buy_usd=ref.buy_usd if ref else None,
+        tax_rate=tax_rate,
+        tax_withheld=split.tax_withheld,
+        pkr_credited=split.pkr_credited,
+        rule=rule_row,
+        rule_effective_from=rule_row.effective_from,
+        rule_ratio=rule_row.ratio,
+        rule_monthly_floor_usd=rule_row.monthly_floor_usd,
+        rule_basis=rule_row.basis,
+        client_name=client_name,
+        client_country=client_country,
+        purpose_code=purpose_code or "",
+    )
+    return receipt, posting
+
+
+def _check_later_receipts(
+    later, *, earlier, amount, currency, value_date, ref, retained, allowed
+) -> None:
+    """§2 backdating: refuse a retention that would push a later receipt of the month
+    above its own limit, naming the largest retention that still fits."""
+
+    def fits(candidate: Decimal) -> bool:
+        new_item = policy.MonthItem(
+            usd_amount=policy.usd_equivalent(amount, buy=ref.buy, buy_usd=ref.buy_usd),
+            usd_retained=policy.usd_equivalent(candidate, buy=ref.buy, buy_usd=ref.buy_usd),
+        )
+        return _later_receipts_fit(later, earlier, new_item)
+
+    if not fits(retained):
+        fitting = _largest_fitting(allowed, fits)
+        raise RetentionLimitExceeded(
+            f"Retaining {retained} {currency} on {value_date} would push later receipts "
+            f"of the month above their limits; at most {fitting} {currency} fits.",
+            allowed_retention=str(fitting),
+        )
+
+
 def receipt_record(
     *,
     firm: Firm,
@@ -410,118 +586,22 @@ def receipt_record(
         today=today or local_today(),
         purpose_known=lambda code: PurposeCode.objects.filter(code=code).exists(),
     )
-    amount = amount.quantize(policy.CENT)
-    retain = retain if retain == "max" else retain.quantize(policy.CENT)
-    if conversion_rate is not None:
-        conversion_rate = conversion_rate.quantize(RATE_PLACES)
 
     def write(firm: Firm):
-
-        esfca = _esfca(firm, currency, bank)
-        pkr = _pkr_account(firm, esfca.bank_id)
-        rule_row = retention_rule_on(firm, value_date)
-        rule = rule_row.as_policy()
-        tax_rate = tax_rate_on(firm, value_date)
-
-        if conversion_rate is None:
-            rate, rate_source = buying_rate(currency=currency, on=value_date), "table"
-        else:
-            rate, rate_source = conversion_rate, "bank"
-        if rule.basis == policy.Basis.CALENDAR_MONTH:
-            ref = ref_rates(currency, value_date)
-        else:
-            try:
-                ref = ref_rates(currency, value_date)
-            except FxRateMissing:  # per-receipt limits need no USD equivalent
-                ref = RefRates(None, None) if currency == policy.USD else None
-
         month = _month_receipts(firm, value_date)
         earlier = [r for r in month if r.value_date <= value_date]
-        later = [r for r in month if r.value_date > value_date]
-        earlier_items = [month_item(r) for r in earlier] if rule.basis == "calendar_month" else []
-        allowed = policy.allowed_retention(
-            rule=rule,
-            amount=amount,
-            tax_rate=tax_rate,
-            eligible=firm_is_registered(firm, value_date),
-            earlier=earlier_items,
-            buy=ref.buy if ref else None,
-            buy_usd=ref.buy_usd if ref else None,
+        receipt, posting = _judge_receipt(
+            firm=firm,
+            actor=actor,
+            lookups=_StoredLookups(firm),
+            earlier=lambda: [month_item(r) for r in earlier],
+            later=[r for r in month if r.value_date > value_date],
+            fingerprint=fingerprint,
+            **request,
         )
-        retained = allowed if retain == "max" else retain
-
-        if any(r.rule_basis == policy.Basis.CALENDAR_MONTH and r.retained for r in later):
-            later_items_base = [month_item(r) for r in earlier]
-            if ref is None:
-                ref = ref_rates(currency, value_date)
-
-            def fits(candidate: Decimal) -> bool:
-                new_item = policy.MonthItem(
-                    usd_amount=policy.usd_equivalent(amount, buy=ref.buy, buy_usd=ref.buy_usd),
-                    usd_retained=policy.usd_equivalent(candidate, buy=ref.buy, buy_usd=ref.buy_usd),
-                )
-                return _later_receipts_fit(later, later_items_base, new_item)
-
-            if retained <= allowed and not fits(retained):
-                fitting = _largest_fitting(allowed, fits)
-                raise RetentionLimitExceeded(
-                    f"Retaining {retained} {currency} on {value_date} would push later receipts "
-                    f"of the month above their limits; at most {fitting} {currency} fits.",
-                    allowed_retention=str(fitting),
-                )
-        if retained > allowed:
-            raise RetentionLimitExceeded(
-                f"At most {allowed} {currency} of this receipt may be retained.",
-                allowed_retention=str(allowed),
-            )
-
-        split = policy.receipt_split(
-            amount=amount, retained=retained, conversion_rate=rate, tax_rate=tax_rate
-        )
-        if split.pkr_gross > MAX_AMOUNT:  # the PKR legs must fit the books' columns too
-            raise InvalidInput(amount=["The amount is too large once converted to PKR."])
-        legs = [
-            debit(esfca, split.retained),
-            debit(_internal(firm, Account.Kind.FX_TRADING, currency), split.converted),
-            credit(_internal(firm, Account.Kind.CLIENT_PROCEEDS, currency), amount),
-            debit(pkr, split.pkr_credited),
-            debit(_internal(firm, Account.Kind.TAX_WITHHELD, "PKR"), split.tax_withheld),
-            credit(_internal(firm, Account.Kind.FX_TRADING, "PKR"), split.pkr_gross),
-        ]
-        txn = transaction_post(
-            key=f"receipt:{firm.pk}:{reference}",
-            kind=LedgerTransaction.Kind.RECEIPT,
-            value_date=value_date,
-            legs=[leg for leg in legs if leg.debit or leg.credit],
-            memo=f"{client_name} ({client_country}) {reference}"[:500],
-            fx_rate=rate,
-        )
-        return Receipt.objects.create(
-            **_frame(firm, reference, value_date, fingerprint, txn, actor),
-            amount=amount,
-            currency=currency,
-            esfca=esfca,
-            retain_requested=str(retain),
-            allowed_retention=allowed,
-            retained=split.retained,
-            converted=split.converted,
-            conversion_rate=rate,
-            converted_on=converted_on or value_date,
-            rate_source=rate_source,
-            ref_buy=ref.buy if ref else None,
-            ref_buy_usd=ref.buy_usd if ref else None,
-            tax_rate=tax_rate,
-            tax_withheld=split.tax_withheld,
-            pkr_credited=split.pkr_credited,
-            rule=rule_row,
-            rule_effective_from=rule_row.effective_from,
-            rule_ratio=rule_row.ratio,
-            rule_monthly_floor_usd=rule_row.monthly_floor_usd,
-            rule_basis=rule_row.basis,
-            client_name=client_name,
-            client_country=client_country,
-            purpose_code=purpose_code or "",
-        )
+        receipt.transaction = transaction_post(**vars(posting))
+        receipt.save(force_insert=True)
+        return receipt
 
     return _record_once(
         Receipt,
@@ -1194,109 +1274,17 @@ class _Batch:
             month.add(receipt)
         return RowOutcome(receipt, created=created)
 
-    def judge(
-        self,
-        month: _Month,
-        *,
-        reference,
-        value_date,
-        amount,
-        currency,
-        retain,
-        conversion_rate,
-        client_name,
-        client_country,
-        purpose_code,
-        bank,
-        converted_on,
-        fingerprint,
-    ) -> tuple[Receipt, Posting]:
-        """receipt_record's write, for a row with no later receipt in its month."""
-        firm, lookups = self.firm, self.lookups
-        amount = amount.quantize(policy.CENT)
-        retain = retain if retain == "max" else retain.quantize(policy.CENT)
-        if conversion_rate is not None:
-            conversion_rate = conversion_rate.quantize(RATE_PLACES)
-        esfca = lookups.esfca(currency, bank)
-        pkr = lookups.pkr(esfca.bank_id)
-        rule_row = lookups.rule(value_date)
-        rule = rule_row.as_policy()
-        tax_rate = lookups.tax_rate(value_date)
-        if conversion_rate is None:
-            rate, rate_source = lookups.buying(currency, value_date), "table"
-        else:
-            rate, rate_source = conversion_rate, "bank"
-        if rule.basis == policy.Basis.CALENDAR_MONTH:
-            ref = lookups.ref(currency, value_date)
-        else:
-            try:
-                ref = lookups.ref(currency, value_date)
-            except FxRateMissing:  # per-receipt limits need no USD equivalent
-                ref = RefRates(None, None) if currency == policy.USD else None
-        earlier = month.earlier() if rule.basis == policy.Basis.CALENDAR_MONTH else []
-        allowed = policy.allowed_retention(
-            rule=rule,
-            amount=amount,
-            tax_rate=tax_rate,
-            eligible=firm_is_registered(firm, value_date),
-            earlier=earlier,
-            buy=ref.buy if ref else None,
-            buy_usd=ref.buy_usd if ref else None,
+    def judge(self, month: _Month, *, fingerprint, **request) -> tuple[Receipt, Posting]:
+        """receipt_record's judgement, for a row with no later receipt in its month."""
+        return _judge_receipt(
+            firm=self.firm,
+            actor=self.actor,
+            lookups=self.lookups,
+            earlier=month.earlier,
+            later=[],
+            fingerprint=fingerprint,
+            **request,
         )
-        retained = allowed if retain == "max" else retain
-        if retained > allowed:
-            raise RetentionLimitExceeded(
-                f"At most {allowed} {currency} of this receipt may be retained.",
-                allowed_retention=str(allowed),
-            )
-        split = policy.receipt_split(
-            amount=amount, retained=retained, conversion_rate=rate, tax_rate=tax_rate
-        )
-        if split.pkr_gross > MAX_AMOUNT:  # the PKR legs must fit the books' columns too
-            raise InvalidInput(amount=["The amount is too large once converted to PKR."])
-        legs = [
-            debit(esfca, split.retained),
-            debit(lookups.internal(Account.Kind.FX_TRADING, currency), split.converted),
-            credit(lookups.internal(Account.Kind.CLIENT_PROCEEDS, currency), amount),
-            debit(pkr, split.pkr_credited),
-            debit(lookups.internal(Account.Kind.TAX_WITHHELD, "PKR"), split.tax_withheld),
-            credit(lookups.internal(Account.Kind.FX_TRADING, "PKR"), split.pkr_gross),
-        ]
-        posting = Posting(
-            key=f"receipt:{firm.pk}:{reference}",
-            kind=LedgerTransaction.Kind.RECEIPT,
-            value_date=value_date,
-            legs=[leg for leg in legs if leg.debit or leg.credit],
-            memo=f"{client_name} ({client_country}) {reference}"[:500],
-            fx_rate=rate,
-        )
-        receipt = Receipt(
-            **_frame(firm, reference, value_date, fingerprint, None, self.actor),
-            amount=amount,
-            currency=currency,
-            esfca=esfca,
-            retain_requested=str(retain),
-            allowed_retention=allowed,
-            retained=split.retained,
-            converted=split.converted,
-            conversion_rate=rate,
-            converted_on=converted_on or value_date,
-            rate_source=rate_source,
-            ref_buy=ref.buy if ref else None,
-            ref_buy_usd=ref.buy_usd if ref else None,
-            tax_rate=tax_rate,
-            tax_withheld=split.tax_withheld,
-            pkr_credited=split.pkr_credited,
-            rule=rule_row,
-            rule_effective_from=rule_row.effective_from,
-            rule_ratio=rule_row.ratio,
-            rule_monthly_floor_usd=rule_row.monthly_floor_usd,
-            rule_basis=rule_row.basis,
-            client_name=client_name,
-            client_country=client_country,
-            purpose_code=purpose_code or "",
-        )
-        return receipt, posting
 
 
 def receipts_record_many(*, firm: Firm, actor, rows: list[dict], today: date | None = None):
