@@ -15,11 +15,11 @@ from fractions import Fraction
 
 from django.db.models import QuerySet
 
+from exporters.errors import DomainError
 from exporters.models import Firm
-from ledger.errors import FxRateMissing, LedgerError
+from ledger.errors import FxRateMissing
 from ledger.models import Account
 from ledger.revaluation import Revaluation, revaluation_for_firm
-from ledger.selectors import buying_rate
 
 from . import policy, services
 from .errors import EsfcaError
@@ -294,6 +294,14 @@ class ReceiptPreview:
     later_receipts: int = 0
 
 
+class _PreviewLookups(services._StoredLookups):
+    """The service's own lookups, except that the firm's internal accounts (FX trading,
+    client proceeds, tax) are not opened: a preview writes nothing."""
+
+    def internal(self, kind: str, currency: str) -> Account:
+        return Account(owner=self.firm, kind=kind, currency=currency)
+
+
 def receipt_preview(
     firm: Firm,
     *,
@@ -303,70 +311,62 @@ def receipt_preview(
     retain="max",
     conversion_rate: Decimal | None = None,
 ) -> ReceiptPreview:
-    """What ``receipt_record`` would do with these figures, without writing anything.
-
-    Same lookups as the service (rule, tax rate, registration, reference rates, the month's
-    earlier receipts via ``month_item``) and the same policy functions; a refusal comes back
-    as the service's own plain sentence. The backdating check against later receipts of the
-    month is left to the service at save time (counted here so the page can say so).
+    """What ``receipt_record`` would do with these figures, without writing anything: the
+    service's own judgement (``services._judge_receipt``: rule, tax, rates, the month's
+    earlier and later receipts, the split); a refusal comes back as its plain sentence.
     """
+    month = services._month_receipts(firm, value_date)
+    earlier = [r for r in month if r.value_date <= value_date]
+    later = [r for r in month if r.value_date > value_date]
     try:
-        services._esfca(firm, currency)
-        rule_row = services.retention_rule_on(firm, value_date)
-        tax_rate = services.tax_rate_on(firm, value_date)
-        if conversion_rate is None:
-            rate, source = buying_rate(currency=currency, on=value_date), "table"
-        else:
-            rate, source = conversion_rate, "bank"
-        rule = rule_row.as_policy()
-        first, last = policy.month_bounds(value_date)
-        month = Receipt.objects.filter(firm=firm, value_date__range=(first, last)).order_by(
-            "value_date", "pk"
-        )
-        earlier, later = [], 0
-        if rule.basis == policy.Basis.CALENDAR_MONTH:
-            ref = services.ref_rates(currency, value_date)
-            for receipt in month:
-                if receipt.value_date <= value_date:
-                    earlier.append(services.month_item(receipt))
-                else:
-                    later += 1
-        else:
-            ref = services.RefRates(None, None)
-        allowed = policy.allowed_retention(
-            rule=rule,
+        receipt, _ = services._judge_receipt(
+            firm=firm,
+            actor=None,
+            lookups=_PreviewLookups(firm),
+            earlier=lambda: [services.month_item(r) for r in earlier],
+            later=later,
+            fingerprint="",
+            reference="preview",
+            value_date=value_date,
             amount=amount,
-            tax_rate=tax_rate,
-            eligible=services.firm_is_registered(firm, value_date),
-            earlier=earlier,
-            buy=ref.buy,
-            buy_usd=ref.buy_usd,
+            currency=currency,
+            retain=retain,
+            conversion_rate=conversion_rate,
+            client_name="",
+            client_country="",
+            purpose_code="",
+            bank="",
+            converted_on=None,
         )
-    except (EsfcaError, LedgerError) as exc:
-        return ReceiptPreview(ok=False, refusal=exc.message, amount=amount, currency=currency)
-    retained = allowed if retain == "max" else retain
-    common = {
-        "amount": amount,
-        "currency": currency,
-        "allowed": allowed,
-        "rate": rate,
-        "rate_source": source,
-        "tax_rate": tax_rate,
-        "rule_basis": rule.basis,
-        "rule_ratio": rule.ratio,
-        "later_receipts": later,
-    }
-    if retained > allowed:
+    except DomainError as exc:
+        allowed = exc.details.get("allowed_retention")
         return ReceiptPreview(
             ok=False,
-            refusal=f"At most {allowed} {currency} of this receipt may be retained.",
-            retained=retained,
-            **common,
+            refusal=exc.message,
+            amount=amount,
+            currency=currency,
+            allowed=Decimal(allowed) if allowed is not None else None,
         )
-    split = policy.receipt_split(
-        amount=amount, retained=retained, conversion_rate=rate, tax_rate=tax_rate
+    return ReceiptPreview(
+        ok=True,
+        amount=receipt.amount,
+        currency=currency,
+        allowed=receipt.allowed_retention,
+        retained=receipt.retained,
+        split=policy.Split(
+            retained=receipt.retained,
+            converted=receipt.converted,
+            pkr_gross=receipt.pkr_credited + receipt.tax_withheld,
+            tax_withheld=receipt.tax_withheld,
+            pkr_credited=receipt.pkr_credited,
+        ),
+        rate=receipt.conversion_rate,
+        rate_source=receipt.rate_source,
+        tax_rate=receipt.tax_rate,
+        rule_basis=receipt.rule_basis,
+        rule_ratio=receipt.rule_ratio,
+        later_receipts=len(later),
     )
-    return ReceiptPreview(ok=True, retained=retained, split=split, **common)
 
 
 # --- allocation context ----------------------------------------------------------------------

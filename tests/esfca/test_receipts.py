@@ -351,3 +351,37 @@ def test_amounts_beyond_what_the_books_can_hold_are_refused_cleanly():
         record(firm, amount=D("999999999999.99"), retain=D("0.00"))
     assert refused.value.code == "validation_error"
     assert snapshot() == before
+
+
+def test_the_preview_is_the_services_judgement_and_writes_nothing():
+    from esfca.selectors import receipt_preview
+
+    firm = open_firm()
+    record(firm, reference="late", value_date=date(2025, 11, 20), amount=D("4000.00"))
+    before = snapshot()
+    accounts = Account.objects.count()
+    backdated = receipt_preview(
+        firm,
+        value_date=date(2025, 11, 5),
+        amount=D("4000.00"),
+        currency="USD",
+        conversion_rate=D("280.7000"),
+    )
+    assert not backdated.ok
+    assert backdated.allowed == D("1010.00")  # the same figure receipt_record refuses with
+    fresh = open_firm()
+    preview = receipt_preview(
+        fresh,
+        value_date=NOV,
+        amount=D("20000.00"),
+        currency="USD",
+        conversion_rate=D("280.7000"),
+    )
+    assert preview.ok
+    assert (preview.split.retained, preview.split.tax_withheld, preview.split.pkr_credited) == (
+        D("10000.00"),
+        D("14035.00"),
+        D("2792965.00"),
+    )
+    assert snapshot()[:3] == before[:3]  # no entry, transaction or receipt written
+    assert Account.objects.count() == accounts + 2  # only open_firm's two bank accounts
