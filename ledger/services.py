@@ -257,6 +257,14 @@ class _PreparedCursor(psycopg.Cursor):
     def execute(self, query, params=None, *, prepare=True, binary=None):
         return super().execute(query, params, prepare=prepare, binary=binary)
 
+    def _send_query_prepared(self, name, pgq, *, binary=None):
+        # psycopg leaves ``_query`` unset for prepared statements; Django's query log reads it.
+        self._query = pgq
+        return super()._send_query_prepared(name, pgq, binary=binary)
+
+
+_PREPARE_ONLY_WHEN_ASKED = 2**62
+
 
 @functools.cache
 def _pg_post_sql(legs: int, accounts: int) -> str:
@@ -276,7 +284,12 @@ def _post_postgresql(row: dict, legs: Sequence[Leg]) -> int | None:
         params += [pk, net]
     params += list(deltas)
     connection.ensure_connection()
-    raw = _PreparedCursor(connection.connection)
+    pg = connection.connection
+    if pg.prepare_threshold is None:
+        # Django turns psycopg's preparing off (prepare_threshold=None), which also ignores
+        # prepare=True. A threshold no statement reaches prepares only what asks for it.
+        pg.prepare_threshold = _PREPARE_ONLY_WHEN_ASKED
+    raw = _PreparedCursor(pg)
     # Through Django's cursor wrapper, so query counting and execute_wrapper hooks see it.
     cursor = connection.make_debug_cursor(raw) if connection.queries_logged else None
     cursor = cursor or connection.make_cursor(raw)

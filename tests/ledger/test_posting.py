@@ -391,3 +391,22 @@ def test_posting_is_one_statement_on_postgresql(book, django_assert_num_queries)
     with django_assert_num_queries(replay_queries):  # the statement finds the key; its fingerprint
         post("hot", legs, fx_rate=Decimal("280.700000"))
     assert book.balances()["esfca_usd"] == Decimal("1010.00")
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements: PostgreSQL")
+def test_the_posting_statement_is_prepared_once_per_connection(book):
+    """Django turns psycopg's preparing off; the posting asks for it anyway and must get it
+    (parsed and planned once per connection, not once per posting)."""
+    fund(book, "1000.00")
+    legs = [debit(book.esfca_usd, Decimal("1.00")), credit(book.fx_usd, Decimal("1.00"))]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement, generic_plans + custom_plans FROM pg_prepared_statements")
+        before = dict(cursor.fetchall())
+        for i in range(3):
+            post(f"prep-{i}", legs)
+        cursor.execute("SELECT statement, generic_plans + custom_plans FROM pg_prepared_statements")
+        after = dict(cursor.fetchall())
+    # Only the posting statement is prepared (the ORM's own queries are not) ...
+    assert all(sql.lstrip().startswith("WITH txn AS (") for sql in after)
+    # ... and its two-leg shape ran three more times as one prepared statement.
+    assert sum(after.values()) - sum(before.values()) == 3
