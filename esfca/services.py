@@ -16,7 +16,7 @@ from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -290,21 +290,38 @@ def ref_rates(currency: str, on: date) -> RefRates:
     return RefRates(rates[currency], rates[policy.USD])
 
 
-def _receipt_ref(receipt: Receipt) -> RefRates:
-    if receipt.currency == policy.USD:
+def _stored_ref(currency: str, ref_buy, ref_buy_usd, value_date: date) -> RefRates:
+    if currency == policy.USD:
         return RefRates(None, None)
-    if receipt.ref_buy is not None and receipt.ref_buy_usd is not None:
-        return RefRates(receipt.ref_buy, receipt.ref_buy_usd)
-    return ref_rates(receipt.currency, receipt.value_date)
+    if ref_buy is not None and ref_buy_usd is not None:
+        return RefRates(ref_buy, ref_buy_usd)
+    return ref_rates(currency, value_date)
+
+
+def _receipt_ref(receipt: Receipt) -> RefRates:
+    return _stored_ref(receipt.currency, receipt.ref_buy, receipt.ref_buy_usd, receipt.value_date)
+
+
+# What a month item is made of: a stored receipt's fields, in this order.
+_MONTH_FIELDS = ("amount", "retained", "currency", "ref_buy", "ref_buy_usd", "value_date")
+
+
+def _month_item_of(amount, retained, currency, ref_buy, ref_buy_usd, value_date):
+    ref = _stored_ref(currency, ref_buy, ref_buy_usd, value_date)
+    return policy.MonthItem(
+        usd_amount=policy.usd_equivalent(amount, buy=ref.buy, buy_usd=ref.buy_usd),
+        usd_retained=policy.usd_equivalent(retained, buy=ref.buy, buy_usd=ref.buy_usd),
+    )
 
 
 def month_item(receipt: Receipt, retained: Decimal | None = None) -> policy.MonthItem:
-    ref = _receipt_ref(receipt)
-    return policy.MonthItem(
-        usd_amount=policy.usd_equivalent(receipt.amount.amount, buy=ref.buy, buy_usd=ref.buy_usd),
-        usd_retained=policy.usd_equivalent(
-            receipt.retained if retained is None else retained, buy=ref.buy, buy_usd=ref.buy_usd
-        ),
+    return _month_item_of(
+        receipt.amount.amount,
+        receipt.retained if retained is None else retained,
+        receipt.currency,
+        receipt.ref_buy,
+        receipt.ref_buy_usd,
+        receipt.value_date,
     )
 
 
@@ -1181,24 +1198,88 @@ class _Month:
     incrementally: the sums of the month so far stand in for the list of its receipts."""
 
     def __init__(self):
-        self.receipts: list[Receipt] = []
+        self.receipts: list[tuple] = []  # each receipt's _MONTH_FIELDS, not the model instance
         self.counted = 0
         self.usd_amount = Fraction(0)
         self.usd_retained = Fraction(0)
         self.latest: date | None = None
 
     def add(self, receipt: Receipt) -> None:
-        self.receipts.append(receipt)
-        if self.latest is None or receipt.value_date > self.latest:
-            self.latest = receipt.value_date
+        self.add_fields(
+            (
+                receipt.amount.amount,
+                receipt.retained,
+                receipt.currency,
+                receipt.ref_buy,
+                receipt.ref_buy_usd,
+                receipt.value_date,
+            )
+        )
+
+    def add_fields(self, fields: tuple) -> None:
+        self.receipts.append(fields)
+        value_date = fields[-1]
+        if self.latest is None or value_date > self.latest:
+            self.latest = value_date
 
     def earlier(self) -> list[policy.MonthItem]:
         # Items first, sums after: a receipt without its rates refuses with the sums intact.
-        new = [month_item(r) for r in self.receipts[self.counted :]]
+        new = [_month_item_of(*fields) for fields in self.receipts[self.counted :]]
         self.usd_amount += sum((i.usd_amount for i in new), Fraction(0))
         self.usd_retained += sum((i.usd_retained for i in new), Fraction(0))
         self.counted = len(self.receipts)
         return [policy.MonthItem(usd_amount=self.usd_amount, usd_retained=self.usd_retained)]
+
+
+# Field types whose value Django would pass to PostgreSQL unchanged (for these value types).
+_PLAIN_FIELDS = (
+    models.AutoField,
+    models.BigAutoField,
+    models.CharField,
+    models.DateField,
+    models.DecimalField,
+    models.ForeignKey,
+    models.OneToOneField,
+)
+_PLAIN_VALUES = (str, int, Decimal, date)
+
+
+def _bulk_insert(model, objs: list) -> None:
+    """``bulk_create`` of new rows; on PostgreSQL one ``COPY`` after taking their ids from the
+    table's sequence, with the values Django's ``bulk_create`` would send (each field's
+    ``pre_save`` and ``get_db_prep_save``, skipped only where they return the value as is).
+    Constraints and triggers apply to ``COPY`` as to ``INSERT``."""
+    if not objs:
+        return
+    if connection.vendor != "postgresql":
+        model.objects.bulk_create(objs)
+        return
+    meta = model._meta
+    fields = meta.concrete_fields
+    plain = [type(f) in _PLAIN_FIELDS for f in fields]
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [meta.db_table, meta.pk.column, len(objs)],
+        )
+        for obj, (pk,) in zip(objs, cursor.fetchall(), strict=True):
+            setattr(obj, meta.pk.attname, pk)
+        columns = ", ".join(quote(f.column) for f in fields)
+        with cursor.copy(f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN") as copy:
+            for obj in objs:
+                row = []
+                for field, is_plain in zip(fields, plain, strict=True):
+                    if is_plain:
+                        value = getattr(obj, field.attname)
+                        if value is None or type(value) in _PLAIN_VALUES:
+                            row.append(value)
+                            continue
+                    row.append(field.get_db_prep_save(field.pre_save(obj, True), connection))
+                copy.write_row(row)
+    for obj in objs:
+        obj._state.adding = False
+        obj._state.db = connection.alias
 
 
 def _month_key(on: date) -> tuple[int, int]:
@@ -1222,11 +1303,16 @@ class _Batch:
             in_months = Q()
             for first, last in spans:
                 in_months |= Q(value_date__range=(first, last))
-            stored = Receipt.objects.filter(in_months, firm=firm).order_by("value_date", "pk")
+            # Only what the month's USD sums read, as tuples: a month can hold thousands.
+            stored = (
+                Receipt.objects.filter(in_months, firm=firm)
+                .order_by("value_date", "pk")
+                .values_list(*_MONTH_FIELDS)
+            )
             for key in keys:
                 self.months[key] = _Month()
-            for receipt in stored:
-                self.months[_month_key(receipt.value_date)].add(receipt)
+            for fields in stored:
+                self.months[_month_key(fields[-1])].add_fields(fields)
         self.pending: list[tuple[Receipt, Posting]] = []
 
     def flush(self) -> None:
@@ -1237,10 +1323,13 @@ class _Batch:
         receipts = [receipt for receipt, _ in self.pending]
         for receipt, txn in zip(receipts, txns, strict=True):
             receipt.transaction = txn
-        Receipt.objects.bulk_create(receipts)
-        AuditEvent.objects.bulk_create(
-            _audit_event(self.actor, self.firm, "receipt_recorded", r, reference=r.reference)
-            for r in receipts
+        _bulk_insert(Receipt, receipts)
+        _bulk_insert(
+            AuditEvent,
+            [
+                _audit_event(self.actor, self.firm, "receipt_recorded", r, reference=r.reference)
+                for r in receipts
+            ],
         )
         self.pending = []
 
