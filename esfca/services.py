@@ -147,6 +147,16 @@ def _check_common(errors: _Errors, *, reference, value_date, currency, today: da
         errors.add("currency", f"Use one of {', '.join(foreign_currencies())}.")
 
 
+def _movement_errors(*, reference, value_date, currency, amount, today: date) -> _Errors:
+    """The field checks every movement starts with: reference, value date, currency, amount."""
+    errors = _Errors()
+    _check_common(
+        errors, reference=reference, value_date=value_date, currency=currency, today=today
+    )
+    _check_amount(errors, "amount", amount)
+    return errors
+
+
 def _check_country(errors: _Errors, field: str, value, *, required: bool = True) -> None:
     if not value:
         if required:
@@ -727,15 +737,13 @@ def allocation_create(
     if existing:
         return existing, False
 
-    errors = _Errors()
-    _check_common(
-        errors,
+    errors = _movement_errors(
         reference=reference,
         value_date=value_date,
         currency=currency,
+        amount=amount,
         today=today or local_today(),
     )
-    _check_amount(errors, "amount", amount)
     _check_text(errors, "payee_name", payee_name)
     _check_country(errors, "payee_country", payee_country)
     _check_text(errors, "sbp_approval_reference", sbp_approval_reference, required=False, limit=120)
@@ -825,15 +833,13 @@ def conversion_create(
     existing = _replay(Conversion, firm, reference, fingerprint)
     if existing:
         return existing, False
-    errors = _Errors()
-    _check_common(
-        errors,
+    errors = _movement_errors(
         reference=reference,
         value_date=value_date,
         currency=currency,
+        amount=amount,
         today=today or local_today(),
     )
-    _check_amount(errors, "amount", amount)
     _check_rate(errors, "rate", rate)
     errors.raise_if_any()
     amount = amount.quantize(policy.CENT)
@@ -911,15 +917,13 @@ def transfer_create(
         )
     }
     source, target = own.get(from_account_id), own.get(to_account_id)
-    errors = _Errors()
-    _check_common(
-        errors,
+    errors = _movement_errors(
         reference=reference,
         value_date=value_date,
         currency=source.currency if source else "",
+        amount=amount,
         today=today or local_today(),
     )
-    _check_amount(errors, "amount", amount)
     if source is None:
         errors.add("from_account", "Choose one of the firm's ESFCAs.")
     if target is None:
