@@ -14,6 +14,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 from django.db.models import QuerySet
+from django.utils.translation import gettext_noop
 
 from exporters.errors import DomainError
 from exporters.models import Firm
@@ -27,11 +28,12 @@ from .models import Allocation, Conversion, ImportJob, Parameter, Receipt, Trans
 
 # --- regions ---------------------------------------------------------------------------------
 
-NORTH_AMERICA = "North America"
-MIDDLE_EAST = "Middle East/GCC"
-EUROPE = "Europe/UK"
-ASIA_PACIFIC = "Asia-Pacific"
-OTHER = "Other"
+# Marked for translation; pages show them with {% translate %}.
+NORTH_AMERICA = gettext_noop("North America")
+MIDDLE_EAST = gettext_noop("Middle East/GCC")
+EUROPE = gettext_noop("Europe/UK")
+ASIA_PACIFIC = gettext_noop("Asia-Pacific")
+OTHER = gettext_noop("Other")
 REGIONS = (NORTH_AMERICA, MIDDLE_EAST, EUROPE, ASIA_PACIFIC, OTHER)
 _REGION_OF = {
     **dict.fromkeys(["US", "CA", "MX", "PR", "BM"], NORTH_AMERICA),

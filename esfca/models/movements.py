@@ -3,6 +3,7 @@ the money; the records are written once by the services in ``esfca/services.py``
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 from djmoney.models.fields import MoneyField
 
 from exporters.models import Firm
@@ -87,16 +88,16 @@ class Allocation(Movement):
     """A debit of retained funds for a permitted purpose (rules.md §4)."""
 
     class Category(models.TextChoices):
-        CLOUD_INFRASTRUCTURE = "cloud_infrastructure", "Cloud infrastructure"
-        SOFTWARE_SUBSCRIPTIONS = "software_subscriptions", "Software subscriptions"
-        MARKETING_ABROAD = "marketing_abroad", "Marketing abroad"
-        PROFESSIONAL_FEES_ABROAD = "professional_fees_abroad", "Professional fees abroad"
-        STAFF_SALARIES_ABROAD = "staff_salaries_abroad", "Staff salaries abroad"
-        FOREIGN_OFFICE_EXPENSES = "foreign_office_expenses", "Foreign office expenses"
-        TRAVEL_ABROAD = "travel_abroad", "Travel abroad"
-        TRAINING_CERTIFICATION = "training_certification", "Training and certification"
-        DIVIDENDS_ABROAD = "dividends_abroad", "Dividends to foreign shareholders"
-        OVERSEAS_EQUITY = "overseas_equity", "Overseas equity"
+        CLOUD_INFRASTRUCTURE = "cloud_infrastructure", _("Cloud infrastructure")
+        SOFTWARE_SUBSCRIPTIONS = "software_subscriptions", _("Software subscriptions")
+        MARKETING_ABROAD = "marketing_abroad", _("Marketing abroad")
+        PROFESSIONAL_FEES_ABROAD = "professional_fees_abroad", _("Professional fees abroad")
+        STAFF_SALARIES_ABROAD = "staff_salaries_abroad", _("Staff salaries abroad")
+        FOREIGN_OFFICE_EXPENSES = "foreign_office_expenses", _("Foreign office expenses")
+        TRAVEL_ABROAD = "travel_abroad", _("Travel abroad")
+        TRAINING_CERTIFICATION = "training_certification", _("Training and certification")
+        DIVIDENDS_ABROAD = "dividends_abroad", _("Dividends to foreign shareholders")
+        OVERSEAS_EQUITY = "overseas_equity", _("Overseas equity")
 
     amount = amount_field()
     esfca = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")

@@ -278,3 +278,6 @@ def test_urdu_is_right_to_left(world, client_for):
     html = client.get(reverse("home")).content.decode()
     assert 'dir="rtl"' in html and 'lang="ur"' in html
     assert "ڈیش بورڈ" in html and "2,377,200.00" in html
+    assert "North America" not in html and "شمالی امریکہ" in html  # regions translated too
+    allocations = client.get(reverse("allocations", args=[world.firm.pk])).content.decode()
+    assert "کلاؤڈ انفراسٹرکچر" in allocations  # and allocation categories
