@@ -8,8 +8,16 @@ exactly where rules.md §1 says: limits round down, conversions and tax half up.
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from fractions import Fraction
+
+# Exact rounding and the working-day calendar are shared with the ledger; re-exported here
+# so that the whole of rules.md reads from this module.
+from ledger.exact import add_working_days as add_working_days
+from ledger.exact import round_down as round_down
+from ledger.exact import round_half_up as round_half_up
+from ledger.exact import round_up as round_up
+from ledger.exact import working_days_between as working_days_between
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -19,36 +27,8 @@ USD = "USD"
 # --- §1 Money arithmetic --------------------------------------------------------------------
 
 
-def _to_decimal(value: Fraction | Decimal, rounding: str) -> Decimal:
-    frac = Fraction(value)
-    # Exact: scale to cents as a Fraction, then round that rational number once.
-    cents = frac * 100
-    floor = cents.numerator // cents.denominator
-    remainder = cents - floor
-    if rounding == ROUND_FLOOR:
-        n = floor
-    elif rounding == ROUND_CEILING:
-        n = floor + (1 if remainder else 0)
-    else:  # ROUND_HALF_UP, away from zero for negatives
-        if frac >= 0:
-            n = floor + (1 if remainder >= Fraction(1, 2) else 0)
-        else:
-            n = floor + (1 if remainder > Fraction(1, 2) else 0)
-    return (Decimal(n) / 100).quantize(CENT)
-
-
-def round_down(value: Fraction | Decimal) -> Decimal:
-    """Limits: never exceeded by rounding (rules.md §1)."""
-    return _to_decimal(value, ROUND_FLOOR)
-
-
-def round_up(value: Fraction | Decimal) -> Decimal:
-    return _to_decimal(value, ROUND_CEILING)
-
-
-def round_half_up(value: Fraction | Decimal) -> Decimal:
-    """Conversions and tax (rules.md §1)."""
-    return _to_decimal(value, ROUND_HALF_UP)
+# Rounding, exact and once at the end (ledger.exact): round_down for limits, round_half_up
+# for conversions and tax, round_up for the tax cap; two places unless asked otherwise.
 
 
 def usd_equivalent(amount: Decimal, *, buy: Decimal | None, buy_usd: Decimal | None) -> Fraction:
@@ -268,26 +248,6 @@ def month_bounds(day: date) -> tuple[date, date]:
     first = day.replace(day=1)
     next_first = (first + timedelta(days=32)).replace(day=1)
     return first, next_first - timedelta(days=1)
-
-
-def add_working_days(day: date, n: int) -> date:
-    """``day`` plus ``n`` working days (Monday–Friday)."""
-    current = day
-    while n > 0:
-        current += timedelta(days=1)
-        if current.weekday() < 5:
-            n -= 1
-    return current
-
-
-def working_days_between(start: date, end: date) -> int:
-    """Working days after ``start`` up to and including ``end``."""
-    count, current = 0, start
-    while current < end:
-        current += timedelta(days=1)
-        if current.weekday() < 5:
-            count += 1
-    return count
 
 
 def herfindahl(shares: Iterable[Decimal]) -> Fraction:

@@ -1,21 +1,14 @@
 """Exact rate arithmetic: Fractions built from Decimals, rounded once at the end (rules.md §1)."""
 
-import math
 from decimal import Decimal
 from fractions import Fraction
+
+from ledger.exact import round_half_up
 
 RATE_PLACES = 6
 CENT_PLACES = 2
 
-
-def round_half_up(value: Fraction | Decimal | int, places: int) -> Decimal:
-    """``value`` rounded half away from zero to ``places`` decimals, exactly (no float)."""
-    value = Fraction(value)
-    scaled = abs(value) * 10**places
-    units = math.floor(scaled + Fraction(1, 2))
-    if value < 0:
-        units = -units
-    return Decimal(units).scaleb(-places)
+__all__ = ["CENT_PLACES", "RATE_PLACES", "move_pct", "round_half_up"]
 
 
 def move_pct(old: Decimal, new: Decimal) -> Fraction:

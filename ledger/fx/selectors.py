@@ -1,32 +1,16 @@
 """Reads of the rate table for valuation: the latest usable rate, and how old it is."""
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 
 from django.conf import settings
 
 from ledger.errors import FxRateMissing
+from ledger.exact import working_days_between
 from ledger.models import FxRate
 
 HOME = "PKR"
-
-
-def working_days_between(earlier: date, later: date) -> int:
-    """Mon–Fri days d with ``earlier < d <= later`` (0 when ``later <= earlier``).
-
-    A Friday rate read on Monday is 1 working day old; on the Friday itself, 0.
-    Public holidays are not known here, so they count as working days.
-    """
-    if later <= earlier:
-        return 0
-    days = (later - earlier).days
-    weeks, rest = divmod(days, 7)
-    count = weeks * 5
-    for i in range(1, rest + 1):
-        if (earlier + timedelta(days=weeks * 7 + i)).weekday() < 5:
-            count += 1
-    return count
 
 
 @dataclass(frozen=True)
