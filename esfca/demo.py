@@ -18,6 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from exporters.models import Bank, Firm, Membership, User
+from exporters.validators import iban_pk
 from ledger.models import Account, FxRate
 
 from . import policy
@@ -187,12 +188,6 @@ FIRMS = [
 ]
 
 
-def iban_for(bank_code: str, number: int) -> str:
-    bban = f"{bank_code}{number:016d}"
-    check = 98 - int("".join(str(int(ch, 36)) for ch in bban + "PK00")) % 97
-    return f"PK{check:02d}{bban}"
-
-
 def month_start(index: int) -> date:
     year, month = divmod(FIRST_MONTH.month - 1 + index, 12)
     return date(FIRST_MONTH.year + year, month + 1, 1)
@@ -268,7 +263,7 @@ def ensure_firm(spec: DemoFirm, banks: dict[str, Bank], number: int) -> Firm:
     for n, currency in enumerate(("PKR", *spec.currencies)):
         if not Account.objects.filter(owner=firm, bank=bank, currency=currency).exists():
             firm_account_open(
-                firm=firm, bank=bank, currency=currency, iban=iban_for(bank.code, number * 100 + n)
+                firm=firm, bank=bank, currency=currency, iban=iban_pk(bank.code, number * 100 + n)
             )
     ensure_user(f"officer.{spec.slug}", Membership.Role.FINANCE_OFFICER, firm=firm)
     ensure_user(f"viewer.{spec.slug}", Membership.Role.FIRM_VIEWER, firm=firm)

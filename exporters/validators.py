@@ -22,13 +22,22 @@ ISO_COUNTRIES = frozenset(
 )
 
 
+def _mod97(text: str) -> int:
+    """ISO 13616: letters as 10..35, the number modulo 97."""
+    return int("".join(str(int(ch, 36)) for ch in text)) % 97
+
+
 def iban_is_valid(value: str) -> bool:
     """Pakistani IBAN: the PK pattern and the ISO 13616 mod-97 check."""
     if not IBAN_PK_RE.fullmatch(value or ""):
         return False
-    rearranged = value[4:] + value[:4]
-    digits = "".join(str(int(ch, 36)) for ch in rearranged)
-    return int(digits) % 97 == 1
+    return _mod97(value[4:] + value[:4]) == 1
+
+
+def iban_pk(bank_code: str, account_number: int) -> str:
+    """The Pakistani IBAN of a 16-digit account number at ``bank_code``, check digits included."""
+    bban = f"{bank_code}{account_number:016d}"
+    return f"PK{98 - _mod97(bban + 'PK00'):02d}{bban}"
 
 
 def validate_iban(value: str) -> None:

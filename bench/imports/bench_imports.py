@@ -36,14 +36,9 @@ from esfca import imports  # noqa: E402
 from esfca.models import Receipt  # noqa: E402
 from esfca.services import firm_account_open, receipt_record  # noqa: E402
 from exporters.models import Bank, Firm  # noqa: E402
+from exporters.validators import iban_pk  # noqa: E402
 from ledger.models import FxRate  # noqa: E402
 from ledger.verify import ledger_verify  # noqa: E402
-
-
-def iban(bank_code: str, n: int) -> str:
-    bban = f"{bank_code}{n:016d}"
-    check = 98 - int("".join(str(int(ch, 36)) for ch in bban + "PK00")) % 97
-    return f"PK{check:02d}{bban}"
 
 
 def world(days: list[date]) -> tuple[Firm, Firm]:
@@ -54,8 +49,8 @@ def world(days: list[date]) -> tuple[Firm, Firm]:
             name=name, ntn=f"123456{n}-8", kind="it_company",
             registration_body="PSEB", active_taxpayer=True,
         )  # fmt: skip
-        firm_account_open(firm=firm, bank=bank, currency="PKR", iban=iban("BNCH", 10 * n + 1))
-        firm_account_open(firm=firm, bank=bank, currency="USD", iban=iban("BNCH", 10 * n + 2))
+        firm_account_open(firm=firm, bank=bank, currency="PKR", iban=iban_pk("BNCH", 10 * n + 1))
+        firm_account_open(firm=firm, bank=bank, currency="USD", iban=iban_pk("BNCH", 10 * n + 2))
         firms.append(firm)
     FxRate.objects.bulk_create(
         FxRate(currency="USD", date=d, source="SBP-WACR", buy=Decimal("280"), sell=Decimal("281"))

@@ -6,17 +6,10 @@ import pytest
 from esfca.models import AuditEvent, Receipt
 from esfca.services import firm_account_open
 from exporters.models import Firm
+from exporters.validators import iban_pk
 from ledger.models import Account, Entry, FxRate, Transaction
 from ledger.verify import ledger_verify
 from tests.exporters.factories import BankFactory, FirmFactory, UserFactory
-
-
-def make_iban(bank_code: str, account_number: int) -> str:
-    """A Pakistani IBAN with correct ISO 13616 check digits."""
-    bban = f"{bank_code}{account_number:016d}"
-    digits = "".join(str(int(ch, 36)) for ch in bban + "PK00")
-    check = 98 - int(digits) % 97
-    return f"PK{check:02d}{bban}"
 
 
 def open_firm(
@@ -30,7 +23,7 @@ def open_firm(
     bank = BankFactory()
     for n, currency in enumerate(("PKR", *currencies)):
         firm_account_open(
-            firm=firm, bank=bank, currency=currency, iban=make_iban(bank.code, firm.pk * 100 + n)
+            firm=firm, bank=bank, currency=currency, iban=iban_pk(bank.code, firm.pk * 100 + n)
         )
     return firm
 

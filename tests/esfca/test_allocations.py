@@ -315,11 +315,11 @@ def test_an_esfca_at_a_second_bank_can_be_chosen():
     from esfca.services import firm_account_open
     from tests.exporters.factories import BankFactory
 
-    from .conftest import make_iban
+    from .conftest import iban_pk
 
     firm = open_firm()
     second = BankFactory(code="MEZN")
-    firm_account_open(firm=firm, bank=second, currency="USD", iban=make_iban("MEZN", 42))
+    firm_account_open(firm=firm, bank=second, currency="USD", iban=iban_pk("MEZN", 42))
     receipt = fund(firm)
     assert receipt.esfca.bank.code != "MEZN"
     with pytest.raises(InsufficientFunds):

@@ -42,3 +42,10 @@ def test_only_ascii_digits_count():
     assert not iban_is_valid("PK36SCBL" + "\u0660" * 16)
     with pytest.raises(ValidationError):
         validate_ntn("\u0661\u0662\u0663\u0664\u0665\u0666\u0667")
+
+
+def test_iban_pk_builds_the_check_digits():
+    from exporters.validators import iban_pk
+
+    assert iban_pk("SCBL", 1123456702) == "PK36SCBL0000001123456702"
+    assert iban_is_valid(iban_pk("MEZN", 42))

@@ -11,18 +11,11 @@ from rest_framework.test import APIClient
 from esfca.services import firm_account_open
 from exporters.models import Bank, Firm, User
 from exporters.services import bank_create, firm_create, user_create
+from exporters.validators import iban_pk
 from ledger.models import Account
 from ledger.verify import ledger_verify
 
 PASSWORD = "correct horse battery staple"
-
-
-def iban_for(bank_code: str, n: int) -> str:
-    """A valid Pakistani IBAN at ``bank_code`` with account number ``n`` (ISO 13616 mod 97)."""
-    bban = f"{bank_code}{n:016d}"
-    digits = "".join(str(int(ch, 36)) for ch in bban + "PK00")
-    check = 98 - int(digits) % 97
-    return f"PK{check:02d}{bban}"
 
 
 class Api:
@@ -106,8 +99,8 @@ def make_tenant(code: str, name: str, n: int, *, kind="it_company", body="PSEB")
         registration_number=f"{body}/{n:04d}",
         active_taxpayer=True,
     )
-    esfca = firm_account_open(firm=firm, bank=bank, currency="USD", iban=iban_for(code, 100 + n))
-    pkr = firm_account_open(firm=firm, bank=bank, currency="PKR", iban=iban_for(code, 200 + n))
+    esfca = firm_account_open(firm=firm, bank=bank, currency="USD", iban=iban_pk(code, 100 + n))
+    pkr = firm_account_open(firm=firm, bank=bank, currency="PKR", iban=iban_pk(code, 200 + n))
     users = {}
     for role in ("finance_officer", "firm_viewer"):
         users[role] = user_create(

@@ -17,7 +17,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from esfca.services import firm_account_open, receipt_record
 from exporters.services import bank_create
 
-from .conftest import PASSWORD, Api, World, error_of, iban_for, make_world
+from .conftest import PASSWORD, Api, World, error_of, iban_pk, make_world
 
 pytestmark = pytest.mark.django_db
 
@@ -234,7 +234,7 @@ def _body(route: str, method: str, world: World, tenant: str, extra: dict):
         "firms/{}/accounts/": {
             "bank": "SCBL",
             "currency": "EUR",
-            "iban": iban_for("SCBL", 5000 + t.firm.pk),
+            "iban": iban_pk("SCBL", 5000 + t.firm.pk),
         },
         "firms/{}/receipts/": {
             "reference": "MATRIX-R",
@@ -293,7 +293,7 @@ def matrix_world(db):
             client_country="US",
         )
         extra[tenant] = firm_account_open(
-            firm=t.firm, bank=third, currency="USD", iban=iban_for("MEZN", 900 + n)
+            firm=t.firm, bank=third, currency="USD", iban=iban_pk("MEZN", 900 + n)
         )
     return world, extra
 

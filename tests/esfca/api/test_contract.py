@@ -17,7 +17,7 @@ from .conftest import (
     allocation_body,
     balance,
     error_of,
-    iban_for,
+    iban_pk,
     make_tenant,
     receipt_body,
 )
@@ -173,21 +173,21 @@ def test_onboarding_a_bank_firm_account_and_users(world):
 
     response = admin.post(
         f"{V1}/firms/{firm['id']}/accounts/",
-        {"bank": "MEZN", "currency": "USD", "iban": iban_for("MEZN", 42)},
+        {"bank": "MEZN", "currency": "USD", "iban": iban_pk("MEZN", 42)},
     )
     assert response.status_code == 201
     account = response.json()
     assert {k: account[k] for k in ("bank", "currency", "iban", "balance")} == {
         "bank": "MEZN",
         "currency": "USD",
-        "iban": iban_for("MEZN", 42),
+        "iban": iban_pk("MEZN", 42),
         "balance": "0.00",
     }
     assert isinstance(account["id"], int)
     assert Account.objects.get(pk=account["id"]).kind == Account.Kind.ESFCA
     response = admin.post(
         f"{V1}/firms/{firm['id']}/accounts/",
-        {"bank": "MEZN", "currency": "PKR", "iban": iban_for("MEZN", 43)},
+        {"bank": "MEZN", "currency": "PKR", "iban": iban_pk("MEZN", 43)},
     )
     assert response.status_code == 201
     assert Account.objects.get(pk=response.json()["id"]).kind == Account.Kind.PKR_BANK
@@ -242,7 +242,7 @@ def test_duplicate_bank_and_account_and_username_are_409(world):
     assert error_of(response)["code"] == "duplicate_reference"
     response = admin.post(
         firm_url(world, "accounts/"),
-        {"bank": "SCBL", "currency": "USD", "iban": iban_for("SCBL", 999)},
+        {"bank": "SCBL", "currency": "USD", "iban": iban_pk("SCBL", 999)},
     )
     assert response.status_code == 409
     assert error_of(response)["code"] == "duplicate_reference"
@@ -262,10 +262,10 @@ def test_duplicate_bank_and_account_and_username_are_409(world):
 @pytest.mark.parametrize(
     "body, field",
     [
-        ({"bank": "ZZZZ", "currency": "USD", "iban": iban_for("ZZZZ", 1)}, "bank"),
-        ({"bank": "SCBL", "currency": "XXX", "iban": iban_for("SCBL", 7)}, "currency"),
+        ({"bank": "ZZZZ", "currency": "USD", "iban": iban_pk("ZZZZ", 1)}, "bank"),
+        ({"bank": "SCBL", "currency": "XXX", "iban": iban_pk("SCBL", 7)}, "currency"),
         ({"bank": "SCBL", "currency": "EUR", "iban": "PK00SCBL0000000000000001"}, "iban"),
-        ({"bank": "SCBL", "currency": "EUR", "iban": iban_for("HABB", 7)}, "iban"),
+        ({"bank": "SCBL", "currency": "EUR", "iban": iban_pk("HABB", 7)}, "iban"),
         ({"bank": "SCBL", "currency": "EUR"}, "iban"),
     ],
 )
@@ -771,7 +771,7 @@ def test_conversion_and_transfer_extensions(world):
     admin = world.api("admin")
     second = admin.post(
         firm_url(world, "accounts/"),
-        {"bank": "HABB", "currency": "USD", "iban": iban_for("HABB", 77)},
+        {"bank": "HABB", "currency": "USD", "iban": iban_pk("HABB", 77)},
     ).json()
     officer = world.api(world.own.officer)
     response = officer.post(
@@ -873,7 +873,7 @@ def test_responses_match_the_openapi_document(world):
         (
             admin.post(
                 f"{V1}/firms/{firm}/accounts/",
-                {"bank": "MEZN", "currency": "EUR", "iban": iban_for("MEZN", 5)},
+                {"bank": "MEZN", "currency": "EUR", "iban": iban_pk("MEZN", 5)},
             ),
             "/api/v1/firms/{id}/accounts/",
             "POST",
@@ -936,7 +936,7 @@ def test_bank_picks_the_esfca_when_the_firm_has_several(world):
     admin.post(f"{V1}/banks/", {"code": "MEZN", "name": "Meezan"})
     second = admin.post(
         firm_url(world, "accounts/"),
-        {"bank": "MEZN", "currency": "USD", "iban": iban_for("MEZN", 8)},
+        {"bank": "MEZN", "currency": "USD", "iban": iban_pk("MEZN", 8)},
     ).json()
     response = officer.post(firm_url(world, "receipts/"), receipt_body(bank="MEZN"))
     assert response.status_code == 201, response.json()

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from .conftest import PASSWORD, Api, allocation_body, iban_for, receipt_body
+from .conftest import PASSWORD, Api, allocation_body, iban_pk, receipt_body
 from .openapi import assert_matches_schema
 from .test_authorization_matrix import _url, api_endpoints
 
@@ -131,7 +131,7 @@ def endpoints(world):
             world.admin,
             f"{firm}/accounts/",
             "/api/v1/firms/{id}/accounts/",
-            {"bank": "SCBL", "currency": "EUR", "iban": iban_for("SCBL", 31337)},
+            {"bank": "SCBL", "currency": "EUR", "iban": iban_pk("SCBL", 31337)},
         ),
         (
             world.admin,

@@ -33,6 +33,7 @@ import pytest
 from esfca import services
 from exporters.models import Bank, Firm, Membership, User
 from exporters.services import user_create
+from exporters.validators import iban_pk
 from ledger.models import Account, FxRate
 from tests.exporters.factories import BankFactory, FirmFactory
 
@@ -48,12 +49,6 @@ def booked_on(day: date, hour: int = 11):
         yield
 
 
-def iban(bank_code: str, n: int) -> str:
-    bban = f"{bank_code}{n:016d}"
-    digits = "".join(str(int(ch, 36)) for ch in bban + "PK00")
-    return f"PK{98 - int(digits) % 97:02d}{bban}"
-
-
 def rate(currency: str, day: date, buy: str, source=FxRate.Source.SBP_WACR) -> FxRate:
     return FxRate.objects.create(
         currency=currency, date=day, source=source, buy=Decimal(buy), sell=Decimal(buy)
@@ -64,7 +59,7 @@ def open_firm(bank: Bank, *, currencies=("USD", "EUR"), **fields) -> Firm:
     firm = FirmFactory(**fields)
     for n, currency in enumerate(("PKR", *currencies)):
         services.firm_account_open(
-            firm=firm, bank=bank, currency=currency, iban=iban(bank.code, firm.pk * 100 + n)
+            firm=firm, bank=bank, currency=currency, iban=iban_pk(bank.code, firm.pk * 100 + n)
         )
     return firm
 

@@ -15,7 +15,7 @@ from esfca.services import allocation_create, firm_account_open, receipt_record
 from esfca.summaries.services import summary_file
 from exporters.models import Bank, Firm, Membership, User
 from ledger.models import FxRate
-from tests.esfca.conftest import make_iban
+from tests.esfca.conftest import iban_pk
 from tests.exporters.factories import FirmFactory
 
 PASSWORD = "correct horse battery staple"
@@ -68,7 +68,7 @@ def _firm(name: str, bank: Bank, n: int, currencies=("USD", "EUR")) -> Firm:
     firm = FirmFactory(name=name, ntn=f"{4200000 + n}-{n}")
     for i, currency in enumerate(("PKR", *currencies)):
         firm_account_open(
-            firm=firm, bank=bank, currency=currency, iban=make_iban(bank.code, n * 100 + i)
+            firm=firm, bank=bank, currency=currency, iban=iban_pk(bank.code, n * 100 + i)
         )
     return firm
 
