@@ -17,7 +17,7 @@ from fractions import Fraction
 
 from django.conf import settings
 from django.db import connection, models, transaction
-from django.db.models import Q
+from django.db.models import Q, Sum
 from django.utils import timezone
 
 from exporters.errors import DomainError
@@ -1202,7 +1202,7 @@ class _Month:
     incrementally: the sums of the month so far stand in for the list of its receipts."""
 
     def __init__(self):
-        self.receipts: list[tuple] = []  # each receipt's _MONTH_FIELDS, not the model instance
+        self.receipts: list[tuple] = []  # _MONTH_FIELDS of receipts (or of sums of them)
         self.counted = 0
         self.usd_amount = Fraction(0)
         self.usd_retained = Fraction(0)
@@ -1307,11 +1307,17 @@ class _Batch:
             in_months = Q()
             for first, last in spans:
                 in_months |= Q(value_date__range=(first, last))
-            # Only what the month's USD sums read, as tuples: a month can hold thousands.
+            # What the month's USD sums read, summed in SQL per day and reference rates: a
+            # USD equivalent is linear in the amount, so the sums give the same exact result
+            # as the receipts one by one, and a month of thousands is a few rows.
             stored = (
                 Receipt.objects.filter(in_months, firm=firm)
-                .order_by("value_date", "pk")
-                .values_list(*_MONTH_FIELDS)
+                .values("value_date", "currency", "ref_buy", "ref_buy_usd")
+                .annotate(amount_sum=Sum("amount"), retained_sum=Sum("retained"))
+                .order_by()
+                .values_list(
+                    "amount_sum", "retained_sum", "currency", "ref_buy", "ref_buy_usd", "value_date"
+                )
             )
             for key in keys:
                 self.months[key] = _Month()
