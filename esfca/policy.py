@@ -1,8 +1,9 @@
 """The money rules of domain/rules.md as pure functions: Decimal in, Decimal out.
 
-No database, no settings. Intermediate values (USD equivalents, headroom) are exact
-``Fraction``s built from the ``Decimal`` inputs; rounding happens once, at the end,
-exactly where rules.md §1 says: limits round down, conversions and tax half up.
+No database, no settings. Intermediate values are exact: products of the ``Decimal``
+inputs (``product``, which refuses to round), and ``Fraction``s where a rate divides (USD
+equivalents, headroom); rounding happens once, at the end, exactly where rules.md §1 says:
+limits round down, conversions and tax half up.
 """
 
 from collections.abc import Iterable, Sequence
@@ -14,6 +15,7 @@ from fractions import Fraction
 # Exact rounding and the working-day calendar are shared with the ledger; re-exported here
 # so that the whole of rules.md reads from this module.
 from ledger.exact import add_working_days as add_working_days
+from ledger.exact import product as product
 from ledger.exact import round_down as round_down
 from ledger.exact import round_half_up as round_half_up
 from ledger.exact import round_up as round_up
@@ -105,7 +107,7 @@ def allowed_by_rule(
 ) -> Decimal:
     """Allowed retention of one receipt by its rule version, before the tax cap."""
     if rule.basis == Basis.PER_RECEIPT:
-        return round_down(Fraction(rule.ratio) * Fraction(amount))
+        return round_down(product(rule.ratio, amount))
     this_usd = usd_equivalent(amount, buy=buy, buy_usd=buy_usd)
     headroom = monthly_headroom_usd(
         ratio=rule.ratio, floor_usd=rule.monthly_floor_usd, earlier=earlier, this_usd=this_usd
@@ -118,7 +120,7 @@ def allowed_by_rule(
 
 def tax_cap(*, amount: Decimal, tax_rate: Decimal) -> Decimal:
     """The converted part must cover the tax: retention ≤ amount − round_up(amount × rate)."""
-    return amount - round_up(Fraction(amount) * Fraction(tax_rate))
+    return amount - round_up(product(amount, tax_rate))
 
 
 def allowed_retention(
@@ -155,8 +157,8 @@ def receipt_split(
 ) -> Split:
     """§3: tax on the gross proceeds, withheld from the PKR side."""
     converted = amount - retained
-    pkr_gross = round_half_up(Fraction(converted) * Fraction(conversion_rate))
-    tax = round_half_up(Fraction(amount) * Fraction(conversion_rate) * Fraction(tax_rate))
+    pkr_gross = round_half_up(product(converted, conversion_rate))
+    tax = round_half_up(product(amount, conversion_rate, tax_rate))
     return Split(
         retained=retained,
         converted=converted,
@@ -168,7 +170,7 @@ def receipt_split(
 
 def convert(amount: Decimal, rate: Decimal) -> Decimal:
     """``amount × rate`` rounded half up to the minor unit."""
-    return round_half_up(Fraction(amount) * Fraction(rate))
+    return round_half_up(product(amount, rate))
 
 
 # --- §4 Allocations -------------------------------------------------------------------------

@@ -1,13 +1,45 @@
 """Exact money and rate arithmetic, shared by the ledger and the rules (rules.md §1).
 
-Values are ``Fraction``s built from ``Decimal``s, rounded once, at the end, to a number of
-decimal places; never a float, never an intermediate rounding.
+Values are exact: products of ``Decimal``s in a context that traps any rounding, quotients
+as ``Fraction``s built from ``Decimal``s; rounded once, at the end, to a number of decimal
+places; never a float, never an intermediate rounding.
 """
 
+import functools
 import math
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import (
+    ROUND_CEILING,
+    ROUND_FLOOR,
+    ROUND_HALF_UP,
+    Context,
+    Decimal,
+    Inexact,
+    InvalidOperation,
+    Overflow,
+    Rounded,
+)
 from fractions import Fraction
+
+# Products of Decimals are exact, so they need no Fraction: this context has room for every
+# digit of the money and rate columns multiplied together and traps any rounding, so a
+# product it could not hold exactly raises instead of being rounded.
+_EXACT = Context(prec=200, traps=[Inexact, Rounded, InvalidOperation, Overflow])
+# Rounding a Decimal to places is one quantize, with room for any digits before the point.
+_ROUND = Context(prec=200, traps=[InvalidOperation, Overflow])
+
+
+def product(*factors: Decimal) -> Decimal:
+    """The exact product of Decimals (``Inexact`` if it had more than 200 digits)."""
+    result = Decimal(1)
+    for factor in factors:
+        result = _EXACT.multiply(result, factor)
+    return result
+
+
+@functools.cache
+def _exponent(places: int) -> Decimal:
+    return Decimal(1).scaleb(-places)
 
 
 def _units(value: Fraction | Decimal | int, places: int) -> Fraction:
@@ -18,18 +50,30 @@ def _decimal(units: int, places: int) -> Decimal:
     return Decimal(units).scaleb(-places)
 
 
+def _quantized(value: Decimal, places: int, rounding: str) -> Decimal:
+    """A finite Decimal rounded once, as the Fraction path would (no negative zero)."""
+    result = value.quantize(_exponent(places), rounding=rounding, context=_ROUND)
+    return result.copy_abs() if result.is_zero() else result
+
+
 def round_down(value: Fraction | Decimal | int, places: int = 2) -> Decimal:
     """Toward minus infinity: a limit is never exceeded by rounding."""
+    if type(value) is Decimal and value.is_finite():
+        return _quantized(value, places, ROUND_FLOOR)
     return _decimal(math.floor(_units(value, places)), places)
 
 
 def round_up(value: Fraction | Decimal | int, places: int = 2) -> Decimal:
     """Toward plus infinity."""
+    if type(value) is Decimal and value.is_finite():
+        return _quantized(value, places, ROUND_CEILING)
     return _decimal(math.ceil(_units(value, places)), places)
 
 
 def round_half_up(value: Fraction | Decimal | int, places: int = 2) -> Decimal:
     """Half away from zero: conversions and tax."""
+    if type(value) is Decimal and value.is_finite():
+        return _quantized(value, places, ROUND_HALF_UP)
     scaled = _units(value, places)
     units = math.floor(abs(scaled) + Fraction(1, 2))
     return _decimal(-units if scaled < 0 else units, places)

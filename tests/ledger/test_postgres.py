@@ -2,15 +2,16 @@
 
 import datetime as dt
 import threading
+import time
 from decimal import Decimal
 
 import pytest
 from django.db import IntegrityError, connection, connections, transaction
 
-from ledger.errors import InsufficientFunds
+from ledger.errors import IdempotencyConflict, InsufficientFunds
 from ledger.models import Account, Entry, Transaction
 from ledger.selectors import account_balance
-from ledger.services import credit, debit, transaction_post
+from ledger.services import Posting, credit, debit, transaction_post, transactions_post_many
 from ledger.verify import ledger_verify
 from tests.ledger.conftest import ledger_state, open_book
 
@@ -203,3 +204,61 @@ def test_raw_insert_of_a_transaction_without_entries_fails_at_commit():
             [DAY],
         )
     assert not Transaction.objects.filter(key="empty").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_key_taken_while_a_batch_copies_is_judged_like_any_taken_key():
+    """transactions_post_many writes the keys it found free by COPY; should a concurrent
+    poster take one of them meanwhile, the batch waits for it, then judges the key as taken
+    (here: other content, a conflict) instead of failing on the unique key."""
+    mine, theirs = open_book(), open_book()
+    taken, committed = threading.Event(), threading.Event()
+    errors: list[str] = []
+
+    def concurrent_poster() -> None:
+        try:
+            with transaction.atomic():
+                fund(theirs, Decimal("10.00"), key="shared-key")
+                taken.set()
+                with connection.cursor() as cursor:
+                    for _ in range(500):  # until the batch waits for this transaction
+                        cursor.execute(
+                            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                        )
+                        if cursor.fetchone()[0]:
+                            break
+                        time.sleep(0.02)
+                    else:
+                        errors.append("the batch never waited for the concurrent key")
+        except Exception as exc:
+            errors.append(repr(exc))
+        finally:
+            committed.set()
+            connections.close_all()
+
+    thread = threading.Thread(target=concurrent_poster)
+    thread.start()
+    assert taken.wait(timeout=30)
+    before = Entry.objects.filter(account__owner=mine.firm).count()
+    postings = [
+        Posting(
+            key=key,
+            kind=Transaction.Kind.RECEIPT,
+            value_date=DAY,
+            legs=[
+                debit(mine.esfca_usd, Decimal("5.00")),
+                credit(mine.proceeds_usd, Decimal("5.00")),
+            ],
+        )
+        for key in ("new-key", "shared-key")
+    ]
+    with pytest.raises(IdempotencyConflict):
+        transactions_post_many(postings)
+    thread.join(timeout=60)
+
+    assert committed.is_set() and not errors, errors
+    assert Entry.objects.filter(account__owner=mine.firm).count() == before
+    assert not Transaction.objects.filter(key="new-key").exists()
+    assert (
+        Transaction.objects.get(key="shared-key").entries.filter(account=theirs.esfca_usd).exists()
+    )
