@@ -240,14 +240,13 @@ def _report_line(number: int, row: dict, outcome: RowOutcome) -> dict:
             "code": outcome.code,
             "message": _refusal_text(outcome.error),
         }
-    receipt = outcome.receipt
     return {
         "row": number,
-        "reference": receipt.reference,
+        "reference": outcome.value("reference"),
         "status": "accepted" if outcome.created else "replayed",
-        "retained": str(receipt.retained),
-        "converted": str(receipt.converted),
-        "pkr_credited": str(receipt.pkr_credited),
+        "retained": str(outcome.value("retained")),
+        "converted": str(outcome.value("converted")),
+        "pkr_credited": str(outcome.value("pkr_credited")),
         "message": "",
     }
 

@@ -321,7 +321,7 @@ def receipt_preview(
     earlier = [r for r in month if r.value_date <= value_date]
     later = [r for r in month if r.value_date > value_date]
     try:
-        receipt, _ = services._judge_receipt(
+        fields, _ = services._judge_receipt(
             firm=firm,
             actor=None,
             lookups=_PreviewLookups(firm),
@@ -349,6 +349,7 @@ def receipt_preview(
             currency=currency,
             allowed=Decimal(allowed) if allowed is not None else None,
         )
+    receipt = Receipt(**fields)
     return ReceiptPreview(
         ok=True,
         amount=receipt.amount,

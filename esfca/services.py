@@ -16,7 +16,7 @@ from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
 from django.conf import settings
-from django.db import connection, models, transaction
+from django.db import connection, transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 
@@ -438,8 +438,9 @@ def _judge_receipt(
     purpose_code: str,
     bank: str,
     converted_on: date | None,
-) -> tuple[Receipt, Posting]:
-    """Judge one validated receipt (rules.md §2–§3): the unsaved record and its posting.
+) -> tuple[dict, Posting]:
+    """Judge one validated receipt (rules.md §2–§3): the record's fields (``Receipt(**fields)``
+    is the unsaved record) and its posting.
 
     Checks after the fields, in the order of §2: accounts → rule in force → rates →
     limit. ``earlier()`` gives the month's earlier receipts as USD items (asked only under
@@ -516,7 +517,7 @@ def _judge_receipt(
         memo=f"{client_name} ({client_country}) {reference}"[:500],
         fx_rate=rate,
     )
-    receipt = Receipt(
+    fields = dict(
         **_frame(firm, reference, value_date, fingerprint, None, actor),
         amount=amount,
         currency=currency,
@@ -542,7 +543,7 @@ def _judge_receipt(
         client_country=client_country,
         purpose_code=purpose_code or "",
     )
-    return receipt, posting
+    return fields, posting
 
 
 def _check_later_receipts(
@@ -617,7 +618,7 @@ def receipt_record(
     def write(firm: Firm):
         month = _month_receipts(firm, value_date)
         earlier = [r for r in month if r.value_date <= value_date]
-        receipt, posting = _judge_receipt(
+        fields, posting = _judge_receipt(
             firm=firm,
             actor=actor,
             lookups=_StoredLookups(firm),
@@ -626,6 +627,7 @@ def receipt_record(
             fingerprint=fingerprint,
             **request,
         )
+        receipt = Receipt(**fields)
         receipt.transaction = transaction_post(**vars(posting))
         receipt.save(force_insert=True)
         return receipt
@@ -1099,14 +1101,48 @@ _ROW_DEFAULTS = {
 _ROW_FIELDS = set(_RECEIPT_PARAMETERS) - {"firm", "actor", "today"}
 
 
+class _New:
+    """A receipt judged in a batch: its fields, then at the flush its transaction and id.
+    The model instance is built only if someone asks for it (an import reads the figures)."""
+
+    __slots__ = ("_instance", "fields", "pk")
+
+    def __init__(self, fields: dict):
+        self.fields = fields
+        self.pk: int | None = None
+        self._instance: Receipt | None = None
+
+    @property
+    def request_fingerprint(self) -> str:
+        return self.fields["request_fingerprint"]
+
+    def instance(self) -> Receipt:
+        if self._instance is None:
+            receipt = Receipt(id=self.pk, **self.fields)
+            receipt._state.adding = False
+            receipt._state.db = connection.alias
+            self._instance = receipt
+        return self._instance
+
+
 @dataclass
 class RowOutcome:
     """What became of one row: ``created``, ``replayed`` (the stored receipt), or ``refused``
     with the refusal's code, message and details (exactly what ``receipt_record`` raises)."""
 
-    receipt: Receipt | None = None
+    stored: Receipt | _New | None = None
     created: bool = False
     error: DomainError | None = None
+
+    @property
+    def receipt(self) -> Receipt | None:
+        return self.stored.instance() if isinstance(self.stored, _New) else self.stored
+
+    def value(self, name: str):
+        """One field of the receipt, without building a model instance for a new one."""
+        if isinstance(self.stored, _New):
+            return self.stored.fields[name]
+        return getattr(self.stored, name)
 
     @property
     def status(self) -> str:
@@ -1220,6 +1256,9 @@ class _Month:
             )
         )
 
+    def add_new(self, fields: dict) -> None:
+        self.add_fields(tuple(fields[name] for name in _MONTH_FIELDS))
+
     def add_fields(self, fields: tuple) -> None:
         self.receipts.append(fields)
         value_date = fields[-1]
@@ -1235,55 +1274,91 @@ class _Month:
         return [policy.MonthItem(usd_amount=self.usd_amount, usd_retained=self.usd_retained)]
 
 
-# Field types whose value Django would pass to PostgreSQL unchanged (for these value types).
-_PLAIN_FIELDS = (
-    models.AutoField,
-    models.BigAutoField,
-    models.CharField,
-    models.DateField,
-    models.DecimalField,
-    models.ForeignKey,
-    models.OneToOneField,
-)
-_PLAIN_VALUES = (str, int, Decimal, date)
-
-
-def _bulk_insert(model, objs: list) -> None:
-    """``bulk_create`` of new rows; on PostgreSQL one ``COPY`` after taking their ids from the
-    table's sequence, with the values Django's ``bulk_create`` would send (each field's
-    ``pre_save`` and ``get_db_prep_save``, skipped only where they return the value as is).
-    Constraints and triggers apply to ``COPY`` as to ``INSERT``."""
-    if not objs:
-        return
-    if connection.vendor != "postgresql":
-        model.objects.bulk_create(objs)
-        return
+def _copy_new_rows(model, columns: list[str], rows: list[tuple]) -> list[int]:
+    """Insert new rows by one ``COPY`` (PostgreSQL), ids taken from the table's sequence
+    first; ``rows`` hold the values of ``columns`` (attnames) as Django would send them.
+    Constraints and triggers apply to ``COPY`` as to ``INSERT``. Returns the ids."""
     meta = model._meta
-    fields = meta.concrete_fields
-    plain = [type(f) in _PLAIN_FIELDS for f in fields]
     quote = connection.ops.quote_name
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-            [meta.db_table, meta.pk.column, len(objs)],
+            [meta.db_table, meta.pk.column, len(rows)],
         )
-        for obj, (pk,) in zip(objs, cursor.fetchall(), strict=True):
-            setattr(obj, meta.pk.attname, pk)
-        columns = ", ".join(quote(f.column) for f in fields)
-        with cursor.copy(f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN") as copy:
-            for obj in objs:
-                row = []
-                for field, is_plain in zip(fields, plain, strict=True):
-                    if is_plain:
-                        value = getattr(obj, field.attname)
-                        if value is None or type(value) in _PLAIN_VALUES:
-                            row.append(value)
-                            continue
-                    row.append(field.get_db_prep_save(field.pre_save(obj, True), connection))
-                copy.write_row(row)
-    for obj in objs:
-        obj._state.adding = False
-        obj._state.db = connection.alias
+        ids = [pk for (pk,) in cursor.fetchall()]
+        names = ", ".join(quote(meta.get_field(c).column) for c in [meta.pk.attname, *columns])
+        with cursor.copy(f"COPY {quote(meta.db_table)} ({names}) FROM STDIN") as copy:
+            for pk, row in zip(ids, rows, strict=True):
+                copy.write_row((pk, *row))
+    return ids
+
+
+def _receipt_copy_plan() -> tuple[list[str], list[tuple[str, str]]]:
+    """Receipt's columns after the id, and how each is read from the judged fields:
+    ``("fk", name)`` the related object's id, ``("now", name)`` the insert time,
+    ``("value", name)`` the value as is (Decimal, date, str or None: sent unchanged)."""
+    columns, how = [], []
+    for field in Receipt._meta.concrete_fields:
+        if field.primary_key:
+            continue
+        columns.append(field.attname)
+        if field.is_relation:
+            how.append(("fk", field.name))
+        elif getattr(field, "auto_now_add", False):
+            how.append(("now", field.name))
+        else:
+            how.append(("value", field.name))
+    return columns, how
+
+
+_RECEIPT_COLUMNS, _RECEIPT_HOW = _receipt_copy_plan()
+_AUDIT_COLUMNS = ["actor_id", "firm_id", "action", "object_type", "object_id", "details", "at"]
+
+
+def _receipt_row(fields: dict, now) -> tuple:
+    row = []
+    for how, name in _RECEIPT_HOW:
+        value = fields[name] if how != "now" else now
+        if how == "fk" and value is not None:
+            value = value.pk
+        row.append(value)
+    return tuple(row)
+
+
+def _write_new_receipts(firm: Firm, actor, new: list[_New]) -> None:
+    """The receipt and audit rows of a flush, as ``_record_once`` would write them."""
+    if connection.vendor != "postgresql":
+        receipts = Receipt.objects.bulk_create([Receipt(**n.fields) for n in new])
+        for n, receipt in zip(new, receipts, strict=True):
+            n.pk = receipt.pk
+        AuditEvent.objects.bulk_create(
+            _audit_event(actor, firm, "receipt_recorded", r, reference=r.reference)
+            for r in receipts
+        )
+        return
+    now = timezone.now()
+    ids = _copy_new_rows(Receipt, _RECEIPT_COLUMNS, [_receipt_row(n.fields, now) for n in new])
+    for n, pk in zip(new, ids, strict=True):
+        n.pk = pk
+    # What every receipt's audit row shares, as _audit_event builds it.
+    template = _audit_event(actor, firm, "receipt_recorded", Receipt(), reference="")
+    details = AuditEvent._meta.get_field("details")
+    _copy_new_rows(
+        AuditEvent,
+        _AUDIT_COLUMNS,
+        [
+            (
+                template.actor_id,
+                template.firm_id,
+                template.action,
+                template.object_type,
+                str(n.pk),
+                details.get_db_prep_save({"reference": n.fields["reference"]}, connection),
+                now,
+            )
+            for n in new
+        ],
+    )
 
 
 def _month_key(on: date) -> tuple[int, int]:
@@ -1297,7 +1372,7 @@ class _Batch:
         self.firm, self.actor, self.today = firm, actor, today
         self.lookups = _ChunkLookups(firm, rows)
         references = [r["reference"] for r in rows if isinstance(r["reference"], str)]
-        self.known = {
+        self.known: dict[str, Receipt | _New] = {
             r.reference: r for r in Receipt.objects.filter(firm=firm, reference__in=references)
         }
         self.months: dict[tuple[int, int], _Month] = {}
@@ -1323,24 +1398,17 @@ class _Batch:
                 self.months[key] = _Month()
             for fields in stored:
                 self.months[_month_key(fields[-1])].add_fields(fields)
-        self.pending: list[tuple[Receipt, Posting]] = []
+        self.pending: list[tuple[_New, Posting]] = []
 
     def flush(self) -> None:
         """Post the pending receipts: one bulk ledger posting, then their rows in bulk."""
         if not self.pending:
             return
         txns = transactions_post_many([posting for _, posting in self.pending])
-        receipts = [receipt for receipt, _ in self.pending]
-        for receipt, txn in zip(receipts, txns, strict=True):
-            receipt.transaction = txn
-        _bulk_insert(Receipt, receipts)
-        _bulk_insert(
-            AuditEvent,
-            [
-                _audit_event(self.actor, self.firm, "receipt_recorded", r, reference=r.reference)
-                for r in receipts
-            ],
-        )
+        new = [n for n, _ in self.pending]
+        for n, txn in zip(new, txns, strict=True):
+            n.fields["transaction"] = txn
+        _write_new_receipts(self.firm, self.actor, new)
         self.pending = []
 
     def one(self, row: dict) -> RowOutcome:
@@ -1359,11 +1427,12 @@ class _Batch:
         month = self.months[_month_key(args["value_date"])]
         if month.latest is not None and month.latest > args["value_date"]:
             return self.backdated(row, month)  # §2 backdating: receipt_record's own rule
-        receipt, posting = self.judge(month, **args, fingerprint=fingerprint)
-        self.pending.append((receipt, posting))
-        self.known[receipt.reference] = receipt
-        month.add(receipt)
-        return RowOutcome(receipt, created=True)
+        fields, posting = self.judge(month, **args, fingerprint=fingerprint)
+        new = _New(fields)
+        self.pending.append((new, posting))
+        self.known[fields["reference"]] = new
+        month.add_new(fields)
+        return RowOutcome(new, created=True)
 
     def backdated(self, row: dict, month: _Month) -> RowOutcome:
         self.flush()  # receipt_record reads the month from the database
@@ -1373,7 +1442,7 @@ class _Batch:
             month.add(receipt)
         return RowOutcome(receipt, created=created)
 
-    def judge(self, month: _Month, *, fingerprint, **request) -> tuple[Receipt, Posting]:
+    def judge(self, month: _Month, *, fingerprint, **request) -> tuple[dict, Posting]:
         """receipt_record's judgement, for a row with no later receipt in its month."""
         return _judge_receipt(
             firm=self.firm,
