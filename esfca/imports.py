@@ -28,7 +28,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from .models import ImportJob
-from .services import RowOutcome, receipts_record_many
+from .services import RowOutcome, receipts_record_chunks, receipts_record_many
 
 COLUMNS = [
     "reference",
@@ -255,6 +255,10 @@ def judge_rows(job: ImportJob, actor, first: int, rows: list[dict]) -> list[dict
     """Record rows ``first``… of the file with the real service; the outcomes as report
     lines. One database transaction for the lot."""
     outcomes = receipts_record_many(firm=job.firm, actor=actor, rows=[row_kwargs(r) for r in rows])
+    return _report_lines(first, rows, outcomes)
+
+
+def _report_lines(first: int, rows: list[dict], outcomes: list[RowOutcome]) -> list[dict]:
     return [
         _report_line(number, row, outcome)
         for number, row, outcome in zip(
@@ -319,12 +323,19 @@ def import_dry_run(*, job_id: int) -> ImportJob:
 
 
 def import_run(*, job_id: int) -> ImportJob:
-    """Record every row for real, one transaction per chunk; replays post nothing."""
+    """Record every row for real, one transaction per chunk (the next chunk judged while
+    one is written, on PostgreSQL); replays post nothing."""
     job = ImportJob.objects.select_related("firm", "created_by").get(pk=job_id)
     report: list[dict] = []
+    chunks = list(_chunks(job))
+    recorded = receipts_record_chunks(
+        firm=job.firm,
+        actor=job.created_by,
+        chunks=([row_kwargs(r) for r in rows] for _, rows in chunks),
+    )
     try:
-        for first, rows in _chunks(job):
-            report += judge_rows(job, job.created_by, first, rows)
+        for (first, rows), chunk in zip(chunks, recorded, strict=True):
+            report += _report_lines(first, rows, chunk.outcomes)
             ImportJob.objects.filter(pk=job.pk).update(processed=len(report), **_counts(report))
     except Exception as exc:  # an unexpected failure: keep what was done, say so
         ImportJob.objects.filter(pk=job.pk).update(

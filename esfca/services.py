@@ -10,14 +10,16 @@ at the same moment can never both take the same headroom.
 import hashlib
 import inspect
 import json
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
 from django.conf import settings
-from django.db import connection, transaction
-from django.db.models import Q, Sum
+from django.db import connection, connections, transaction
+from django.db.models import Max, Q, Sum
 from django.utils import timezone
 
 from exporters.errors import DomainError
@@ -1298,16 +1300,16 @@ def _receipt_copy_plan() -> tuple[list[str], list[tuple[str, str]]]:
     ``("fk", name)`` the related object's id, ``("now", name)`` the insert time,
     ``("value", name)`` the value as is (Decimal, date, str or None: sent unchanged)."""
     columns, how = [], []
-    for field in Receipt._meta.concrete_fields:
-        if field.primary_key:
+    for model_field in Receipt._meta.concrete_fields:
+        if model_field.primary_key:
             continue
-        columns.append(field.attname)
-        if field.is_relation:
-            how.append(("fk", field.name))
-        elif getattr(field, "auto_now_add", False):
-            how.append(("now", field.name))
+        columns.append(model_field.attname)
+        if model_field.is_relation:
+            how.append(("fk", model_field.name))
+        elif getattr(model_field, "auto_now_add", False):
+            how.append(("now", model_field.name))
         else:
-            how.append(("value", field.name))
+            how.append(("value", model_field.name))
     return columns, how
 
 
@@ -1365,18 +1367,50 @@ def _month_key(on: date) -> tuple[int, int]:
     return on.year, on.month
 
 
-class _Batch:
-    """One chunk of ``receipts_record_many`` under the firm's lock."""
+class _NeedsLock(Exception):
+    """A row judged ahead of its chunk's lock needs the database under the lock (a receipt
+    dated before one already in its month, a reference reused with other content)."""
 
-    def __init__(self, firm: Firm, actor, rows: list[dict], today: date):
-        self.firm, self.actor, self.today = firm, actor, today
+
+@dataclass
+class _Carried:
+    """What chunks judged ahead of their lock carry forward: the references and months
+    seen so far, with the receipts of the chunks before (written or being written)."""
+
+    known: dict = field(default_factory=dict)
+    months: dict = field(default_factory=dict)
+
+
+class _Batch:
+    """One chunk of ``receipts_record_many``: judged under the firm's lock, or ``ahead``
+    of it (``_judge_ahead``), where a row that would read the database raises
+    ``_NeedsLock`` and what the chunk learns is ``carried`` on to the next one."""
+
+    def __init__(
+        self,
+        firm: Firm,
+        actor,
+        rows: list[dict],
+        today: date,
+        carried: _Carried | None = None,
+        ahead: bool = False,
+    ):
+        self.firm, self.actor, self.today, self.ahead = firm, actor, today, ahead
+        carried = carried or _Carried()
         self.lookups = _ChunkLookups(firm, rows)
-        references = [r["reference"] for r in rows if isinstance(r["reference"], str)]
-        self.known: dict[str, Receipt | _New] = {
-            r.reference: r for r in Receipt.objects.filter(firm=firm, reference__in=references)
-        }
-        self.months: dict[tuple[int, int], _Month] = {}
-        keys = {_month_key(r["value_date"]) for r in rows if isinstance(r["value_date"], date)}
+        self.known: dict[str, Receipt | _New] = carried.known
+        references = [
+            r["reference"]
+            for r in rows
+            if isinstance(r["reference"], str) and r["reference"] not in self.known
+        ]
+        self.known.update(
+            (r.reference, r) for r in Receipt.objects.filter(firm=firm, reference__in=references)
+        )
+        self.months: dict[tuple[int, int], _Month] = carried.months
+        keys = {
+            _month_key(r["value_date"]) for r in rows if isinstance(r["value_date"], date)
+        } - set(self.months)
         if keys:
             spans = [policy.month_bounds(date(y, m, 1)) for y, m in keys]
             in_months = Q()
@@ -1419,6 +1453,8 @@ class _Batch:
         if existing is not None:
             if existing.request_fingerprint == fingerprint:
                 return RowOutcome(existing, created=False)
+            if self.ahead:
+                raise _NeedsLock
             self.flush()  # the stored record's id goes into the refusal
             _replay(Receipt, self.firm, args["reference"], fingerprint)  # raises
         _receipt_check(
@@ -1426,6 +1462,8 @@ class _Batch:
         )
         month = self.months[_month_key(args["value_date"])]
         if month.latest is not None and month.latest > args["value_date"]:
+            if self.ahead:
+                raise _NeedsLock
             return self.backdated(row, month)  # §2 backdating: receipt_record's own rule
         fields, posting = self.judge(month, **args, fingerprint=fingerprint)
         new = _New(fields)
@@ -1468,17 +1506,143 @@ def receipts_record_many(*, firm: Firm, actor, rows: list[dict], today: date | N
     the rows) goes through ``receipt_record`` itself, which owns the §2 backdating rule.
     """
     today = today or local_today()
+    _check_row_fields(rows)
+    with transaction.atomic():
+        batch = _Batch(_lock_firm(firm), actor, [{**_ROW_DEFAULTS, **r} for r in rows], today)
+        outcomes = _judge_rows(batch, rows)
+        batch.flush()
+    return outcomes
+
+
+def _check_row_fields(rows: list[dict]) -> None:
     for row in rows:
         unknown = set(row) - _ROW_FIELDS
         if unknown:
             raise TypeError(f"Unknown receipt fields: {', '.join(sorted(unknown))}.")
+
+
+def _judge_rows(batch: _Batch, rows: list[dict]) -> list[RowOutcome]:
     outcomes = []
-    with transaction.atomic():
-        batch = _Batch(_lock_firm(firm), actor, [{**_ROW_DEFAULTS, **r} for r in rows], today)
-        for row in rows:
-            try:
-                outcomes.append(batch.one(row))
-            except DomainError as exc:
-                outcomes.append(RowOutcome(error=exc))
-        batch.flush()
+    for row in rows:
+        try:
+            outcomes.append(batch.one(row))
+        except DomainError as exc:
+            outcomes.append(RowOutcome(error=exc))
     return outcomes
+
+
+# --- receipts in chunks, judged ahead of the lock (imports on PostgreSQL) -------------------
+
+
+@dataclass
+class ChunkOutcome:
+    """One chunk's outcomes, once committed; ``ahead`` when the judgement made ahead of
+    the firm's lock held and was written as it was."""
+
+    outcomes: list[RowOutcome]
+    ahead: bool = False
+
+
+@dataclass
+class _Ahead:
+    """A chunk judged ahead of its lock: its outcomes and the batch holding its writes, or
+    ``None`` for both when a row needed the lock (the writer judges the chunk again)."""
+
+    rows: list[dict]
+    outcomes: list[RowOutcome] | None
+    batch: _Batch | None
+
+
+def _judge_ahead(firm: Firm, actor, rows: list[dict], today: date, carried: _Carried) -> _Ahead:
+    """Judge a chunk without the firm's lock, as if the chunks before it were written."""
+    _check_row_fields(rows)
+    firm = Firm.objects.get(pk=firm.pk)  # as the lock would read it
+    batch = _Batch(firm, actor, [{**_ROW_DEFAULTS, **r} for r in rows], today, carried, True)
+    try:
+        return _Ahead(rows, _judge_rows(batch, rows), batch)
+    except _NeedsLock:
+        return _Ahead(rows, None, None)
+
+
+def _last_receipt_id(firm: Firm, after: int = 0) -> int:
+    """The firm's highest receipt id above ``after`` (``after`` when there is none)."""
+    newer = Receipt.objects.filter(firm=firm, pk__gt=after).aggregate(last=Max("pk"))["last"]
+    return newer or after
+
+
+class _ChunkWriter:
+    """Writes chunks judged ahead of their lock, one database transaction each, on its own
+    thread and connection, so that the next chunk is judged while this one is written and
+    committed (PostgreSQL does its part on the other core).
+
+    Under the firm's lock it first proves the judgement still holds: the firm's receipts
+    are what the judgement assumed, i.e. none was written by anyone else since the last
+    chunk (ids are taken under the firm's lock, so any such receipt has a higher id).
+    Otherwise, or when the chunk needed the lock, it records the chunk with
+    ``receipts_record_many`` under the lock, and says so (``ahead`` false) so that the next
+    chunk is judged again from the database."""
+
+    def __init__(self, firm: Firm, actor, today: date):
+        self.firm, self.actor, self.today = firm, actor, today
+        self.last_id = _last_receipt_id(firm)  # read before anything is judged
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="receipts-writer")
+
+    def submit(self, ahead: _Ahead) -> Future:
+        return self.pool.submit(self._write, ahead)
+
+    def _write(self, ahead: _Ahead) -> ChunkOutcome:
+        with transaction.atomic():
+            firm = _lock_firm(self.firm)
+            kept = ahead.batch is not None and _last_receipt_id(firm, self.last_id) == self.last_id
+            if kept:
+                ahead.batch.flush()
+                outcomes = ahead.outcomes
+            else:
+                outcomes = receipts_record_many(
+                    firm=firm, actor=self.actor, rows=ahead.rows, today=self.today
+                )
+            self.last_id = _last_receipt_id(firm, self.last_id)
+        return ChunkOutcome(outcomes, ahead=kept)
+
+    def close(self) -> None:
+        try:
+            self.pool.submit(connections.close_all).result()  # the writer thread's connection
+        finally:
+            self.pool.shutdown(wait=True)
+
+
+def receipts_record_chunks(
+    *, firm: Firm, actor, chunks: Iterable[list[dict]], today: date | None = None
+) -> Iterator[ChunkOutcome]:
+    """``receipts_record_many`` for each chunk in turn, one database transaction each,
+    yielding each chunk's outcomes once it is committed: the same outcomes as calling it
+    chunk by chunk.
+
+    On PostgreSQL, outside any transaction, a chunk is judged while the one before it is
+    written and committed by a ``_ChunkWriter`` (its own thread and connection), which
+    proves under the firm's lock that the judgement still holds or records the chunk again
+    under the lock. Elsewhere (SQLite, or inside a transaction) the chunks go one by one.
+    """
+    today = today or local_today()
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        for rows in chunks:
+            yield ChunkOutcome(receipts_record_many(firm=firm, actor=actor, rows=rows, today=today))
+        return
+    writer = _ChunkWriter(firm, actor, today)
+    try:
+        carried, in_flight = _Carried(), None
+        for rows in chunks:
+            ahead = _judge_ahead(firm, actor, rows, today, carried)
+            if in_flight is not None:
+                done = in_flight.result()
+                yield done
+                if not done.ahead:  # judged from the database again, now the chunk before is in
+                    carried = _Carried()
+                    ahead = _judge_ahead(firm, actor, rows, today, carried)
+            if ahead.batch is None:
+                carried = _Carried()  # this chunk's judgement was cut short: start afresh
+            in_flight = writer.submit(ahead)
+        if in_flight is not None:
+            yield in_flight.result()
+    finally:
+        writer.close()

@@ -2,6 +2,7 @@ import importlib
 import os
 
 import pytest
+from django.db import connection
 
 from config.celery_app import app as celery_app
 
@@ -46,3 +47,11 @@ def seeded_rules(request):
     if not RetentionRuleVersion.objects.exists():
         importlib.import_module("esfca.migrations.0002_seed_rules").seed(apps, None)
     yield
+
+
+@pytest.fixture
+def require_postgresql():
+    """`make test` runs on PostgreSQL; these tests check its triggers and row locks."""
+    assert connection.vendor == "postgresql", (
+        "PostgreSQL-only test (triggers, row locks): run it with `make test`"
+    )

@@ -2,7 +2,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 
 from ledger.models import Account, Entry, Transaction
 from ledger.services import account_open
@@ -38,14 +37,6 @@ def ledger_verified_after(request):
 @pytest.fixture
 def ledger_corrupted_on_purpose():
     """Requested by the tests that break the ledger to see the checker catch it."""
-
-
-@pytest.fixture
-def require_postgresql():
-    """`make test` runs on PostgreSQL; these tests check its triggers and row locks."""
-    assert connection.vendor == "postgresql", (
-        "PostgreSQL-only test (triggers, row locks): run it with `make test`"
-    )
 
 
 @dataclass
