@@ -373,7 +373,25 @@ class Posting:
     fx_rate: Decimal | None = None
 
 
-def transactions_post_many(postings: Sequence[Posting]) -> list[Transaction]:
+@dataclass(frozen=True)
+class PreparedPostings:
+    """Postings validated, with their transaction rows (``postings_prepare``)."""
+
+    postings: Sequence[Posting]
+    rows: list[dict]
+
+
+def postings_prepare(postings: Sequence[Posting]) -> PreparedPostings:
+    """What ``transactions_post_many`` does before it needs the database: validate every
+    posting (raises ``InvalidPosting``) and compute its row and fingerprint. A caller may
+    prepare while the database is busy with something else and post the result later."""
+    return PreparedPostings(
+        postings,
+        [_row(p.key, p.kind, p.value_date, p.legs, p.memo, p.fx_rate, None) for p in postings],
+    )
+
+
+def transactions_post_many(postings: Sequence[Posting] | PreparedPostings) -> list[Transaction]:
     """Post many balanced transactions in one database transaction, all or nothing.
 
     The same result as ``transaction_post`` called for each posting in order: every
@@ -386,7 +404,9 @@ def transactions_post_many(postings: Sequence[Posting]) -> list[Transaction]:
     by its aggregated delta. The deferred trigger proves each transaction's zero sum at
     COMMIT. Elsewhere (SQLite) it loops over ``transaction_post`` inside one atomic block.
     """
-    rows = [_row(p.key, p.kind, p.value_date, p.legs, p.memo, p.fx_rate, None) for p in postings]
+    if not isinstance(postings, PreparedPostings):
+        postings = postings_prepare(postings)
+    postings, rows = postings.postings, postings.rows
     if connection.vendor != "postgresql":
         with transaction.atomic():
             return [
