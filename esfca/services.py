@@ -9,7 +9,6 @@ at the same moment can never both take the same headroom.
 
 import hashlib
 import inspect
-import json
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ from ledger.services import (
     account_open,
     credit,
     debit,
+    json_text,
     postings_prepare,
     transaction_post,
     transactions_post_many,
@@ -84,8 +84,12 @@ def _plain(value) -> str | None:
 
 
 def _fingerprint(**fields) -> str:
-    body = {k: _plain(v) for k, v in fields.items()}
-    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+    """SHA-256 of ``json.dumps({name: _plain(value)}, sort_keys=True)``, the JSON written out
+    directly (the same text, which a test checks): an import computes one per row."""
+    body = ", ".join(
+        f"{json_text(name)}: {json_text(_plain(value))}" for name, value in sorted(fields.items())
+    )
+    return hashlib.sha256(f"{{{body}}}".encode()).hexdigest()
 
 
 def _replay(model, firm: Firm, reference: str, fingerprint: str):
@@ -1218,11 +1222,19 @@ class _ChunkLookups:
         self.internal = _Memo(lambda kind, currency: _internal(firm, kind, currency))
         self._buying = _Memo(lambda currency, on: buying_rate(currency=currency, on=on))
         self._ref = _Memo(lambda currency, on: ref_rates(currency, on))
+        self._rule = _Memo(self._rule_on)  # per day: a chunk has thousands of rows, few days
+        self._tax_rate = _Memo(self._tax_rate_on)
 
     def rule(self, on: date) -> RetentionRuleVersion:
-        return _latest_in_force(self.rules, on) or retention_rule_on(self.firm, on)
+        return self._rule(on)
 
     def tax_rate(self, on: date) -> Decimal:
+        return self._tax_rate(on)
+
+    def _rule_on(self, on: date) -> RetentionRuleVersion:
+        return _latest_in_force(self.rules, on) or retention_rule_on(self.firm, on)
+
+    def _tax_rate_on(self, on: date) -> Decimal:
         row = _latest_in_force(self.taxes, on)
         return row.rate if row is not None else tax_rate_on(self.firm, on)
 
@@ -1365,6 +1377,23 @@ def _write_new_receipts(firm: Firm, actor, new: list[_New]) -> None:
     )
 
 
+def _stored_receipts(firm: Firm, references: list[str]) -> list[Receipt]:
+    """The firm's receipts with these references. On PostgreSQL the references go as one
+    array parameter: a chunk has thousands, which Django's ``__in`` would prepare and
+    quote one by one."""
+    if not references:
+        return []
+    if connection.vendor != "postgresql":
+        return list(Receipt.objects.filter(firm=firm, reference__in=references))
+    table = connection.ops.quote_name(Receipt._meta.db_table)
+    return list(
+        Receipt.objects.raw(
+            f"SELECT * FROM {table} WHERE firm_id = %s AND reference = ANY(%s)",
+            [firm.pk, references],
+        )
+    )
+
+
 def _month_key(on: date) -> tuple[int, int]:
     return on.year, on.month
 
@@ -1406,9 +1435,7 @@ class _Batch:
             for r in rows
             if isinstance(r["reference"], str) and r["reference"] not in self.known
         ]
-        self.known.update(
-            (r.reference, r) for r in Receipt.objects.filter(firm=firm, reference__in=references)
-        )
+        self.known.update((r.reference, r) for r in _stored_receipts(firm, references))
         self.months: dict[tuple[int, int], _Month] = carried.months
         keys = {
             _month_key(r["value_date"]) for r in rows if isinstance(r["value_date"], date)

@@ -2,12 +2,12 @@
 
 import functools
 import hashlib
-import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from json.encoder import encode_basestring_ascii
 
 import psycopg
 from django.db import IntegrityError, connection, transaction
@@ -54,6 +54,8 @@ def _validate(legs: Sequence[Leg]) -> None:
     sums: dict[str, Decimal] = defaultdict(Decimal)
     for leg in legs:
         for amount in (leg.debit, leg.credit):
+            if amount is ZERO:  # the other side of debit()/credit(): nothing to check
+                continue
             if not isinstance(amount, Decimal) or not amount.is_finite():
                 raise InvalidPosting("Leg amounts must be finite Decimals.")
             if abs(amount) >= TOO_LARGE:
@@ -72,25 +74,40 @@ def _validate(legs: Sequence[Leg]) -> None:
         raise InvalidPosting("Debits and credits differ per currency.", unbalanced=unbalanced)
 
 
+def json_text(value: str | int | None) -> str:
+    """A string, an integer or None as ``json.dumps`` writes it (ASCII, escaped): for
+    fingerprints written out directly, which must keep the text ``json.dumps`` gives."""
+    if value is None:
+        return "null"
+    if isinstance(value, int):
+        return int.__repr__(value)
+    return encode_basestring_ascii(value)
+
+
 def _fingerprint(kind, value_date, legs, memo, fx_rate, reverses) -> str:
-    body = {
-        "kind": kind,
-        "value_date": value_date.isoformat(),
-        "memo": memo,
-        "fx_rate": None if fx_rate is None else str(fx_rate),
-        "reverses": reverses.pk if reverses else None,
-        "legs": sorted(
-            # Quantized, so 250, 250.0 and 250.00 are the same request.
-            [
-                leg.account.pk,
-                str(leg.debit.quantize(CENT)),
-                str(leg.credit.quantize(CENT)),
-                leg.currency,
-            ]
-            for leg in legs
-        ),
-    }
-    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+    """SHA-256 of ``json.dumps(body, sort_keys=True)`` (the text written out directly, which
+    a test checks), ``body`` being the posting with its legs quantized and sorted, so that
+    250, 250.0 and 250.00 are the same request."""
+    sorted_legs = sorted(
+        [
+            leg.account.pk,
+            str(leg.debit.quantize(CENT)),
+            str(leg.credit.quantize(CENT)),
+            leg.currency,
+        ]
+        for leg in legs
+    )
+    legs_text = ", ".join(
+        f"[{json_text(pk)}, {json_text(d)}, {json_text(c)}, {json_text(currency)}]"
+        for pk, d, c, currency in sorted_legs
+    )
+    text = (
+        f'{{"fx_rate": {json_text(None if fx_rate is None else str(fx_rate))}, '
+        f'"kind": {json_text(kind)}, "legs": [{legs_text}], "memo": {json_text(memo)}, '
+        f'"reverses": {json_text(reverses.pk if reverses else None)}, '
+        f'"value_date": {json_text(value_date.isoformat())}}}'
+    )
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _replay(key: str, fingerprint: str) -> Transaction | None:
