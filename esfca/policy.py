@@ -6,6 +6,7 @@ equivalents, headroom); rounding happens once, at the end, exactly where rules.m
 limits round down, conversions and tax half up.
 """
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -78,16 +79,28 @@ def monthly_allowed_total(
     *, ratio: Decimal, floor_usd: Decimal, proceeds_usd: Fraction
 ) -> Fraction:
     """``max(ratio × P, min(floor, P))`` (rules.md §2, calendar_month)."""
-    return max(Fraction(ratio) * proceeds_usd, min(Fraction(floor_usd), proceeds_usd))
+    return max(_exact(ratio) * proceeds_usd, min(_exact(floor_usd), proceeds_usd))
+
+
+@functools.lru_cache(maxsize=1024)
+def _exact(value: Decimal) -> Fraction:
+    """A rule's ratio or floor as a Fraction (few distinct values, asked for every receipt)."""
+    return Fraction(value)
+
+
+_NONE = Fraction(0)
 
 
 def monthly_headroom_usd(
     *, ratio: Decimal, floor_usd: Decimal, earlier: Sequence[MonthItem], this_usd: Fraction
 ) -> Fraction:
-    proceeds = sum((i.usd_amount for i in earlier), Fraction(0)) + this_usd
-    already = sum((i.usd_retained for i in earlier), Fraction(0))
+    proceeds, already = this_usd, _NONE
+    for item in earlier:
+        proceeds += item.usd_amount
+        already += item.usd_retained
     total = monthly_allowed_total(ratio=ratio, floor_usd=floor_usd, proceeds_usd=proceeds)
-    return max(Fraction(0), total - already)
+    headroom = total - already
+    return headroom if headroom > 0 else _NONE
 
 
 def from_usd(usd: Fraction, *, buy: Decimal | None, buy_usd: Decimal | None) -> Fraction:

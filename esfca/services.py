@@ -1284,8 +1284,9 @@ class _Month:
     def earlier(self) -> list[policy.MonthItem]:
         # Items first, sums after: a receipt without its rates refuses with the sums intact.
         new = [_month_item_of(*fields) for fields in self.receipts[self.counted :]]
-        self.usd_amount += sum((i.usd_amount for i in new), Fraction(0))
-        self.usd_retained += sum((i.usd_retained for i in new), Fraction(0))
+        for item in new:
+            self.usd_amount += item.usd_amount
+            self.usd_retained += item.usd_retained
         self.counted = len(self.receipts)
         return [policy.MonthItem(usd_amount=self.usd_amount, usd_retained=self.usd_retained)]
 
@@ -1358,7 +1359,6 @@ def _write_new_receipts(firm: Firm, actor, new: list[_New]) -> None:
         n.pk = pk
     # What every receipt's audit row shares, as _audit_event builds it.
     template = _audit_event(actor, firm, "receipt_recorded", Receipt(), reference="")
-    details = AuditEvent._meta.get_field("details")
     _copy_new_rows(
         AuditEvent,
         _AUDIT_COLUMNS,
@@ -1369,7 +1369,7 @@ def _write_new_receipts(firm: Firm, actor, new: list[_New]) -> None:
                 template.action,
                 template.object_type,
                 str(n.pk),
-                details.get_db_prep_save({"reference": n.fields["reference"]}, connection),
+                f'{{"reference": {json_text(n.fields["reference"])}}}',  # jsonb reads the text
                 now,
             )
             for n in new

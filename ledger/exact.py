@@ -60,6 +60,8 @@ def round_down(value: Fraction | Decimal | int, places: int = 2) -> Decimal:
     """Toward minus infinity: a limit is never exceeded by rounding."""
     if type(value) is Decimal and value.is_finite():
         return _quantized(value, places, ROUND_FLOOR)
+    if type(value) is Fraction:  # floor(n·10^p / d) in integers
+        return _decimal(value.numerator * 10**places // value.denominator, places)
     return _decimal(math.floor(_units(value, places)), places)
 
 
@@ -67,6 +69,8 @@ def round_up(value: Fraction | Decimal | int, places: int = 2) -> Decimal:
     """Toward plus infinity."""
     if type(value) is Decimal and value.is_finite():
         return _quantized(value, places, ROUND_CEILING)
+    if type(value) is Fraction:  # ceil(n·10^p / d) = -floor(-n·10^p / d)
+        return _decimal(-(-value.numerator * 10**places // value.denominator), places)
     return _decimal(math.ceil(_units(value, places)), places)
 
 
@@ -74,6 +78,10 @@ def round_half_up(value: Fraction | Decimal | int, places: int = 2) -> Decimal:
     """Half away from zero: conversions and tax."""
     if type(value) is Decimal and value.is_finite():
         return _quantized(value, places, ROUND_HALF_UP)
+    if type(value) is Fraction:  # floor(|n|·10^p / d + 1/2) = (2·|n|·10^p + d) // 2d
+        n, d = value.numerator, value.denominator
+        units = (2 * abs(n) * 10**places + d) // (2 * d)
+        return _decimal(-units if n < 0 else units, places)
     scaled = _units(value, places)
     units = math.floor(abs(scaled) + Fraction(1, 2))
     return _decimal(-units if scaled < 0 else units, places)
