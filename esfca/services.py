@@ -32,6 +32,7 @@ from ledger.services import (
     Posting,
     PreparedPostings,
     account_open,
+    copy_data,
     credit,
     debit,
     json_text,
@@ -1291,23 +1292,21 @@ class _Month:
         return [policy.MonthItem(usd_amount=self.usd_amount, usd_retained=self.usd_retained)]
 
 
-def _copy_new_rows(model, columns: list[str], rows: list[tuple]) -> list[int]:
-    """Insert new rows by one ``COPY`` (PostgreSQL), ids taken from the table's sequence
-    first; ``rows`` hold the values of ``columns`` (attnames) as Django would send them.
-    Constraints and triggers apply to ``COPY`` as to ``INSERT``. Returns the ids."""
+def _next_ids(model, count: int) -> list[int]:
+    """``count`` new ids from the table's sequence (PostgreSQL), for rows written by ``COPY``."""
     meta = model._meta
-    quote = connection.ops.quote_name
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-            [meta.db_table, meta.pk.column, len(rows)],
+            [meta.db_table, meta.pk.column, count],
         )
-        ids = [pk for (pk,) in cursor.fetchall()]
-        names = ", ".join(quote(meta.get_field(c).column) for c in [meta.pk.attname, *columns])
-        with cursor.copy(f"COPY {quote(meta.db_table)} ({names}) FROM STDIN") as copy:
-            for pk, row in zip(ids, rows, strict=True):
-                copy.write_row((pk, *row))
-    return ids
+        return [pk for (pk,) in cursor.fetchall()]
+
+
+def _copy_sql(model, columns: list[str]) -> str:
+    meta, quote = model._meta, connection.ops.quote_name
+    names = ", ".join(quote(meta.get_field(c).column) for c in [meta.pk.attname, *columns])
+    return f"COPY {quote(meta.db_table)} ({names}) FROM STDIN"
 
 
 def _receipt_copy_plan() -> tuple[list[str], list[tuple[str, str]]]:
@@ -1342,6 +1341,50 @@ def _receipt_row(fields: dict, now) -> tuple:
     return tuple(row)
 
 
+@dataclass(frozen=True)
+class _ReceiptsCopy:
+    """New receipts and their audit rows in ``COPY`` format, ids taken."""
+
+    receipts: bytes
+    audits: bytes
+
+
+def _receipts_copy(firm: Firm, actor, new: list[_New]) -> _ReceiptsCopy:
+    """Ids for new receipts (their transactions set) and their audit rows, and both rows
+    formatted as ``_record_once`` would write them (one insert time for all)."""
+    now = timezone.now()
+    for n, pk in zip(new, _next_ids(Receipt, len(new)), strict=True):
+        n.pk = pk
+    # What every receipt's audit row shares, as _audit_event builds it.
+    template = _audit_event(actor, firm, "receipt_recorded", Receipt(), reference="")
+    audits = (
+        (
+            audit_id,
+            template.actor_id,
+            template.firm_id,
+            template.action,
+            template.object_type,
+            str(n.pk),
+            f'{{"reference": {json_text(n.fields["reference"])}}}',  # jsonb reads the text
+            now,
+        )
+        for audit_id, n in zip(_next_ids(AuditEvent, len(new)), new, strict=True)
+    )
+    return _ReceiptsCopy(
+        receipts=copy_data((n.pk, *_receipt_row(n.fields, now)) for n in new),
+        audits=copy_data(audits),
+    )
+
+
+def _write_receipts_copy(data: _ReceiptsCopy) -> None:
+    """Constraints and triggers apply to ``COPY`` as to ``INSERT``."""
+    with connection.cursor() as cursor:
+        with cursor.copy(_copy_sql(Receipt, _RECEIPT_COLUMNS)) as copy:
+            copy.write(data.receipts)
+        with cursor.copy(_copy_sql(AuditEvent, _AUDIT_COLUMNS)) as copy:
+            copy.write(data.audits)
+
+
 def _write_new_receipts(firm: Firm, actor, new: list[_New]) -> None:
     """The receipt and audit rows of a flush, as ``_record_once`` would write them."""
     if connection.vendor != "postgresql":
@@ -1353,28 +1396,7 @@ def _write_new_receipts(firm: Firm, actor, new: list[_New]) -> None:
             for r in receipts
         )
         return
-    now = timezone.now()
-    ids = _copy_new_rows(Receipt, _RECEIPT_COLUMNS, [_receipt_row(n.fields, now) for n in new])
-    for n, pk in zip(new, ids, strict=True):
-        n.pk = pk
-    # What every receipt's audit row shares, as _audit_event builds it.
-    template = _audit_event(actor, firm, "receipt_recorded", Receipt(), reference="")
-    _copy_new_rows(
-        AuditEvent,
-        _AUDIT_COLUMNS,
-        [
-            (
-                template.actor_id,
-                template.firm_id,
-                template.action,
-                template.object_type,
-                str(n.pk),
-                f'{{"reference": {json_text(n.fields["reference"])}}}',  # jsonb reads the text
-                now,
-            )
-            for n in new
-        ],
-    )
+    _write_receipts_copy(_receipts_copy(firm, actor, new))
 
 
 def _stored_receipts(firm: Firm, references: list[str]) -> list[Receipt]:
@@ -1463,21 +1485,32 @@ class _Batch:
                 self.months[_month_key(fields[-1])].add_fields(fields)
         self.pending: list[tuple[_New, Posting]] = []
         self.prepared: PreparedPostings | None = None
+        self.copied: _ReceiptsCopy | None = None
 
     def prepare(self) -> None:
-        """Validate the pending postings now (no database), not at the flush."""
-        self.prepared = postings_prepare([posting for _, posting in self.pending])
+        """Before the flush, without the locks: validate the postings and, on PostgreSQL,
+        take the ids and format every row for ``COPY`` (a flush then mostly sends them)."""
+        self.prepared = postings_prepare([posting for _, posting in self.pending], copy=True)
+        plan = self.prepared.copy
+        if plan is not None:
+            new = [n for n, _ in self.pending]
+            for n, txn in zip(new, plan.transactions, strict=True):
+                n.fields["transaction"] = txn
+            self.copied = _receipts_copy(self.firm, self.actor, new)
 
     def flush(self) -> None:
         """Post the pending receipts: one bulk ledger posting, then their rows in bulk."""
         if not self.pending:
             return
         txns = transactions_post_many(self.prepared or [posting for _, posting in self.pending])
-        new = [n for n, _ in self.pending]
-        for n, txn in zip(new, txns, strict=True):
-            n.fields["transaction"] = txn
-        _write_new_receipts(self.firm, self.actor, new)
-        self.pending, self.prepared = [], None
+        if self.copied is not None and txns is self.prepared.copy.transactions:
+            _write_receipts_copy(self.copied)
+        else:  # not prepared, or the ledger posted the usual way (other ids)
+            new = [n for n, _ in self.pending]
+            for n, txn in zip(new, txns, strict=True):
+                n.fields["transaction"] = txn
+            _write_new_receipts(self.firm, self.actor, new)
+        self.pending, self.prepared, self.copied = [], None, None
 
     def one(self, row: dict) -> RowOutcome:
         args = {**_ROW_DEFAULTS, **row}

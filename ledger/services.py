@@ -2,8 +2,9 @@
 
 import functools
 import hashlib
+import io
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -13,6 +14,7 @@ import psycopg
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Case, F, Value, When
 from django.utils import timezone
+from psycopg.copy import Copy, FileWriter
 
 from .errors import AlreadyReversed, IdempotencyConflict, InsufficientFunds, InvalidPosting
 from .models import MONEY, ZERO, Account, Entry, Transaction
@@ -392,19 +394,79 @@ class Posting:
 
 @dataclass(frozen=True)
 class PreparedPostings:
-    """Postings validated, with their transaction rows (``postings_prepare``)."""
+    """Postings validated, with their transaction rows (``postings_prepare``) and, when
+    asked for on PostgreSQL, their ``copy`` plan."""
 
     postings: Sequence[Posting]
     rows: list[dict]
+    copy: "CopyPlan | None" = None
 
 
-def postings_prepare(postings: Sequence[Posting]) -> PreparedPostings:
-    """What ``transactions_post_many`` does before it needs the database: validate every
-    posting (raises ``InvalidPosting``) and compute its row and fingerprint. A caller may
-    prepare while the database is busy with something else and post the result later."""
-    return PreparedPostings(
-        postings,
-        [_row(p.key, p.kind, p.value_date, p.legs, p.memo, p.fx_rate, None) for p in postings],
+@dataclass(frozen=True)
+class CopyPlan:
+    """New postings ready to be written by ``COPY``: every key was free when prepared, the
+    ids are taken from the sequence, the rows formatted. ``transactions_post_many`` checks
+    the accounts under their locks as always; should a key have been taken since, it
+    posts the usual way instead (new ids: compare ``transactions`` to what it returns)."""
+
+    transactions: list[Transaction]
+    transactions_data: bytes
+    entries_data: bytes
+    deltas: dict[int, Decimal]
+    currencies: dict[int, str]
+
+
+def postings_prepare(postings: Sequence[Posting], *, copy: bool = False) -> PreparedPostings:
+    """What ``transactions_post_many`` does before it needs the database's locks: validate
+    every posting (raises ``InvalidPosting``) and compute its row and fingerprint; with
+    ``copy`` on PostgreSQL, also take ids for the new keys and format the ``COPY`` data
+    (``CopyPlan``; none when a key is taken or repeated: those post the usual way). A caller
+    may prepare while the database is busy with something else and post the result later."""
+    rows = [_row(p.key, p.kind, p.value_date, p.legs, p.memo, p.fx_rate, None) for p in postings]
+    plan = None
+    if copy and rows and connection.vendor == "postgresql":
+        plan = _copy_plan(postings, rows)
+    return PreparedPostings(postings, rows, plan)
+
+
+def copy_data(rows: Iterable[Sequence]) -> bytes:
+    """Rows in PostgreSQL's ``COPY … FROM STDIN`` text format, formatted by psycopg with the
+    connection's adapters (as ``cursor.copy().write_row`` would send them)."""
+    buffer = io.BytesIO()
+    with connection.cursor() as cursor, Copy(cursor.cursor, writer=FileWriter(buffer)) as copy:
+        for row in rows:
+            copy.write_row(row)
+    return buffer.getvalue()
+
+
+def _copy_plan(postings: Sequence[Posting], rows: list[dict]) -> CopyPlan | None:
+    keys = [row["key"] for row in rows]
+    if len(set(keys)) != len(keys):
+        return None
+    currencies: dict[int, str] = {}
+    for posting in postings:
+        for leg in posting.legs:
+            if currencies.setdefault(leg.account.pk, leg.currency) != leg.currency:
+                return None  # refused the usual way, with its usual words
+    with connection.cursor() as cursor:
+        cursor.execute(_PG_IDS_FOR_FREE_KEYS, [keys])
+        ids = dict(cursor.fetchall())
+    if any(ids[key] is None for key in keys):
+        return None
+    transactions = [_stored(ids[row["key"]], row) for row in rows]
+    return CopyPlan(
+        transactions=transactions,
+        transactions_data=copy_data(
+            (txn.pk, *(row[c] for c in _COLUMNS_MANY))
+            for txn, row in zip(transactions, rows, strict=True)
+        ),
+        entries_data=copy_data(
+            (txn.pk, leg.account.pk, leg.debit, leg.credit, leg.currency)
+            for txn, posting in zip(transactions, postings, strict=True)
+            for leg in posting.legs
+        ),
+        deltas=_deltas([leg for p in postings for leg in p.legs]),
+        currencies=currencies,
     )
 
 
@@ -423,7 +485,7 @@ def transactions_post_many(postings: Sequence[Posting] | PreparedPostings) -> li
     """
     if not isinstance(postings, PreparedPostings):
         postings = postings_prepare(postings)
-    postings, rows = postings.postings, postings.rows
+    plan, postings, rows = postings.copy, postings.postings, postings.rows
     if connection.vendor != "postgresql":
         with transaction.atomic():
             return [
@@ -440,7 +502,35 @@ def transactions_post_many(postings: Sequence[Posting] | PreparedPostings) -> li
     if not rows:
         return []
     with transaction.atomic():
+        if plan is not None:
+            posted = _post_copy_plan(plan, postings)
+            if posted is not None:
+                return posted
         return _post_many_postgresql(postings, rows)
+
+
+def _post_copy_plan(plan: CopyPlan, postings: Sequence[Posting]) -> list[Transaction] | None:
+    """Post a ``CopyPlan``: the accounts locked and checked as ``_post_many_postgresql``
+    does, then the prepared ``COPY`` data; ``None`` (nothing written) when a key was taken
+    since it was prepared."""
+    locked = _lock_accounts(plan.deltas, no_key=True)
+    if len(locked) != len(plan.deltas):
+        raise InvalidPosting("A leg names an account that does not exist.")
+    if any(locked[pk].currency != currency for pk, currency in plan.currencies.items()):
+        raise InvalidPosting("A leg's currency differs from its account's.")
+    every_leg = [leg for p in postings for leg in p.legs]
+    new_balances = _new_balances(locked, plan.deltas, every_leg)
+    with connection.cursor() as cursor:
+        try:
+            with transaction.atomic():
+                with cursor.copy(_PG_TRANSACTIONS_COPY) as copy:
+                    copy.write(plan.transactions_data)
+                with cursor.copy(_PG_ENTRIES_COPY) as copy:
+                    copy.write(plan.entries_data)
+        except (IntegrityError, psycopg.errors.UniqueViolation):
+            return None
+        cursor.execute(_PG_BALANCES_MANY, [list(new_balances), list(new_balances.values())])
+    return plan.transactions
 
 
 _PG_INSERT_MANY = """
