@@ -7,7 +7,7 @@ import pytest
 
 from ledger.errors import IdempotencyConflict, InsufficientFunds, InvalidPosting
 from ledger.models import Transaction
-from ledger.services import Posting, credit, debit, transactions_post_many
+from ledger.services import Posting, credit, debit, postings_prepare, transactions_post_many
 from tests.ledger.conftest import ledger_state
 
 pytestmark = pytest.mark.django_db
@@ -121,3 +121,47 @@ def test_an_empty_batch_posts_nothing(book):
 
     assert transactions_post_many([]) == []
     assert ledger_state() == before
+
+
+def test_prepared_for_copy_posts_what_the_plain_call_posts(book, require_postgresql):
+    batch = [receipt(book, "r1", "100.00"), spend(book, "a1", "40.00")]
+    prepared = postings_prepare(batch, copy=True)
+    assert prepared.copy is not None
+
+    posted = transactions_post_many(prepared)
+
+    assert posted is prepared.copy.transactions
+    assert [t.pk for t in posted] == list(
+        Transaction.objects.filter(key__in=["r1", "a1"]).order_by("pk").values_list("pk", flat=True)
+    )
+    assert book.balances()["esfca_usd"] == Decimal("60.00")
+    assert [t.entries.count() for t in posted] == [2, 2]
+
+
+@pytest.mark.parametrize("amount", ["100.00", "99.00"])
+def test_a_key_taken_after_it_was_prepared_is_judged_like_any_taken_key(
+    book, require_postgresql, amount
+):
+    prepared = postings_prepare(
+        [receipt(book, "r0", "5.00"), receipt(book, "r1", "100.00")], copy=True
+    )
+    assert prepared.copy is not None
+    taken = transactions_post_many([receipt(book, "r1", amount)])[0]  # meanwhile
+    before = ledger_state()
+
+    if amount != "100.00":  # other content under the key: a conflict, nothing written
+        with pytest.raises(IdempotencyConflict):
+            transactions_post_many(prepared)
+        assert ledger_state() == before
+        return
+    posted = transactions_post_many(prepared)  # the same content: a replay
+
+    assert posted[1].pk == taken.pk and posted is not prepared.copy.transactions
+    assert book.balances()["esfca_usd"] == Decimal("105.00")
+
+
+def test_a_batch_that_repeats_a_key_is_not_prepared_for_copy(book, require_postgresql):
+    batch = [receipt(book, "r1", "100.00"), receipt(book, "r1", "100.00")]
+
+    assert postings_prepare(batch, copy=True).copy is None
+    assert postings_prepare([receipt(book, "r2", "1.00")]).copy is None  # not asked for
