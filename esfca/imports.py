@@ -1,15 +1,16 @@
 """Receipts imported from a CSV or XLSX file: template, dry run, then the import (Celery).
 
-Every row is judged by ``esfca.services.receipts_record_many``, which gives exactly what
+Every row is judged by the receipts service (``esfca.services``), which gives exactly what
 ``receipt_record`` gives row by row in file order (never a copy of its rules), a chunk of
 rows at a time:
 
-- the **dry run** records every chunk inside one database transaction that is rolled back
-  at the end, so each row is judged after the rows above it (the month's headroom fills
-  up as it would) and nothing is kept;
-- the **import** records chunk by chunk, one database transaction per chunk, and moves
-  the progress bar after each; a row already recorded with the same details is a replay,
-  so importing a file twice posts nothing twice.
+- the **dry run** (``receipts_check_chunks``) judges every chunk inside one database
+  transaction that is rolled back at the end, each row after the rows above it (the
+  month's headroom fills up as it would), and nothing is kept;
+- the **import** (``receipts_record_chunks``) records chunk by chunk, one database
+  transaction per chunk, judging the next chunk while one is written on PostgreSQL, and
+  moves the progress bar after each; a row already recorded with the same details is a
+  replay, so importing a file twice posts nothing twice.
 
 Files are read as text: CSV cells as they are, XLSX cells from the sheet's XML (the raw
 ``<v>`` text), so amounts never pass through a float.
@@ -28,7 +29,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from .models import ImportJob
-from .services import RowOutcome, receipts_record_chunks, receipts_record_many
+from .services import (
+    RowOutcome,
+    receipts_check_chunks,
+    receipts_record_chunks,
+)
 
 COLUMNS = [
     "reference",
@@ -251,13 +256,6 @@ def _report_line(number: int, row: dict, outcome: RowOutcome) -> dict:
     }
 
 
-def judge_rows(job: ImportJob, actor, first: int, rows: list[dict]) -> list[dict]:
-    """Record rows ``first``… of the file with the real service; the outcomes as report
-    lines. One database transaction for the lot."""
-    outcomes = receipts_record_many(firm=job.firm, actor=actor, rows=[row_kwargs(r) for r in rows])
-    return _report_lines(first, rows, outcomes)
-
-
 def _report_lines(first: int, rows: list[dict], outcomes: list[RowOutcome]) -> list[dict]:
     return [
         _report_line(number, row, outcome)
@@ -304,10 +302,16 @@ def import_dry_run(*, job_id: int) -> ImportJob:
     """Judge every row with the real service inside a transaction that is rolled back."""
     job = ImportJob.objects.select_related("firm", "created_by").get(pk=job_id)
     report: list[dict] = []
+    chunks = list(_chunks(job))
     try:
         with transaction.atomic():
-            for first, rows in _chunks(job):
-                report += judge_rows(job, job.created_by, first, rows)
+            checked = receipts_check_chunks(
+                firm=job.firm,
+                actor=job.created_by,
+                chunks=([row_kwargs(r) for r in rows] for _, rows in chunks),
+            )
+            for (first, rows), outcomes in zip(chunks, checked, strict=True):
+                report += _report_lines(first, rows, outcomes)
             raise _Rollback
     except _Rollback:
         pass

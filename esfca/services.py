@@ -1601,6 +1601,33 @@ def _judge_rows(batch: _Batch, rows: list[dict]) -> list[RowOutcome]:
 # --- receipts in chunks, judged ahead of the lock (imports on PostgreSQL) -------------------
 
 
+def receipts_check_chunks(
+    *, firm: Firm, actor, chunks: Iterable[list[dict]], today: date | None = None
+) -> Iterator[list[RowOutcome]]:
+    """What ``receipts_record_chunks`` would give for these chunks, for a dry run: call it
+    inside a transaction that the caller rolls back.
+
+    The chunks are judged ahead of any write, each from what the ones before it carried
+    forward, so that a dry run of new rows writes nothing at all. Only when a chunk needs
+    the database under the lock (a backdated row, a reused reference) are the chunks judged
+    so far written, and that chunk recorded by ``receipts_record_many``.
+    """
+    if not connection.in_atomic_block:
+        raise RuntimeError("A dry run belongs inside a transaction that is rolled back.")
+    today = today or local_today()
+    carried, unwritten = _Carried(), []
+    for rows in chunks:
+        ahead = _judge_ahead(firm, actor, rows, today, carried, prepare=False)
+        if ahead.batch is not None:
+            unwritten.append(ahead.batch)
+            yield ahead.outcomes
+            continue
+        for batch in unwritten:
+            batch.flush()
+        unwritten, carried = [], _Carried()
+        yield receipts_record_many(firm=firm, actor=actor, rows=rows, today=today)
+
+
 @dataclass
 class ChunkOutcome:
     """One chunk's outcomes, once committed; ``ahead`` when the judgement made ahead of
@@ -1620,7 +1647,9 @@ class _Ahead:
     batch: _Batch | None
 
 
-def _judge_ahead(firm: Firm, actor, rows: list[dict], today: date, carried: _Carried) -> _Ahead:
+def _judge_ahead(
+    firm: Firm, actor, rows: list[dict], today: date, carried: _Carried, prepare: bool = True
+) -> _Ahead:
     """Judge a chunk without the firm's lock, as if the chunks before it were written."""
     _check_row_fields(rows)
     firm = Firm.objects.get(pk=firm.pk)  # as the lock would read it
@@ -1629,7 +1658,8 @@ def _judge_ahead(firm: Firm, actor, rows: list[dict], today: date, carried: _Car
         outcomes = _judge_rows(batch, rows)
     except _NeedsLock:
         return _Ahead(rows, None, None)
-    batch.prepare()  # the writer thread has less to do: it is the slower of the two
+    if prepare:
+        batch.prepare()  # the writer thread has less to do: it is the slower of the two
     return _Ahead(rows, outcomes, batch)
 
 

@@ -5,9 +5,15 @@ from datetime import date, timedelta
 from decimal import Decimal as D
 
 import pytest
+from django.db import transaction
 
 from esfca.models import AuditEvent, Receipt
-from esfca.services import receipt_record, receipts_record_chunks, receipts_record_many
+from esfca.services import (
+    receipt_record,
+    receipts_check_chunks,
+    receipts_record_chunks,
+    receipts_record_many,
+)
 from exporters.errors import DomainError
 from ledger.models import Account, Entry, Transaction
 from ledger.verify import ledger_verify
@@ -346,3 +352,28 @@ def test_in_order_chunks_are_all_kept_as_judged_ahead():
     again = in_chunks(firm_a, rows, 25)  # a re-import: every row a replay, nothing posted
     assert {o.status for chunk in again for o in chunk.outcomes} == {"replayed"}
     same_books(firm_a, firm_b)
+
+
+@pytest.mark.parametrize("seed", [6, 7])
+def test_a_dry_run_gives_what_the_import_gives_and_keeps_nothing(seed):
+    rng = random.Random(seed)
+    days = [date(2025, 9, 1) + timedelta(days=k) for k in range(0, 85, 2)]
+    rates_for(days, skip_eur_on=set(days[5:8]))
+    rows = random_rows(rng, 200, days)
+    firm_a = open_firm(currencies=CURRENCIES)
+    firm_b = open_firm(currencies=CURRENCIES)
+    chunks = [rows[start : start + 8] for start in range(0, len(rows), 8)]
+    before = snapshot()
+
+    with transaction.atomic():
+        checked = [
+            refusal(o.error) if o.error else (o.status, o.value("reference"))
+            for outcomes in receipts_check_chunks(
+                firm=firm_a, actor=None, chunks=iter(chunks), today=TODAY
+            )
+            for o in outcomes
+        ]  # read inside: a refusal names the receipt it would clash with
+        transaction.set_rollback(True)
+
+    assert snapshot() == before
+    assert checked == one_by_one(firm_b, rows)
