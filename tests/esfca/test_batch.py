@@ -1,6 +1,7 @@
 """receipts_record_many: exactly what receipt_record gives row by row, in far fewer queries."""
 
 import random
+import time
 from datetime import date, timedelta
 from decimal import Decimal as D
 
@@ -316,7 +317,11 @@ def test_a_receipt_recorded_elsewhere_meanwhile_is_seen_by_the_next_chunk():
     firm_b = open_firm()
 
     def record_elsewhere(n):
-        if n == 2:  # while chunk 1 is being written: waits for its lock, then commits
+        if n == 2:  # once chunk 1 is committed, before chunk 2 (judged ahead) is written
+            deadline = time.monotonic() + 30
+            while Receipt.objects.filter(firm=firm_a).count() < 40:
+                assert time.monotonic() < deadline, "chunk 1 was never written"
+                time.sleep(0.01)
             receipt_record(firm=firm_a, actor=None, today=TODAY, **elsewhere)
 
     done = in_chunks(firm_a, rows, 20, between=record_elsewhere)
