@@ -75,7 +75,9 @@ MAX_RATE = Decimal("1000000")  # PKR per unit; far above any real rate, far belo
 
 def _plain(value) -> str | None:
     """A canonical text of a value for request fingerprints ("280.7" == "280.7000")."""
-    if value is None or value == "":
+    if type(value) is str:  # most fields: text as it is
+        return value or None
+    if value is None:
         return None
     if isinstance(value, Decimal):
         return format(value.normalize(), "f") if value.is_finite() else str(value)
