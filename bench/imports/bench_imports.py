@@ -1,13 +1,14 @@
 """Benchmark of the receipts import (not a test; figures go to docs/benchmarks.md).
 
 Target (issue 8): 100,000 rows at >= 5,000 rows/s. The import runs through
-``esfca.services.receipts_record_many`` in chunks (one database transaction each), exactly
-as the Celery task does: the firm locked once per chunk, the months read once, one bulk
-ledger posting. Measured: parsing the CSV, the dry run (every chunk in one rolled-back
-transaction), the import, a re-import of the same file (all replays), and, for comparison
-in the same run, the per-row path (``receipt_record`` once per row, as the import did
-before) on a second firm with the first ``--per-row`` rows of the same file. Run through
-``bench/imports/run.sh`` (throwaway PostgreSQL):
+``esfca.imports.import_run`` exactly as the Celery task does: chunks recorded by
+``esfca.services.receipts_record_chunks``, one database transaction each, the next chunk
+judged while a writer thread writes the last. Measured: parsing the CSV, the dry run
+(``receipts_check_chunks`` inside one rolled-back transaction), the import, a re-import of
+the same file (all replays), and, for comparison in the same run, the per-row path
+(``receipt_record`` once per row, as the import did before) on a second firm with the first
+``--per-row`` rows of the same file. Run through ``bench/imports/run.sh`` (throwaway
+PostgreSQL):
 
     bench/imports/run.sh [--rows 100000] [--per-month 500] [--per-row 2000]
 """

@@ -341,7 +341,7 @@ def test_in_order_chunks_are_all_kept_as_judged_ahead():
     days = [date(2025, 10, 1) + timedelta(days=k) for k in range(40)]
     rates_for(days)
     rows = [
-        {"reference": f"O-{i}", "value_date": days[i // 5], "amount": D(1000 + 37 * i) / 1,
+        {"reference": f"O-{i}", "value_date": days[i // 5], "amount": D(1000 + 37 * i),
          "currency": CURRENCIES[i % 3], "client_name": f"C{i % 4}", "client_country": "US"}
         for i in range(200)
     ]  # fmt: skip
