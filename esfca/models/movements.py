@@ -19,7 +19,8 @@ def amount_field():
 
 
 class Movement(models.Model):
-    firm = models.ForeignKey(Firm, on_delete=models.PROTECT)
+    # No index of its own: each kind's unique (firm, reference) leads with the firm.
+    firm = models.ForeignKey(Firm, on_delete=models.PROTECT, db_index=False)
     reference = models.CharField(max_length=120)
     value_date = models.DateField()
     request_fingerprint = models.CharField(max_length=64, editable=False)
