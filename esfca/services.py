@@ -303,17 +303,20 @@ class RefRates:
     buy_usd: Decimal | None
 
 
+NO_RATES = RefRates(None, None)  # USD itself: its amounts are already USD
+
+
 def ref_rates(currency: str, on: date) -> RefRates:
     """The reference buying rates for USD equivalents (raises ``FxRateMissing``)."""
     if currency == policy.USD:
-        return RefRates(None, None)
+        return NO_RATES
     rates = buying_rates(currencies=[currency, policy.USD], on=on)
     return RefRates(rates[currency], rates[policy.USD])
 
 
 def _stored_ref(currency: str, ref_buy, ref_buy_usd, value_date: date) -> RefRates:
     if currency == policy.USD:
-        return RefRates(None, None)
+        return NO_RATES
     if ref_buy is not None and ref_buy_usd is not None:
         return RefRates(ref_buy, ref_buy_usd)
     return ref_rates(currency, value_date)
@@ -477,7 +480,7 @@ def _judge_receipt(
         try:
             ref = lookups.ref(currency, value_date)
         except FxRateMissing:  # per-receipt limits need no USD equivalent
-            ref = RefRates(None, None) if currency == policy.USD else None
+            ref = NO_RATES if currency == policy.USD else None
     earlier_items = earlier() if rule.basis == policy.Basis.CALENDAR_MONTH else []
     allowed = policy.allowed_retention(
         rule=rule,
