@@ -311,9 +311,23 @@ def _counts(statuses: Counter) -> dict:
     return {status: statuses[status] for status in ("accepted", "replayed", "refused")}
 
 
+def _job(job_id: int) -> ImportJob:
+    """The job with its rows; not its report (a former run's, rewritten at the end)."""
+    return ImportJob.objects.select_related("firm", "created_by").defer("report").get(pk=job_id)
+
+
+def _finish(job: ImportJob, **values) -> ImportJob:
+    """Write the job's outcome, and set it on the instance (not read back: the report of
+    100,000 rows is some megabytes of JSON)."""
+    ImportJob.objects.filter(pk=job.pk).update(**values)
+    for name, value in values.items():
+        setattr(job, name, value)
+    return job
+
+
 def import_dry_run(*, job_id: int) -> ImportJob:
     """Judge every row with the real service inside a transaction that is rolled back."""
-    job = ImportJob.objects.select_related("firm", "created_by").get(pk=job_id)
+    job = _job(job_id)
     report: list[dict] = []
     chunks = list(_chunks(job))
     try:
@@ -328,21 +342,21 @@ def import_dry_run(*, job_id: int) -> ImportJob:
             raise _Rollback
     except _Rollback:
         pass
-    ImportJob.objects.filter(pk=job.pk).update(
+    return _finish(
+        job,
         status=ImportJob.Status.CHECKED,
         report=report,
         processed=0,
+        message="",
         finished_at=timezone.now(),
         **_counts(Counter(line["status"] for line in report)),
     )
-    job.refresh_from_db()
-    return job
 
 
 def import_run(*, job_id: int) -> ImportJob:
     """Record every row for real, one transaction per chunk (the next chunk judged while
     one is written, on PostgreSQL); replays post nothing."""
-    job = ImportJob.objects.select_related("firm", "created_by").get(pk=job_id)
+    job = _job(job_id)
     report: list[dict] = []
     statuses: Counter = Counter()  # kept as the report grows: it is read after every chunk
     chunks = list(_chunks(job))
@@ -358,7 +372,8 @@ def import_run(*, job_id: int) -> ImportJob:
             statuses.update(line["status"] for line in lines)
             ImportJob.objects.filter(pk=job.pk).update(processed=len(report), **_counts(statuses))
     except Exception as exc:  # an unexpected failure: keep what was done, say so
-        ImportJob.objects.filter(pk=job.pk).update(
+        _finish(
+            job,
             status=ImportJob.Status.FAILED,
             report=report,
             processed=len(report),
@@ -367,15 +382,15 @@ def import_run(*, job_id: int) -> ImportJob:
             **_counts(statuses),
         )
         raise
-    ImportJob.objects.filter(pk=job.pk).update(
+    return _finish(
+        job,
         status=ImportJob.Status.DONE,
         report=report,
         processed=len(report),
+        message="",
         finished_at=timezone.now(),
         **_counts(statuses),
     )
-    job.refresh_from_db()
-    return job
 
 
 def import_start(*, job: ImportJob, dry_run: bool) -> None:
