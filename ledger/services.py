@@ -478,13 +478,15 @@ def transactions_post_many(postings: Sequence[Posting] | PreparedPostings) -> li
     comes back, nothing is posted) or, with other content, ``IdempotencyConflict``; a
     non-negative account that would end below zero raises ``InsufficientFunds``. Any
     refusal writes nothing. On PostgreSQL it takes a handful of statements whatever the
-    number of postings: lock the touched accounts in id order, insert the transactions
-    (``ON CONFLICT (key) DO NOTHING``), insert every entry, move each stored balance once
-    by its aggregated delta. The deferred trigger proves each transaction's zero sum at
-    COMMIT. Elsewhere (SQLite) it loops over ``transaction_post`` inside one atomic block.
+    number of postings: lock the touched accounts in id order, write the transactions and
+    their entries by ``COPY`` when every key is new (a ``CopyPlan``), otherwise insert the
+    transactions ``ON CONFLICT (key) DO NOTHING`` and then every new entry; move each stored
+    balance once by its aggregated delta. The deferred trigger proves each transaction's
+    zero sum at COMMIT. Elsewhere (SQLite) it loops over ``transaction_post`` inside one
+    atomic block.
     """
     if not isinstance(postings, PreparedPostings):
-        postings = postings_prepare(postings)
+        postings = postings_prepare(postings, copy=True)
     plan, postings, rows = postings.copy, postings.postings, postings.rows
     if connection.vendor != "postgresql":
         with transaction.atomic():
@@ -602,27 +604,11 @@ def _post_many_postgresql(postings: Sequence[Posting], rows: list[dict]) -> list
 
 
 def _insert_new_keys(candidates: list[dict]) -> dict[str, int]:
-    """Insert the transaction rows whose key is not taken; ``{key: id}`` of those inserted.
-
-    The keys found free are written by ``COPY`` with ids taken from the table's sequence.
-    Should a concurrent poster take one of them in the meantime, the unique key refuses the
-    ``COPY``, which is rolled back to its savepoint, and the rows go through
-    ``INSERT … ON CONFLICT (key) DO NOTHING`` instead, which sorts replays from new keys.
-    """
+    """``INSERT … ON CONFLICT (key) DO NOTHING``: ``{key: id}`` of the rows inserted; a key
+    taken (by now, or by a concurrent poster that commits) inserts nothing."""
     with connection.cursor() as cursor:
-        cursor.execute(_PG_IDS_FOR_FREE_KEYS, [[row["key"] for row in candidates]])
-        free = {key: txn_id for key, txn_id in cursor.fetchall() if txn_id is not None}
-        new = [row for row in candidates if row["key"] in free]
-        if not new:
-            return {}
-        try:
-            with transaction.atomic(), cursor.copy(_PG_TRANSACTIONS_COPY) as copy:
-                for row in new:
-                    copy.write_row((free[row["key"]], *(row[c] for c in _COLUMNS_MANY)))
-        except (IntegrityError, psycopg.errors.UniqueViolation):
-            cursor.execute(_PG_INSERT_MANY, [[row[c] for row in new] for c in _COLUMNS_MANY])
-            return {key: txn_id for txn_id, key in cursor.fetchall()}
-    return free
+        cursor.execute(_PG_INSERT_MANY, [[row[c] for row in candidates] for c in _COLUMNS_MANY])
+        return {key: txn_id for txn_id, key in cursor.fetchall()}
 
 
 def transaction_reverse(
