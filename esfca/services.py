@@ -42,6 +42,7 @@ from ledger.services import (
 )
 
 from . import policy
+from .audit import audit, audit_event
 from .errors import (
     CategoryNotPermitted,
     DuplicateReference,
@@ -191,7 +192,7 @@ def local_today() -> date:
     return timezone.localdate()
 
 
-def _lock_firm(firm: Firm) -> Firm:
+def lock_firm(firm: Firm) -> Firm:
     return Firm.objects.select_for_update().get(pk=firm.pk)
 
 
@@ -234,20 +235,16 @@ def _internal(firm: Firm, kind: str, currency: str, category: str = "") -> Accou
     return account_open(owner=firm, kind=kind, currency=currency, category=category)
 
 
-def _audit(actor, firm, action: str, obj, **details) -> None:
-    _audit_event(actor, firm, action, obj, **details).save()
-
-
 def _record_once(model, *, firm: Firm, reference: str, fingerprint: str, actor, action, write):
     """The frame of every movement: lock the firm (its movements are serialised), decide
     a replay again under the lock, write, audit; returns ``(record, created)``."""
     with transaction.atomic():
-        locked = _lock_firm(firm)
+        locked = lock_firm(firm)
         existing = _replay(model, locked, reference, fingerprint)
         if existing:
             return existing, False
         record = write(locked)
-        _audit(actor, locked, action, record, reference=reference)
+        audit(actor, locked, action, record, reference=reference)
     return record, True
 
 
@@ -1009,7 +1006,7 @@ def firm_account_open(*, firm: Firm, bank: Bank, currency: str, iban: str, actor
     errors.raise_if_any()
     kind = Account.Kind.PKR_BANK if currency == "PKR" else Account.Kind.ESFCA
     with transaction.atomic():
-        _lock_firm(firm)
+        lock_firm(firm)
         if Account.objects.filter(owner=firm, bank=bank, currency=currency, kind=kind).exists():
             raise DuplicateReference(
                 f"{firm.name} already has a {currency} account at {bank.code}.",
@@ -1017,7 +1014,7 @@ def firm_account_open(*, firm: Firm, bank: Bank, currency: str, iban: str, actor
                 currency=currency,
             )
         account = account_open(kind=kind, currency=currency, owner=firm, bank=bank, iban=iban)
-        _audit(actor, firm, "account_opened", account, bank=bank.code, currency=currency)
+        audit(actor, firm, "account_opened", account, bank=bank.code, currency=currency)
     return account
 
 
@@ -1091,18 +1088,6 @@ def _receipt_check(
         elif converted_on > today:
             errors.add("converted_on", "The conversion date cannot be in the future.")
     errors.raise_if_any()
-
-
-def _audit_event(actor, firm, action: str, obj, **details) -> AuditEvent:
-    """An unsaved audit row (``_audit`` writes one; the bulk paths write many at once)."""
-    return AuditEvent(
-        actor=actor if getattr(actor, "is_authenticated", False) else None,
-        firm=firm,
-        action=action,
-        object_type=type(obj).__name__,
-        object_id=str(obj.pk),
-        details=details,
-    )
 
 
 _RECEIPT_PARAMETERS = inspect.signature(receipt_record).parameters
@@ -1361,7 +1346,7 @@ def _receipts_copy(firm: Firm, actor, new: list[_New]) -> _ReceiptsCopy:
     for n, pk in zip(new, _next_ids(Receipt, len(new)), strict=True):
         n.pk = pk
     # What every receipt's audit row shares, as _audit_event builds it.
-    template = _audit_event(actor, firm, "receipt_recorded", Receipt(), reference="")
+    template = audit_event(actor, firm, "receipt_recorded", Receipt(), reference="")
     audits = (
         (
             audit_id,
@@ -1397,8 +1382,7 @@ def _write_new_receipts(firm: Firm, actor, new: list[_New]) -> None:
         for n, receipt in zip(new, receipts, strict=True):
             n.pk = receipt.pk
         AuditEvent.objects.bulk_create(
-            _audit_event(actor, firm, "receipt_recorded", r, reference=r.reference)
-            for r in receipts
+            audit_event(actor, firm, "receipt_recorded", r, reference=r.reference) for r in receipts
         )
         return
     _write_receipts_copy(_receipts_copy(firm, actor, new))
@@ -1580,7 +1564,7 @@ def receipts_record_many(*, firm: Firm, actor, rows: list[dict], today: date | N
     today = today or local_today()
     _check_row_fields(rows)
     with transaction.atomic():
-        batch = _Batch(_lock_firm(firm), actor, [{**_ROW_DEFAULTS, **r} for r in rows], today)
+        batch = _Batch(lock_firm(firm), actor, [{**_ROW_DEFAULTS, **r} for r in rows], today)
         outcomes = _judge_rows(batch, rows)
         batch.flush()
     return outcomes
@@ -1696,7 +1680,7 @@ class _ChunkWriter:
 
     def _write(self, ahead: _Ahead) -> ChunkOutcome:
         with transaction.atomic():
-            firm = _lock_firm(self.firm)
+            firm = lock_firm(self.firm)
             kept = ahead.batch is not None and _last_receipt_id(firm, self.last_id) == self.last_id
             if kept:
                 ahead.batch.flush()
