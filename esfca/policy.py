@@ -7,7 +7,7 @@ limits round down, conversions and tax half up.
 """
 
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -61,10 +61,19 @@ class RetentionRule:
     basis: str
 
 
+def in_force(versions: Iterable, on: date):
+    """The version with the latest ``effective_from`` on or before ``on``, or None: how every
+    effective-dated rule, rate and parameter is chosen (rules.md §2, §3, §8)."""
+    return max(
+        (v for v in versions if v.effective_from <= on),
+        key=lambda v: v.effective_from,
+        default=None,
+    )
+
+
 def rule_in_force(rules: Iterable[RetentionRule], *, firm_kind: str, on: date):
     """The version of the firm's kind with the latest ``effective_from`` ≤ ``on``, or None."""
-    candidates = [r for r in rules if r.firm_kind == firm_kind and r.effective_from <= on]
-    return max(candidates, key=lambda r: r.effective_from, default=None)
+    return in_force((r for r in rules if r.firm_kind == firm_kind), on)
 
 
 @dataclass(frozen=True)
@@ -131,6 +140,29 @@ def allowed_by_rule(
 # --- §3 Conversion and tax ------------------------------------------------------------------
 
 
+PSEB = "PSEB"
+OTHER = "OTHER"
+
+
+def tax_applies_to(registration_body: str) -> str:
+    """§3: PSEB-registered firms withhold at their own rate; everyone else at the other."""
+    return PSEB if registration_body == PSEB else OTHER
+
+
+@dataclass(frozen=True)
+class TaxRateRow:
+    applies_to: str  # PSEB or OTHER
+    effective_from: date
+    rate: Decimal
+
+
+def tax_rate_in_force(rates: Iterable[TaxRateRow], *, registration_body: str, on: date):
+    """§3: the withholding rate of the firm's registration on a day (None: no rate yet)."""
+    applies_to = tax_applies_to(registration_body)
+    row = in_force((r for r in rates if r.applies_to == applies_to), on)
+    return row.rate if row is not None else None
+
+
 def tax_cap(*, amount: Decimal, tax_rate: Decimal) -> Decimal:
     """The converted part must cover the tax: retention ≤ amount − round_up(amount × rate)."""
     return amount - round_up(product(amount, tax_rate))
@@ -154,6 +186,156 @@ def allowed_retention(
         return ZERO
     by_rule = allowed_by_rule(rule=rule, amount=amount, earlier=earlier, buy=buy, buy_usd=buy_usd)
     return max(ZERO, min(by_rule, tax_cap(amount=amount, tax_rate=tax_rate)))
+
+
+# --- §2 The month so far, and backdating -----------------------------------------------------
+
+
+def cents(amount: Decimal) -> int:
+    """An amount of the minor unit (2 places) as integer cents, exactly."""
+    n, d = amount.as_integer_ratio()
+    return n * 100 // d
+
+
+class MonthPosition:
+    """The running USD sums of a calendar month's receipts (§2), one receipt at a time.
+
+    ``allowed`` is ``allowed_retention`` with the month so far as ``earlier``: exactly the
+    same figure (a property test checks it), in integer cents while the month and the
+    receipt are all USD, in exact fractions once another currency joins.
+    """
+
+    __slots__ = ("other_amount", "other_retained", "usd_amount_c", "usd_retained_c")
+
+    def __init__(self):
+        self.usd_amount_c = self.usd_retained_c = 0  # USD receipts, in cents
+        self.other_amount = self.other_retained = Fraction(0)  # others' USD equivalents
+
+    def copy(self) -> "MonthPosition":
+        twin = MonthPosition()
+        twin.usd_amount_c, twin.usd_retained_c = self.usd_amount_c, self.usd_retained_c
+        twin.other_amount, twin.other_retained = self.other_amount, self.other_retained
+        return twin
+
+    def add(self, amount: Decimal, retained: Decimal, *, buy=None, buy_usd=None) -> None:
+        """Count a receipt (or a sum of receipts of one day and rates) into the month."""
+        if buy is None:
+            self.usd_amount_c += cents(amount)
+            self.usd_retained_c += cents(retained)
+        else:
+            self.other_amount += usd_equivalent(amount, buy=buy, buy_usd=buy_usd)
+            self.other_retained += usd_equivalent(retained, buy=buy, buy_usd=buy_usd)
+
+    def add_item(self, item: MonthItem) -> None:
+        self.other_amount += item.usd_amount
+        self.other_retained += item.usd_retained
+
+    @property
+    def proceeds_usd(self) -> Fraction:
+        return Fraction(self.usd_amount_c, 100) + self.other_amount
+
+    @property
+    def retained_usd(self) -> Fraction:
+        return Fraction(self.usd_retained_c, 100) + self.other_retained
+
+    def item(self) -> MonthItem:
+        """The month so far as one ``MonthItem`` (what ``earlier`` sums to)."""
+        return MonthItem(usd_amount=self.proceeds_usd, usd_retained=self.retained_usd)
+
+    def allowance_usd(self, rule: RetentionRule, *, eligible: bool = True) -> Fraction:
+        """What the whole month may retain in USD under ``rule`` (the dashboard's headroom)."""
+        if not eligible:
+            return _NONE
+        proceeds = self.proceeds_usd
+        if rule.basis == Basis.CALENDAR_MONTH:
+            return monthly_allowed_total(
+                ratio=rule.ratio, floor_usd=rule.monthly_floor_usd, proceeds_usd=proceeds
+            )
+        return _exact(rule.ratio) * proceeds
+
+    def allowed(
+        self,
+        *,
+        rule: RetentionRule,
+        amount: Decimal,
+        tax_rate: Decimal,
+        eligible: bool = True,
+        buy: Decimal | None = None,
+        buy_usd: Decimal | None = None,
+    ) -> Decimal:
+        """``allowed_retention`` of one more receipt, the month so far as ``earlier``."""
+        if not eligible:
+            return ZERO
+        if buy is not None or self.other_amount or self.other_retained:
+            return allowed_retention(
+                rule=rule, amount=amount, tax_rate=tax_rate, earlier=[self.item()],
+                buy=buy, buy_usd=buy_usd,
+            )  # fmt: skip
+        amount_c = cents(amount)
+        rn, rd = rule.ratio.as_integer_ratio()
+        if rule.basis == Basis.PER_RECEIPT:
+            by_rule_c = rn * amount_c // rd
+        else:  # the same fractions as monthly_headroom_usd, over the common denominator rd
+            total_c = self.usd_amount_c + amount_c
+            floor_c = cents(rule.monthly_floor_usd)
+            allowed_total_rd = max(rn * total_c, rd * min(floor_c, total_c))
+            headroom_rd = max(0, allowed_total_rd - rd * self.usd_retained_c)
+            by_rule_c = min(amount_c, headroom_rd // rd)
+        tn, td = tax_rate.as_integer_ratio()
+        cap_c = amount_c + (amount_c * tn // -td)  # amount − round_up(amount × rate)
+        return (Decimal(max(0, min(by_rule_c, cap_c))) / 100).quantize(CENT)
+
+
+@dataclass(frozen=True)
+class LaterReceipt:
+    """A receipt of the month dated after a backdated one, as it was judged (§2)."""
+
+    rule: RetentionRule
+    amount: Decimal
+    retained: Decimal
+    tax_rate: Decimal
+    buy: Decimal | None
+    buy_usd: Decimal | None
+
+
+def later_receipts_fit(
+    position: MonthPosition,
+    later: Sequence[LaterReceipt],
+    *,
+    amount: Decimal,
+    retained: Decimal,
+    buy: Decimal | None = None,
+    buy_usd: Decimal | None = None,
+) -> bool:
+    """§2 backdating: with this receipt added to the month so far, every later receipt of
+    the month still fits its own limit, each recomputed from the month before it."""
+    month = position.copy()
+    month.add(amount, retained, buy=buy, buy_usd=buy_usd)
+    for receipt in later:
+        if receipt.rule.basis == Basis.CALENDAR_MONTH and receipt.retained > 0:
+            allowed = month.allowed(
+                rule=receipt.rule, amount=receipt.amount, tax_rate=receipt.tax_rate,
+                buy=receipt.buy, buy_usd=receipt.buy_usd,
+            )  # fmt: skip
+            if receipt.retained > allowed:
+                return False
+        month.add(receipt.amount, receipt.retained, buy=receipt.buy, buy_usd=receipt.buy_usd)
+    return True
+
+
+def largest_fitting(limit: Decimal, fits: Callable[[Decimal], bool]) -> Decimal:
+    """The largest retention in cents ≤ ``limit`` for which ``fits`` holds (``fits`` is
+    monotone: less retained never pushes a later receipt over), by bisection (§2)."""
+    low, high = 0, cents(limit)
+    if not fits(ZERO):
+        return ZERO
+    while low < high:
+        mid = (low + high + 1) // 2
+        if fits(Decimal(mid) / 100):
+            low = mid
+        else:
+            high = mid - 1
+    return (Decimal(low) / 100).quantize(CENT)
 
 
 @dataclass(frozen=True)

@@ -155,20 +155,14 @@ def balances(firm: Firm, *, on: date) -> list[Balance]:
 def headroom(firm: Firm, *, on: date) -> Headroom:
     """This month's retention headroom in USD equivalent (rules.md §2, calendar month)."""
     first, last = policy.month_bounds(on)
-    month = list(
-        Receipt.objects.filter(firm=firm, value_date__range=(first, last)).order_by(
-            "value_date", "pk"
-        )
-    )
-    proceeds, used, unvalued = Fraction(0), Fraction(0), 0
-    for receipt in month:
+    month = policy.MonthPosition()
+    unvalued = 0
+    for receipt in Receipt.objects.filter(firm=firm, value_date__range=(first, last)):
         try:
-            item = services.month_item(receipt)
+            month.add_item(services.month_item(receipt))
         except FxRateMissing:
             unvalued += 1
-            continue
-        proceeds += item.usd_amount
-        used += item.usd_retained
+    proceeds, used = month.proceeds_usd, month.retained_usd
     try:
         rule = services.retention_rule_on(firm, on)
     except EsfcaError as exc:
@@ -176,14 +170,7 @@ def headroom(firm: Firm, *, on: date) -> Headroom:
         return Headroom(
             first, "", zero, zero, _usd(proceeds), zero, _usd(used), zero, 0, exc.message
         )
-    if rule.basis == policy.Basis.CALENDAR_MONTH:
-        allowed = policy.monthly_allowed_total(
-            ratio=rule.ratio, floor_usd=rule.monthly_floor_usd, proceeds_usd=proceeds
-        )
-    else:
-        allowed = Fraction(rule.ratio) * proceeds
-    if not services.firm_is_registered(firm, on):
-        allowed = Fraction(0)
+    allowed = month.allowance_usd(rule.as_policy(), eligible=services.firm_is_registered(firm, on))
     return Headroom(
         month=first,
         basis=rule.basis,
@@ -296,7 +283,7 @@ class ReceiptPreview:
     later_receipts: int = 0
 
 
-class _PreviewLookups(services._StoredLookups):
+class _PreviewLookups(services.StoredLookups):
     """The service's own lookups, except that the firm's internal accounts (FX trading,
     client proceeds, tax) are not opened: a preview writes nothing."""
 
@@ -314,32 +301,24 @@ def receipt_preview(
     conversion_rate: Decimal | None = None,
 ) -> ReceiptPreview:
     """What ``receipt_record`` would do with these figures, without writing anything: the
-    service's own judgement (``services._judge_receipt``: rule, tax, rates, the month's
+    service's own judgement (``services.receipt_judge``: rule, tax, rates, the month's
     earlier and later receipts, the split); a refusal comes back as its plain sentence.
     """
-    month = services._month_receipts(firm, value_date)
-    earlier = [r for r in month if r.value_date <= value_date]
-    later = [r for r in month if r.value_date > value_date]
+    month = services.receipt_month(firm, value_date)
+    request = services.ReceiptRequest(
+        reference="preview",
+        value_date=value_date,
+        amount=amount,
+        currency=currency,
+        retain=retain,
+        conversion_rate=conversion_rate,
+        client_name="",
+        client_country="",
+    )
     try:
-        fields, _ = services._judge_receipt(
-            firm=firm,
-            actor=None,
-            lookups=_PreviewLookups(firm),
-            earlier=lambda: [services.month_item(r) for r in earlier],
-            later=later,
-            fingerprint="",
-            reference="preview",
-            value_date=value_date,
-            amount=amount,
-            currency=currency,
-            retain=retain,
-            conversion_rate=conversion_rate,
-            client_name="",
-            client_country="",
-            purpose_code="",
-            bank="",
-            converted_on=None,
-        )
+        fields = services.receipt_judge(
+            firm=firm, actor=None, request=request, lookups=_PreviewLookups(firm), month=month
+        ).fields
     except DomainError as exc:
         allowed = exc.details.get("allowed_retention")
         return ReceiptPreview(
@@ -368,7 +347,7 @@ def receipt_preview(
         tax_rate=receipt.tax_rate,
         rule_basis=receipt.rule_basis,
         rule_ratio=receipt.rule_ratio,
-        later_receipts=len(later),
+        later_receipts=len(month.later),
     )
 
 

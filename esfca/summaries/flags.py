@@ -43,20 +43,8 @@ def conversion_obj(row) -> str:
 
 # --- rule data in force ---------------------------------------------------------------------
 
-
-@dataclass(frozen=True)
-class TaxRateRow:
-    applies_to: str  # "PSEB" or "OTHER"
-    effective_from: date
-    rate: Decimal
-
-
-def tax_rate_in_force(rates: Iterable[TaxRateRow], *, registration_body: str, on: date):
-    """§3: the withholding rate of the firm's registration on a day (None: no rate)."""
-    applies_to = "PSEB" if registration_body == "PSEB" else "OTHER"
-    candidates = [r for r in rates if r.applies_to == applies_to and r.effective_from <= on]
-    best = max(candidates, key=lambda r: r.effective_from, default=None)
-    return best.rate if best else None
+# The rule versions in force are policy's decision (policy.in_force); the tax rows are its own.
+TaxRateRow = policy.TaxRateRow
 
 
 @dataclass(frozen=True)
@@ -75,10 +63,10 @@ class Parameters:
             self._rows[row.key].append(row)
 
     def value_on(self, key: str, on: date) -> str:
-        candidates = [r for r in self._rows.get(key, ()) if r.effective_from <= on]
-        if not candidates:
+        row = policy.in_force(self._rows.get(key, ()), on)
+        if row is None:
             raise LookupError(f"Parameter {key} has no value in force on {on}.")
-        return max(candidates, key=lambda r: r.effective_from).value
+        return row.value
 
     def int_on(self, key: str, on: date) -> int:
         return int(self.value_on(key, on))
@@ -93,28 +81,45 @@ class Parameters:
 # --- 1. retention above the limit in force ---------------------------------------------------
 
 
-def _cents(amount: Decimal) -> int:
-    """An amount of the minor unit (2 places) as integer cents, exactly."""
-    n, d = amount.as_integer_ratio()
-    return n * 100 // d
+def _rule_key(rule: policy.RetentionRule | None):
+    if rule is None:
+        return None
+    return (rule.effective_from, rule.ratio, rule.monthly_floor_usd, rule.basis)
 
 
-def _money(cents: int) -> Decimal:
-    return (Decimal(cents) / 100).quantize(policy.CENT)
+def _retention_flag(row, rule, allowed: Decimal | None) -> dict | None:
+    """Flag 1 for one receipt judged against the rule in force now (None: no flag)."""
+    day, retained = row.value_date, row.retained
+    if rule is None:
+        if retained <= 0:
+            return None
+        return flag(
+            1,
+            "retention_above_limit",
+            f"Retained {retained} {row.currency} but no retention rule is in force on {day}.",
+            receipt_obj(row),
+        )
+    if retained > allowed:
+        return flag(
+            1,
+            "retention_above_limit",
+            f"Retained {retained} {row.currency}; the rules in force allow "
+            f"{allowed.quantize(policy.CENT)} {row.currency} for this receipt.",
+            receipt_obj(row),
+        )
+    return None
 
 
-def _allowed_usd_cents(
-    rule: policy.RetentionRule, amount_c: int, proceeds_c: int, already_c: int, floor_c: int
-) -> int:
-    """``policy.allowed_by_rule`` for a USD receipt when the month so far is all USD, in
-    integer cents (exact: the same fractions with a common denominator)."""
-    rn, rd = rule.ratio.as_integer_ratio()
-    if rule.basis == policy.Basis.PER_RECEIPT:
-        return rn * amount_c // rd
-    total_c = proceeds_c + amount_c
-    allowed_total_rd = max(rn * total_c, rd * min(floor_c, total_c))  # × rd
-    headroom_rd = max(0, allowed_total_rd - rd * already_c)
-    return min(amount_c, headroom_rd // rd)
+def _rule_changed_flag(row, rule) -> dict:
+    return flag(
+        1,
+        "retention_rule_changed",
+        f"Judged under the rule of {row.rule_effective_from} (ratio "
+        f"{row.rule_ratio}, {row.rule_basis}); the rule in force for "
+        f"{row.value_date} is now the one of {rule.effective_from} (ratio "
+        f"{rule.ratio}, {rule.basis}).",
+        receipt_obj(row),
+    )
 
 
 def retention_flags(
@@ -123,128 +128,61 @@ def retention_flags(
     rules: Sequence[policy.RetentionRule],
     firm_kind: str,
     registration_body: str,
-    tax_rates: Sequence[TaxRateRow],
+    tax_rates: Sequence[policy.TaxRateRow],
     registered_on: Callable[[date], bool],
     ref_rates: Callable[[str, date], tuple[Decimal, Decimal] | None],
 ) -> list[dict]:
     """§6.1: each receipt's retention recomputed with the rule versions in force *now*.
 
     ``receipts`` are one calendar month's, in (value date, id) order, the order the
-    services judge them in. The month's USD running sums are kept incrementally (one
-    pass), so the check costs O(n) whatever the month's size: in integer cents while the
-    month is all USD, in exact fractions (``policy``'s own functions) once another
-    currency joins. ``ref_rates`` gives ``(buy(C, D), buy(USD, D))`` for receipts
-    recorded without stored reference rates, or None when the table has none.
+    services judge them in. The month's USD running sums are kept incrementally
+    (``policy.MonthPosition``, one pass), so the check costs O(n) whatever the month's
+    size. ``ref_rates`` gives ``(buy(C, D), buy(USD, D))`` for receipts recorded without
+    stored reference rates, or None when the table has none.
     """
     flags: list[dict] = []
-    usd_proceeds_c = usd_already_c = 0  # the month's USD receipts so far, in cents
-    other_proceeds = other_already = Fraction(0)  # other currencies' USD equivalents
-    # What each value date needs, looked up once per day (a month has at most 31).
-    day_of: dict[date, tuple] = {}
+    month = policy.MonthPosition()
+    day_of: dict[date, tuple] = {}  # what each value date needs, looked up once per day
     for row in receipts:
         day = row.value_date
         if day not in day_of:
             rule = policy.rule_in_force(rules, firm_kind=firm_kind, on=day)
-            tax_rate = tax_rate_in_force(tax_rates, registration_body=registration_body, on=day)
-            day_of[day] = (
-                rule,
-                tax_rate,
-                tax_rate.as_integer_ratio() if tax_rate is not None else None,
-                registered_on(day),
-                _cents(rule.monthly_floor_usd) if rule else 0,
-                (rule.effective_from, rule.ratio, rule.monthly_floor_usd, rule.basis)
-                if rule
-                else None,
+            tax_rate = policy.tax_rate_in_force(
+                tax_rates, registration_body=registration_body, on=day
             )
-        rule, tax_rate, tax_ratio, registered, floor_c, rule_key = day_of[day]
-        amount, retained = row.amount, row.retained
-        amount_c, retained_c = _cents(amount), _cents(retained)
-        is_usd = row.currency == policy.USD
+            day_of[day] = (rule, tax_rate or policy.ZERO, registered_on(day), _rule_key(rule))
+        rule, tax_rate, registered, rule_key = day_of[day]
         buy = buy_usd = None
-        if not is_usd:
+        if row.currency != policy.USD:
             if row.ref_buy is not None and row.ref_buy_usd is not None:
                 buy, buy_usd = row.ref_buy, row.ref_buy_usd
-            else:
-                found = ref_rates(row.currency, day)
-                if found is None:
-                    if rule is not None and rule.basis == policy.Basis.CALENDAR_MONTH:
-                        flags.append(
-                            flag(
-                                1,
-                                "retention_unverifiable",
-                                f"No reference rate for {row.currency} on {day}: the "
-                                "monthly limit of this receipt cannot be checked.",
-                                receipt_obj(row),
-                            )
-                        )
-                    continue  # nothing to add to the month's USD sums without a rate
+            elif (found := ref_rates(row.currency, day)) is not None:
                 buy, buy_usd = found
-        if rule is None:
-            if retained > 0:
-                flags.append(
-                    flag(
-                        1,
-                        "retention_above_limit",
-                        f"Retained {retained} {row.currency} but no retention rule is in force "
-                        f"on {day}.",
-                        receipt_obj(row),
-                    )
-                )
-        else:
-            stored = (
-                row.rule_effective_from,
-                row.rule_ratio,
-                row.rule_monthly_floor_usd,
-                row.rule_basis,
-            )
-            if stored != rule_key:
-                flags.append(
-                    flag(
-                        1,
-                        "retention_rule_changed",
-                        f"Judged under the rule of {row.rule_effective_from} (ratio "
-                        f"{row.rule_ratio}, {row.rule_basis}); the rule in force for "
-                        f"{day} is now the one of {rule.effective_from} (ratio "
-                        f"{rule.ratio}, {rule.basis}).",
-                        receipt_obj(row),
-                    )
-                )
-            if is_usd and not other_proceeds and not other_already:
-                allowed_c = _allowed_usd_cents(
-                    rule, amount_c, usd_proceeds_c, usd_already_c, floor_c
-                )
             else:
-                earlier = [
-                    policy.MonthItem(
-                        usd_amount=Fraction(usd_proceeds_c, 100) + other_proceeds,
-                        usd_retained=Fraction(usd_already_c, 100) + other_already,
+                if rule is not None and rule.basis == policy.Basis.CALENDAR_MONTH:
+                    flags.append(
+                        flag(
+                            1,
+                            "retention_unverifiable",
+                            f"No reference rate for {row.currency} on {day}: the "
+                            "monthly limit of this receipt cannot be checked.",
+                            receipt_obj(row),
+                        )
                     )
-                ]
-                by_rule = policy.allowed_by_rule(
-                    rule=rule, amount=amount, earlier=earlier, buy=buy, buy_usd=buy_usd
-                )
-                allowed_c = _cents(by_rule)
-            if tax_ratio is not None:  # §3 tax cap: amount − round_up(amount × rate)
-                allowed_c = min(allowed_c, amount_c + (amount_c * tax_ratio[0] // -tax_ratio[1]))
-            if not registered:
-                allowed_c = 0
-            allowed_c = max(0, allowed_c)
-            if retained_c > allowed_c:
-                flags.append(
-                    flag(
-                        1,
-                        "retention_above_limit",
-                        f"Retained {retained} {row.currency}; the rules in force allow "
-                        f"{_money(allowed_c)} {row.currency} for this receipt.",
-                        receipt_obj(row),
-                    )
-                )
-        if is_usd:
-            usd_proceeds_c += amount_c
-            usd_already_c += retained_c
-        else:
-            other_proceeds += policy.usd_equivalent(amount, buy=buy, buy_usd=buy_usd)
-            other_already += policy.usd_equivalent(retained, buy=buy, buy_usd=buy_usd)
+                continue  # nothing to add to the month's USD sums without a rate
+        allowed = None
+        if rule is not None:
+            stored = (row.rule_effective_from, row.rule_ratio, row.rule_monthly_floor_usd)
+            if (*stored, row.rule_basis) != rule_key:
+                flags.append(_rule_changed_flag(row, rule))
+            allowed = month.allowed(
+                rule=rule, amount=row.amount, tax_rate=tax_rate, eligible=registered,
+                buy=buy, buy_usd=buy_usd,
+            )  # fmt: skip
+        found_flag = _retention_flag(row, rule, allowed)
+        if found_flag:
+            flags.append(found_flag)
+        month.add(row.amount, row.retained, buy=buy, buy_usd=buy_usd)
     return flags
 
 
@@ -512,7 +450,7 @@ def filing_flags(
 
 
 def tax_flags(
-    receipts: Iterable, *, registration_body: str, tax_rates: Sequence[TaxRateRow]
+    receipts: Iterable, *, registration_body: str, tax_rates: Sequence[policy.TaxRateRow]
 ) -> list[dict]:
     """§6.9: tax withheld at a rate other than the registration's rate in force.
 
@@ -523,7 +461,7 @@ def tax_flags(
     expected_on: dict[date, Decimal | None] = {}
     for row in receipts:
         if row.value_date not in expected_on:
-            expected_on[row.value_date] = tax_rate_in_force(
+            expected_on[row.value_date] = policy.tax_rate_in_force(
                 tax_rates, registration_body=registration_body, on=row.value_date
             )
         expected = expected_on[row.value_date]

@@ -239,3 +239,78 @@ def test_per_receipt_limit_rounds_down(amount):
     allowed = policy.allowed_by_rule(rule=PER_RECEIPT_2021, amount=amount)
     assert Fraction(allowed) <= Fraction(amount) * Fraction(35, 100)
     assert Fraction(amount) * Fraction(35, 100) - Fraction(allowed) < Fraction(1, 100)
+
+
+# --- §2 the month so far: MonthPosition is allowed_retention over the earlier receipts -------
+
+EUR_RATES = (D("325.1234"), D("280.6469"))
+receipts_of_a_month = st.lists(
+    st.tuples(
+        st.integers(min_value=1, max_value=5_000_000),  # amount in cents
+        st.sampled_from(["USD", "USD", "EUR"]),
+        st.integers(min_value=0, max_value=100),  # retained: percent of the amount
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    receipts=receipts_of_a_month,
+    rule=st.sampled_from([MONTHLY_2023, PER_RECEIPT_2021]),
+    tax_rate=st.sampled_from([PSEB, D("0.01"), D("0")]),
+    eligible=st.booleans(),
+)
+def test_month_position_allows_what_allowed_retention_allows(receipts, rule, tax_rate, eligible):
+    position, earlier = policy.MonthPosition(), []
+    for cents, currency, percent in receipts:
+        amount = D(cents) / 100
+        retained = policy.round_down(Fraction(cents * percent, 10_000))
+        buy, buy_usd = EUR_RATES if currency == "EUR" else (None, None)
+        expected = policy.allowed_retention(
+            rule=rule, amount=amount, tax_rate=tax_rate, eligible=eligible,
+            earlier=earlier, buy=buy, buy_usd=buy_usd,
+        )  # fmt: skip
+        assert position.allowed(
+            rule=rule, amount=amount, tax_rate=tax_rate, eligible=eligible,
+            buy=buy, buy_usd=buy_usd,
+        ) == expected  # fmt: skip
+        position.add(amount, retained, buy=buy, buy_usd=buy_usd)
+        earlier.append(
+            MonthItem(
+                policy.usd_equivalent(amount, buy=buy, buy_usd=buy_usd),
+                policy.usd_equivalent(retained, buy=buy, buy_usd=buy_usd),
+            )
+        )
+    assert position.item() == MonthItem(
+        sum((i.usd_amount for i in earlier), Fraction(0)),
+        sum((i.usd_retained for i in earlier), Fraction(0)),
+    )
+
+
+def test_a_backdated_receipt_may_not_push_a_later_one_above_its_limit():
+    # 1 Oct: USD 20,000 retained 10,000 (50 %). Backdating USD 2,000 to 30 Sep... of the same
+    # month is impossible, so: earlier nothing, a backdated USD 2,000 before the 20,000.
+    later = [policy.LaterReceipt(MONTHLY_2023, D("20000.00"), D("9950.00"), PSEB, None, None)]
+    fits = policy.later_receipts_fit(
+        policy.MonthPosition(), later, amount=D("2000.00"), retained=D("2000.00")
+    )
+    # With 2,000 retained first the month allows max(11,000, 5,000) − 2,000 = 9,000 < 9,950.
+    assert fits is False
+    largest = policy.largest_fitting(
+        D("2000.00"),
+        lambda r: policy.later_receipts_fit(
+            policy.MonthPosition(), later, amount=D("2000.00"), retained=r
+        ),
+    )
+    # 11,000 − r ≥ 9,950 ⇔ r ≤ 1,050.
+    assert largest == D("1050.00")
+
+
+@settings(max_examples=100, deadline=None)
+@given(limit=st.integers(0, 3000), threshold=st.integers(-1, 3000))
+def test_largest_fitting_is_the_largest_cent_that_fits(limit, threshold):
+    fits = lambda r: r * 100 <= threshold  # noqa: E731 - monotone
+    expected = D(min(limit, threshold)) / 100 if threshold >= 0 else D(0)
+    assert policy.largest_fitting(D(limit) / 100, fits) == expected.quantize(D("0.01"))

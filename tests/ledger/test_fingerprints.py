@@ -10,8 +10,7 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from esfca.services import _fingerprint as request_fingerprint
-from esfca.services import _plain
+from esfca.services.movements import plain, request_fingerprint
 from ledger.models import Transaction
 from ledger.services import CENT, Leg
 from ledger.services import _fingerprint as posting_fingerprint
@@ -29,7 +28,7 @@ amounts = st.decimals(min_value=0, max_value=Decimal("999999999999.99"), places=
     )
 )
 def test_the_request_fingerprint_is_the_sha256_of_json_dumps(fields):
-    body = {name: _plain(value) for name, value in fields.items()}
+    body = {name: plain(value) for name, value in fields.items()}
     expected = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
     assert request_fingerprint(**fields) == expected
 

@@ -1,0 +1,407 @@
+"""Receipts in bulk (imports): many rows with exactly the outcome of ``receipt_record``
+row by row, judged by the same ``receipt_judge``, in few queries and one bulk posting."""
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from django.db import connection, transaction
+from django.db.models import Q, Sum
+
+from exporters.errors import DomainError
+from exporters.models import Firm
+from ledger.selectors import buying_rate, buying_rates_many
+from ledger.services import Posting, PreparedPostings, postings_prepare, transactions_post_many
+
+from .. import policy
+from ..models import PurposeCode, Receipt, RetentionRuleVersion
+from .checks import local_today
+from .copy_rows import ReceiptsCopy, receipts_copy, receipts_copy_write, receipts_insert
+from .movements import (
+    esfca_account,
+    internal_account,
+    lock_firm,
+    pkr_account,
+    replay,
+)
+from .receipts import (
+    FIELDS,
+    ReceiptMonth,
+    ReceiptRequest,
+    receipt_judge,
+    receipt_request_record,
+)
+from .rules import RefRates, firm_tax_rates, ref_rates, retention_rule_on, stored_ref, tax_rate_on
+
+
+class NewReceipt:
+    """A receipt judged in a batch: its fields, then at the flush its transaction and id.
+    The model instance is built only if someone asks for it (an import reads the figures)."""
+
+    __slots__ = ("_instance", "fields", "pk")
+
+    def __init__(self, fields: dict):
+        self.fields = fields
+        self.pk: int | None = None
+        self._instance: Receipt | None = None
+
+    @property
+    def request_fingerprint(self) -> str:
+        return self.fields["request_fingerprint"]
+
+    def instance(self) -> Receipt:
+        if self._instance is None:
+            receipt = Receipt(id=self.pk, **self.fields)
+            receipt._state.adding = False
+            receipt._state.db = connection.alias
+            self._instance = receipt
+        return self._instance
+
+
+@dataclass
+class RowOutcome:
+    """What became of one row: ``created``, ``replayed`` (the stored receipt), or ``refused``
+    with the refusal's code, message and details (exactly what ``receipt_record`` raises)."""
+
+    stored: Receipt | NewReceipt | None = None
+    created: bool = False
+    error: DomainError | None = None
+
+    @property
+    def receipt(self) -> Receipt | None:
+        return self.stored.instance() if isinstance(self.stored, NewReceipt) else self.stored
+
+    def value(self, name: str):
+        """One field of the receipt, without building a model instance for a new one."""
+        if isinstance(self.stored, NewReceipt):
+            return self.stored.fields[name]
+        return getattr(self.stored, name)
+
+    @property
+    def status(self) -> str:
+        if self.error is not None:
+            return "refused"
+        return "created" if self.created else "replayed"
+
+    @property
+    def code(self) -> str:
+        return self.error.code if self.error else ""
+
+    @property
+    def message(self) -> str:
+        return self.error.message if self.error else ""
+
+    @property
+    def details(self) -> dict:
+        return self.error.details if self.error else {}
+
+
+class Memo:
+    """A lookup done once per chunk and arguments; a refusal is remembered too."""
+
+    def __init__(self, fn):
+        self.fn = fn
+        self.seen: dict = {}
+
+    def __call__(self, *args):
+        if args not in self.seen:
+            try:
+                self.seen[args] = (self.fn(*args), None)
+            except DomainError as exc:
+                self.seen[args] = (None, exc)
+        value, exc = self.seen[args]
+        if exc is not None:
+            raise exc
+        return value
+
+
+class ChunkLookups:
+    """``ReceiptLookups`` read once for a chunk of rows: the same helpers answer, so a
+    missing rule, account or rate is refused in the same words as ``receipt_record``."""
+
+    def __init__(self, firm: Firm, requests: list[ReceiptRequest]):
+        self.firm = firm
+        days = {r.value_date for r in requests if isinstance(r.value_date, date)}
+        currencies = {r.currency for r in requests if isinstance(r.currency, str)}
+        self.rates = buying_rates_many(currencies=currencies | {policy.USD}, days=days)
+        self.rules = list(RetentionRuleVersion.objects.filter(firm_kind=firm.kind))
+        self.taxes = list(firm_tax_rates(firm))
+        self.purpose_codes = set(PurposeCode.objects.values_list("code", flat=True))
+        self.esfca = Memo(lambda currency, bank: esfca_account(firm, currency, bank))
+        self.pkr = Memo(lambda bank_id: pkr_account(firm, bank_id))
+        self.internal = Memo(lambda kind, currency: internal_account(firm, kind, currency))
+        self._buying = Memo(lambda currency, on: buying_rate(currency=currency, on=on))
+        self._ref = Memo(lambda currency, on: ref_rates(currency, on))
+        self._rule = Memo(self._rule_on)  # per day: a chunk has thousands of rows, few days
+        self._tax_rate = Memo(self._tax_rate_on)
+
+    def rule(self, on: date) -> RetentionRuleVersion:
+        return self._rule(on)
+
+    def tax_rate(self, on: date) -> Decimal:
+        return self._tax_rate(on)
+
+    def _rule_on(self, on: date) -> RetentionRuleVersion:
+        return policy.in_force(self.rules, on) or retention_rule_on(self.firm, on)
+
+    def _tax_rate_on(self, on: date) -> Decimal:
+        row = policy.in_force(self.taxes, on)
+        return row.rate if row is not None else tax_rate_on(self.firm, on)
+
+    def buying(self, currency: str, on: date) -> Decimal:
+        rate = self.rates.get((currency, on))
+        return rate if rate is not None else self._buying(currency, on)
+
+    def ref(self, currency: str, on: date) -> RefRates:
+        buy, buy_usd = self.rates.get((currency, on)), self.rates.get((policy.USD, on))
+        if currency != policy.USD and buy is not None and buy_usd is not None:
+            return RefRates(buy, buy_usd)
+        return self._ref(currency, on)
+
+
+# What a month's running sums read of a stored receipt (or of a sum of receipts), in order.
+MONTH_FIELDS = ("amount", "retained", "currency", "ref_buy", "ref_buy_usd", "value_date")
+
+
+class RunningMonth:
+    """One calendar month of the firm's receipts as its running USD sums (§2), kept
+    incrementally: the receipts added since the last ``so_far`` are valued when it is asked."""
+
+    def __init__(self):
+        self.pending: list[tuple] = []  # MONTH_FIELDS of receipts (or of sums of them)
+        self.position = policy.MonthPosition()
+        self.latest: date | None = None
+
+    def add(self, receipt: Receipt) -> None:
+        self.add_fields(
+            (
+                receipt.amount.amount,
+                receipt.retained,
+                receipt.currency,
+                receipt.ref_buy,
+                receipt.ref_buy_usd,
+                receipt.value_date,
+            )
+        )
+
+    def add_new(self, fields: dict) -> None:
+        self.add_fields(tuple(fields[name] for name in MONTH_FIELDS))
+
+    def add_fields(self, fields: tuple) -> None:
+        self.pending.append(fields)
+        value_date = fields[-1]
+        if self.latest is None or value_date > self.latest:
+            self.latest = value_date
+
+    def so_far(self) -> policy.MonthPosition:
+        # Rates first, sums after: a receipt without its rates refuses with the sums intact.
+        refs = [stored_ref(c, buy, buy_usd, day) for _, _, c, buy, buy_usd, day in self.pending]
+        for (amount, retained, *_), ref in zip(self.pending, refs, strict=True):
+            self.position.add(amount, retained, buy=ref.buy, buy_usd=ref.buy_usd)
+        self.pending = []
+        return self.position
+
+
+def stored_receipts(firm: Firm, references: list[str]) -> list[Receipt]:
+    """The firm's receipts with these references. On PostgreSQL the references go as one
+    array parameter: a chunk has thousands, which Django's ``__in`` would prepare and
+    quote one by one."""
+    if not references:
+        return []
+    if connection.vendor != "postgresql":
+        return list(Receipt.objects.filter(firm=firm, reference__in=references))
+    table = connection.ops.quote_name(Receipt._meta.db_table)
+    return list(
+        Receipt.objects.raw(
+            f"SELECT * FROM {table} WHERE firm_id = %s AND reference = ANY(%s)",
+            [firm.pk, references],
+        )
+    )
+
+
+def month_key(on: date) -> tuple[int, int]:
+    return on.year, on.month
+
+
+def stored_months(firm: Firm, keys: set[tuple[int, int]]) -> dict[tuple[int, int], RunningMonth]:
+    """The firm's stored receipts of these months as running months.
+
+    What the month's USD sums read, summed in SQL per day and reference rates: a USD
+    equivalent is linear in the amount, so the sums give the same exact result as the
+    receipts one by one, and a month of thousands is a few rows."""
+    months = {key: RunningMonth() for key in keys}
+    if not keys:
+        return months
+    in_months = Q()
+    for y, m in keys:
+        first, last = policy.month_bounds(date(y, m, 1))
+        in_months |= Q(value_date__range=(first, last))
+    stored = (
+        Receipt.objects.filter(in_months, firm=firm)
+        .values("value_date", "currency", "ref_buy", "ref_buy_usd")
+        .annotate(amount_sum=Sum("amount"), retained_sum=Sum("retained"))
+        .order_by()
+        .values_list(
+            "amount_sum", "retained_sum", "currency", "ref_buy", "ref_buy_usd", "value_date"
+        )
+    )
+    for fields in stored:
+        months[month_key(fields[-1])].add_fields(fields)
+    return months
+
+
+class NeedsLock(Exception):
+    """A row judged ahead of its chunk's lock needs the database under the lock (a receipt
+    dated before one already in its month, a reference reused with other content)."""
+
+
+@dataclass
+class Carried:
+    """What chunks judged ahead of their lock carry forward: the references and months
+    seen so far, with the receipts of the chunks before (written or being written)."""
+
+    known: dict = field(default_factory=dict)
+    months: dict = field(default_factory=dict)
+
+
+def receipt_requests(rows: list[dict]) -> list[ReceiptRequest]:
+    """Import rows as requests; a row naming a field a receipt does not have is a bug of
+    the caller, not a refusal (``TypeError`` for the whole call)."""
+    for row in rows:
+        unknown = set(row) - set(FIELDS)
+        if unknown:
+            raise TypeError(f"Unknown receipt fields: {', '.join(sorted(unknown))}.")
+    return [ReceiptRequest(**row) for row in rows]
+
+
+class Batch:
+    """One chunk of ``receipts_record_many``: judged under the firm's lock, or ``ahead``
+    of it (``chunks.judge_ahead``), where a row that would read the database raises
+    ``NeedsLock`` and what the chunk learns is ``carried`` on to the next one."""
+
+    def __init__(
+        self,
+        firm: Firm,
+        actor,
+        requests: list[ReceiptRequest],
+        today: date,
+        carried: Carried | None = None,
+        ahead: bool = False,
+    ):
+        self.firm, self.actor, self.today, self.ahead = firm, actor, today, ahead
+        carried = carried or Carried()
+        self.lookups = ChunkLookups(firm, requests)
+        self.known: dict[str, Receipt | NewReceipt] = carried.known
+        references = [
+            r.reference
+            for r in requests
+            if isinstance(r.reference, str) and r.reference not in self.known
+        ]
+        self.known.update((r.reference, r) for r in stored_receipts(firm, references))
+        self.months: dict[tuple[int, int], RunningMonth] = carried.months
+        keys = {month_key(r.value_date) for r in requests if isinstance(r.value_date, date)}
+        self.months.update(stored_months(firm, keys - set(self.months)))
+        self.pending: list[tuple[NewReceipt, Posting]] = []
+        self.prepared: PreparedPostings | None = None
+        self.copied: ReceiptsCopy | None = None
+
+    def prepare(self) -> None:
+        """Before the flush, without the locks: validate the postings and, on PostgreSQL,
+        take the ids and format every row for ``COPY`` (a flush then mostly sends them)."""
+        self.prepared = postings_prepare([posting for _, posting in self.pending], copy=True)
+        plan = self.prepared.copy
+        if plan is not None:
+            new = [n for n, _ in self.pending]
+            for n, txn in zip(new, plan.transactions, strict=True):
+                n.fields["transaction"] = txn
+            self.copied = receipts_copy(self.firm, self.actor, new)
+
+    def flush(self) -> None:
+        """Post the pending receipts: one bulk ledger posting, then their rows in bulk."""
+        if not self.pending:
+            return
+        txns = transactions_post_many(self.prepared or [posting for _, posting in self.pending])
+        if self.copied is not None and txns is self.prepared.copy.transactions:
+            receipts_copy_write(self.copied)
+        else:  # not prepared, or the ledger posted the usual way (other ids)
+            new = [n for n, _ in self.pending]
+            for n, txn in zip(new, txns, strict=True):
+                n.fields["transaction"] = txn
+            receipts_insert(self.firm, self.actor, new)
+        self.pending, self.prepared, self.copied = [], None, None
+
+    def one(self, request: ReceiptRequest) -> RowOutcome:
+        existing = self.known.get(request.reference)
+        if existing is not None:
+            if existing.request_fingerprint == request.fingerprint:
+                return RowOutcome(existing, created=False)
+            if self.ahead:
+                raise NeedsLock
+            self.flush()  # the stored record's id goes into the refusal
+            replay(Receipt, self.firm, request.reference, request.fingerprint)  # raises
+        request.check(today=self.today, purpose_known=self.lookups.purpose_codes.__contains__)
+        month = self.months[month_key(request.value_date)]
+        if month.latest is not None and month.latest > request.value_date:
+            if self.ahead:
+                raise NeedsLock
+            return self.backdated(request, month)  # §2 backdating: receipt_record's own rule
+        judgement = receipt_judge(
+            firm=self.firm,
+            actor=self.actor,
+            request=request,
+            lookups=self.lookups,
+            month=ReceiptMonth(so_far=month.so_far),
+        )
+        new = NewReceipt(judgement.fields)
+        self.pending.append((new, judgement.posting))
+        self.known[request.reference] = new
+        month.add_new(judgement.fields)
+        return RowOutcome(new, created=True)
+
+    def backdated(self, request: ReceiptRequest, month: RunningMonth) -> RowOutcome:
+        self.flush()  # receipt_record reads the month from the database
+        receipt, created = receipt_request_record(
+            firm=self.firm, actor=self.actor, request=request, today=self.today
+        )
+        if created:
+            self.known[receipt.reference] = receipt
+            month.add(receipt)
+        return RowOutcome(receipt, created=created)
+
+    def judge_all(self, requests: list[ReceiptRequest]) -> list[RowOutcome]:
+        outcomes = []
+        for request in requests:
+            try:
+                outcomes.append(self.one(request))
+            except DomainError as exc:
+                outcomes.append(RowOutcome(error=exc))
+        return outcomes
+
+
+def receipts_record_many(*, firm: Firm, actor, rows: list[dict], today: date | None = None):
+    """Record many receipts with exactly the outcome of ``receipt_record`` called for each
+    row in order (rules.md §2–§3), in one database transaction and a bounded number of
+    queries: the firm is locked once, the rules, rates, accounts and the months the rows
+    touch are read once, each month's running USD sums are carried forward, and the new
+    receipts are posted with one bulk ledger posting.
+
+    Each row is a dict of ``ReceiptRequest``'s fields (``receipt_record``'s keyword
+    arguments). Returns one ``RowOutcome`` per row. A refused row leaves nothing behind
+    and does not stop the others. A row dated before a receipt already in its month
+    (stored, or earlier in the rows) goes through ``receipt_record``'s own path, which owns
+    the §2 backdating rule.
+    """
+    return requests_record(
+        firm=firm, actor=actor, requests=receipt_requests(rows), today=today or local_today()
+    )
+
+
+def requests_record(
+    *, firm: Firm, actor, requests: list[ReceiptRequest], today: date
+) -> list[RowOutcome]:
+    """``receipts_record_many`` of requests already built, under the firm's lock."""
+    with transaction.atomic():
+        batch = Batch(lock_firm(firm), actor, requests, today)
+        outcomes = batch.judge_all(requests)
+        batch.flush()
+    return outcomes

@@ -1,0 +1,98 @@
+"""Field checks every movement starts with, collected so that a request hears about all of
+its invalid fields at once (``validation_error``)."""
+
+from datetime import date
+from decimal import Decimal, InvalidOperation
+
+from django.conf import settings
+from django.utils import timezone
+
+from exporters.validators import ISO_COUNTRIES
+
+from .. import policy
+from ..errors import InvalidInput
+
+MAX_AMOUNT = Decimal("999999999999.99")  # 14 digits, 2 decimals
+RATE_PLACES = Decimal("0.000001")
+MAX_RATE = Decimal("1000000")  # PKR per unit; far above any real rate, far below overflow
+
+
+def foreign_currencies() -> list[str]:
+    return [c for c in settings.CURRENCIES if c != "PKR"]
+
+
+def local_today() -> date:
+    return timezone.localdate()
+
+
+class FieldErrors:
+    """Collects field errors so a request hears about all of them at once."""
+
+    def __init__(self):
+        self.fields: dict[str, list[str]] = {}
+
+    def add(self, field: str, message: str) -> None:
+        self.fields.setdefault(field, []).append(message)
+
+    def raise_if_any(self) -> None:
+        if self.fields:
+            raise InvalidInput("Some fields are invalid.", **self.fields)
+
+
+def check_amount(errors: FieldErrors, field: str, value, *, allow_zero: bool = False) -> None:
+    if not isinstance(value, Decimal) or not value.is_finite():
+        errors.add(field, "Enter a decimal amount.")
+    elif value < 0 or (value == 0 and not allow_zero):
+        errors.add(field, "The amount must be greater than zero.")
+    elif value > MAX_AMOUNT:
+        errors.add(field, "The amount is too large.")
+    elif value != value.quantize(policy.CENT, rounding="ROUND_DOWN"):
+        errors.add(field, "Use at most two decimal places.")
+
+
+def check_rate(errors: FieldErrors, field: str, value) -> None:
+    if value is None:
+        return
+    if not isinstance(value, Decimal) or not value.is_finite() or value <= 0:
+        errors.add(field, "Enter a positive rate.")
+        return
+    try:
+        exact = value < MAX_RATE and value == value.quantize(RATE_PLACES)
+    except InvalidOperation:
+        exact = False
+    if not exact or value >= MAX_RATE:
+        errors.add(field, "A rate has at most 6 decimal places and is below 1,000,000.")
+
+
+def check_common(errors: FieldErrors, *, reference, value_date, currency, today: date) -> None:
+    if not isinstance(reference, str) or not reference or len(reference) > 120:
+        errors.add("reference", "Give a reference of 1 to 120 characters.")
+    if not isinstance(value_date, date):
+        errors.add("value_date", "Enter a date as YYYY-MM-DD.")
+    elif value_date > today:
+        errors.add("value_date", "The value date cannot be in the future.")
+    if currency not in foreign_currencies():
+        errors.add("currency", f"Use one of {', '.join(foreign_currencies())}.")
+
+
+def movement_errors(*, reference, value_date, currency, amount, today: date) -> FieldErrors:
+    """The field checks every movement starts with: reference, value date, currency, amount."""
+    errors = FieldErrors()
+    check_common(errors, reference=reference, value_date=value_date, currency=currency, today=today)
+    check_amount(errors, "amount", amount)
+    return errors
+
+
+def check_country(errors: FieldErrors, field: str, value, *, required: bool = True) -> None:
+    if not value:
+        if required:
+            errors.add(field, "This field is required.")
+    elif value not in ISO_COUNTRIES:
+        errors.add(field, f"'{value}' is not an ISO 3166 alpha-2 country code.")
+
+
+def check_text(errors: FieldErrors, field: str, value, *, required: bool = True, limit=200) -> None:
+    if required and not (value or "").strip():
+        errors.add(field, "This field is required.")
+    elif value and len(value) > limit:
+        errors.add(field, f"At most {limit} characters.")

@@ -1,0 +1,147 @@
+"""The frame every movement shares (receipts, allocations, conversions, transfers).
+
+A movement is idempotent by firm + reference: the same request again returns the stored
+record (``created`` False) and posts nothing; the same reference with other details raises
+``DuplicateReference``. A firm's movements are serialised (the firm row is locked; on
+SQLite every write transaction is IMMEDIATE), so two movements recorded at the same moment
+can never both take the same headroom or the same balance.
+"""
+
+import hashlib
+from collections.abc import Callable
+from datetime import date
+from decimal import Decimal
+
+from django.db import transaction
+
+from exporters.models import Firm
+from ledger.errors import InsufficientFunds
+from ledger.models import Account
+from ledger.selectors import lowest_balance_from
+from ledger.services import account_open, json_text
+
+from ..audit import audit
+from ..errors import DuplicateReference, NoAccount
+
+
+def plain(value) -> str | None:
+    """A canonical text of a value for request fingerprints ("280.7" == "280.7000")."""
+    if type(value) is str:  # most fields: text as it is
+        return value or None
+    if value is None:
+        return None
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f") if value.is_finite() else str(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def request_fingerprint(**fields) -> str:
+    """SHA-256 of ``json.dumps({name: plain(value)}, sort_keys=True)``, the JSON written out
+    directly (the same text, which a test checks): an import computes one per row."""
+    body = ", ".join(
+        f"{json_text(name)}: {json_text(plain(value))}" for name, value in sorted(fields.items())
+    )
+    return hashlib.sha256(f"{{{body}}}".encode()).hexdigest()
+
+
+def replay(model, firm: Firm, reference: str, fingerprint: str):
+    """The stored record of this request, None for a new one; ``DuplicateReference`` when
+    the reference was used for another request."""
+    existing = model.objects.filter(firm=firm, reference=reference).first()
+    if existing is None:
+        return None
+    if existing.request_fingerprint != fingerprint:
+        raise DuplicateReference(
+            f"Reference {reference} was already used for a different request.",
+            reference=reference,
+            existing_id=existing.pk,
+        )
+    return existing
+
+
+def lock_firm(firm: Firm) -> Firm:
+    return Firm.objects.select_for_update().get(pk=firm.pk)
+
+
+def movement_record(
+    model,
+    *,
+    firm: Firm,
+    actor,
+    action: str,
+    reference: str,
+    fingerprint: str,
+    check: Callable[[], None],
+    write: Callable[[Firm], object],
+):
+    """Record a movement once: answer a replay, ``check`` the fields, then under the firm's
+    lock decide a replay again, ``write`` and audit. Returns ``(record, created)``."""
+    existing = replay(model, firm, reference, fingerprint)
+    if existing:
+        return existing, False
+    check()
+    with transaction.atomic():
+        locked = lock_firm(firm)
+        existing = replay(model, locked, reference, fingerprint)
+        if existing:
+            return existing, False
+        record = write(locked)
+        audit(actor, locked, action, record, reference=reference)
+    return record, True
+
+
+def movement_fields(firm: Firm, reference: str, value_date: date, fingerprint: str, txn, actor):
+    """The fields every movement record shares."""
+    return {
+        "firm": firm,
+        "reference": reference,
+        "value_date": value_date,
+        "request_fingerprint": fingerprint,
+        "transaction": txn,
+        "created_by": actor if getattr(actor, "is_authenticated", False) else None,
+    }
+
+
+# --- the firm's accounts --------------------------------------------------------------------
+
+
+def esfca_account(firm: Firm, currency: str, bank: str = "") -> Account:
+    """The firm's ESFCA in ``currency``: at ``bank`` when given, else the first opened."""
+    accounts = Account.objects.filter(owner=firm, kind=Account.Kind.ESFCA, currency=currency)
+    if bank:
+        accounts = accounts.filter(bank__code=bank)
+    account = accounts.order_by("pk").first()
+    if account is None:
+        at = f" at {bank}" if bank else ""
+        raise NoAccount(f"{firm.name} has no {currency} ESFCA{at}.", currency=currency)
+    return account
+
+
+def pkr_account(firm: Firm, bank_id: int | None) -> Account:
+    """The firm's PKR account, at the ESFCA's bank when it has one there."""
+    accounts = list(Account.objects.filter(owner=firm, kind=Account.Kind.PKR_BANK).order_by("pk"))
+    if not accounts:
+        raise NoAccount(f"{firm.name} has no PKR account.", currency="PKR")
+    same_bank = [a for a in accounts if a.bank_id == bank_id]
+    return (same_bank or accounts)[0]
+
+
+def internal_account(firm: Firm, kind: str, currency: str, category: str = "") -> Account:
+    return account_open(owner=firm, kind=kind, currency=currency, category=category)
+
+
+def check_covered(account: Account, amount: Decimal, on: date) -> None:
+    """Never overdraw, also in the past: a backdated debit must leave every end-of-day
+    balance from its value date on at or above zero (rules.md §4, §5 closing balances)."""
+    lowest = lowest_balance_from(account_id=account.pk, on=on)
+    if lowest < amount:
+        raise InsufficientFunds(
+            f"The {account.currency} ESFCA holds {lowest} {account.currency} on or after "
+            f"{on.isoformat()}; {amount} {account.currency} is not covered.",
+            account=account.pk,
+            currency=account.currency,
+            balance=str(lowest),
+            requested=str(amount),
+        )
