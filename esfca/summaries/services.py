@@ -25,7 +25,8 @@ from exporters.models import Firm, Membership
 from ledger.models import Account
 
 from . import flags as F
-from . import selectors
+from .figures import filing_due, summary_compute
+from .formatting import canonical_json, month_label, previous_month
 
 Status = MonthlySummary.Status
 # Reminders go out this many days before the due day, and on it.
@@ -34,7 +35,7 @@ REMINDER_DAYS_BEFORE = (3, 0)
 
 def snapshot_sha256(snapshot: dict) -> str:
     """SHA-256 of the snapshot's canonical JSON (sorted keys, no spaces, UTF-8)."""
-    return hashlib.sha256(selectors.canonical_json(snapshot)).hexdigest()
+    return hashlib.sha256(canonical_json(snapshot)).hexdigest()
 
 
 def _audit(actor, firm: Firm, action: str, summary: MonthlySummary, **details) -> None:
@@ -44,7 +45,7 @@ def _audit(actor, firm: Firm, action: str, summary: MonthlySummary, **details) -
         action=action,
         object_type="MonthlySummary",
         object_id=str(summary.pk),
-        details={"month": selectors.month_label(summary.month), **details},
+        details={"month": month_label(summary.month), **details},
     )
 
 
@@ -84,27 +85,27 @@ def summary_file(*, firm: Firm, month: date, actor) -> MonthlySummary:
     _, last = policy.month_bounds(month)
     if today <= last:
         raise InvalidState(
-            f"{selectors.month_label(month)} has not ended yet; it can be filed from "
+            f"{month_label(month)} has not ended yet; it can be filed from "
             f"{last + timedelta(days=1)}.",
-            month=selectors.month_label(month),
+            month=month_label(month),
         )
     firm = _lock(firm)
     latest = _latest(firm, month)
     if latest is not None and latest.status in (Status.FILED, Status.ACCEPTED):
         raise InvalidState(
-            f"{selectors.month_label(month)} is already {latest.status} (revision "
+            f"{month_label(month)} is already {latest.status} (revision "
             f"{latest.revision}); only a returned summary can be filed again.",
             status=latest.status,
             revision=latest.revision,
         )
-    figures = selectors.summary_compute(firm=firm, month=month)
-    due = selectors.filing_due(month)
+    figures = summary_compute(firm=firm, month=month)
+    due = filing_due(month)
     revision = (
         latest.revision
         if latest is not None and latest.status == Status.DRAFT
         else (latest.revision + 1 if latest else 1)
     )
-    obj = f"summary:{firm.pk}/{selectors.month_label(month)}/r{revision}"
+    obj = f"summary:{firm.pk}/{month_label(month)}/r{revision}"
     figures["flags"] += F.filing_flags(
         obj=obj,
         due=due,
@@ -180,7 +181,7 @@ def summary_prepare_draft(*, firm: Firm, month: date) -> MonthlySummary | None:
     latest = _latest(firm, month)
     if latest is not None and latest.status != Status.DRAFT:
         return None
-    figures = selectors.summary_compute(firm=firm, month=month)
+    figures = summary_compute(firm=firm, month=month)
     if latest is None:
         summary = MonthlySummary.objects.create(
             firm=firm, month=month, revision=1, status=Status.DRAFT, snapshot=figures
@@ -201,8 +202,8 @@ def firms_with_esfca():
 
 def reminder_due(*, today: date) -> tuple[date, date] | None:
     """The month to remind about and its due date, when ``today`` is a reminder day."""
-    month = selectors.previous_month(today)
-    due = selectors.filing_due(month)
+    month = previous_month(today)
+    due = filing_due(month)
     if any(today == due - timedelta(days=n) for n in REMINDER_DAYS_BEFORE):
         return month, due
     return None
