@@ -19,8 +19,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from esfca import policy
+from esfca.audit import audit
 from esfca.errors import InvalidInput, InvalidState
-from esfca.models import AuditEvent, MonthlySummary, SummaryEvent, SummaryReminder
+from esfca.models import MonthlySummary, SummaryEvent, SummaryReminder
+from esfca.services import lock_firm
 from exporters.models import Firm, Membership
 from ledger.models import Account
 
@@ -38,17 +40,6 @@ def snapshot_sha256(snapshot: dict) -> str:
     return hashlib.sha256(canonical_json(snapshot)).hexdigest()
 
 
-def _audit(actor, firm: Firm, action: str, summary: MonthlySummary, **details) -> None:
-    AuditEvent.objects.create(
-        actor=actor if getattr(actor, "is_authenticated", False) else None,
-        firm=firm,
-        action=action,
-        object_type="MonthlySummary",
-        object_id=str(summary.pk),
-        details={"month": month_label(summary.month), **details},
-    )
-
-
 def _event(summary: MonthlySummary, action: str, actor, comment: str = "") -> None:
     SummaryEvent.objects.create(
         summary=summary,
@@ -56,10 +47,6 @@ def _event(summary: MonthlySummary, action: str, actor, comment: str = "") -> No
         actor=actor if getattr(actor, "is_authenticated", False) else None,
         comment=comment,
     )
-
-
-def _lock(firm: Firm) -> Firm:
-    return Firm.objects.select_for_update().get(pk=firm.pk)
 
 
 def _latest(firm: Firm, month: date) -> MonthlySummary | None:
@@ -89,7 +76,7 @@ def summary_file(*, firm: Firm, month: date, actor) -> MonthlySummary:
             f"{last + timedelta(days=1)}.",
             month=month_label(month),
         )
-    firm = _lock(firm)
+    firm = lock_firm(firm)
     latest = _latest(firm, month)
     if latest is not None and latest.status in (Status.FILED, Status.ACCEPTED):
         raise InvalidState(
@@ -130,7 +117,15 @@ def summary_file(*, firm: Firm, month: date, actor) -> MonthlySummary:
     else:
         summary = MonthlySummary.objects.create(firm=firm, month=month, revision=revision, **fields)
     _event(summary, SummaryEvent.Action.FILED, actor)
-    _audit(actor, firm, "summary_filed", summary, revision=revision, sha256=digest)
+    audit(
+        actor,
+        firm,
+        "summary_filed",
+        summary,
+        month=month_label(summary.month),
+        revision=revision,
+        sha256=digest,
+    )
     return summary
 
 
@@ -152,7 +147,7 @@ def review_decide(*, summary: MonthlySummary, decision: str, comment: str = "", 
         )
     if len(comment) > 5000:
         raise InvalidInput("The comment is too long.", comment=["At most 5000 characters."])
-    _lock(summary.firm)
+    lock_firm(summary.firm)
     summary = MonthlySummary.objects.select_for_update().get(pk=summary.pk)
     if summary.status != Status.FILED:
         raise InvalidState(
@@ -165,7 +160,14 @@ def review_decide(*, summary: MonthlySummary, decision: str, comment: str = "", 
     summary.comment = comment
     summary.save(update_fields=["status", "decided_by", "decided_at", "comment", "updated_at"])
     _event(summary, decision, actor, comment)
-    _audit(actor, summary.firm, f"summary_{decision}", summary, revision=summary.revision)
+    audit(
+        actor,
+        summary.firm,
+        f"summary_{decision}",
+        summary,
+        month=month_label(summary.month),
+        revision=summary.revision,
+    )
     return summary
 
 
@@ -177,7 +179,7 @@ def summary_prepare_draft(*, firm: Firm, month: date) -> MonthlySummary | None:
     accepted or returned month is left alone (None).
     """
     month = month.replace(day=1)
-    firm = _lock(firm)
+    firm = lock_firm(firm)
     latest = _latest(firm, month)
     if latest is not None and latest.status != Status.DRAFT:
         return None
@@ -216,7 +218,7 @@ def summary_remind(*, firm: Firm, month: date, due: date, today: date) -> Summar
     Nothing is sent when the month is filed or accepted, when the firm has no officer
     with an email address, or when today's reminder was already sent.
     """
-    firm = _lock(firm)
+    firm = lock_firm(firm)
     latest = MonthlySummary.objects.filter(firm=firm, month=month).order_by("-revision").first()
     if latest is not None and latest.status in (Status.FILED, Status.ACCEPTED):
         return None
