@@ -13,28 +13,28 @@ logger = logging.getLogger(__name__)
 @shared_task(name="esfca.tasks.summaries_prepare_drafts")
 def summaries_prepare_drafts(month: str | None = None) -> int:
     """On the 1st (beat): store last month's draft summary of every firm with an ESFCA."""
-    from esfca.summaries import selectors, services
+    from esfca.summaries import formatting, services
 
     first = (
-        selectors.month_parse(month) if month else selectors.previous_month(timezone.localdate())
+        formatting.month_parse(month) if month else formatting.previous_month(timezone.localdate())
     )
     done = 0
     for firm_id in services.firms_with_esfca().values_list("pk", flat=True):
-        if summary_prepare_draft(firm_id, selectors.month_label(first)):
+        if summary_prepare_draft(firm_id, formatting.month_label(first)):
             done += 1
     return done
 
 
 @shared_task(name="esfca.tasks.summary_prepare_draft")
 def summary_prepare_draft(firm_id: int, month: str) -> int | None:
-    from esfca.summaries import selectors, services
+    from esfca.summaries import formatting, services
     from exporters.models import Firm
 
     firm = Firm.objects.filter(pk=firm_id).first()
     if firm is None:
         return None
     try:
-        summary = services.summary_prepare_draft(firm=firm, month=selectors.month_parse(month))
+        summary = services.summary_prepare_draft(firm=firm, month=formatting.month_parse(month))
     except Exception:  # one firm's bad data must not stop the others' drafts
         logger.exception("Draft summary of firm %s for %s failed", firm_id, month)
         return None

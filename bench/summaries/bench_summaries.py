@@ -38,7 +38,14 @@ from django.db.models import F  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 from esfca.models import Receipt, RetentionRuleVersion  # noqa: E402
-from esfca.summaries import selectors  # noqa: E402
+from esfca.summaries.figures import (  # noqa: E402
+    currency_figures,
+    month_flags,
+    summary_compute,
+    summary_detail,
+)
+from esfca.summaries.loading import firm_months  # noqa: E402
+from esfca.summaries.queue import bank_portfolio  # noqa: E402
 from exporters.models import Bank, Firm  # noqa: E402
 from ledger.models import Account, Entry, FxRate, Transaction  # noqa: E402
 from ledger.verify import ledger_verify  # noqa: E402
@@ -222,26 +229,26 @@ def main() -> None:
     report = ledger_verify()
     assert report.ok, report.problems[:5]
 
-    figures = selectors.summary_compute(firm=firm, month=MONTH)
+    figures = summary_compute(firm=firm, month=MONTH)
     usd = figures["currencies"][0]
     assert usd["receipts_count"] == args.receipts, usd
     assert usd["closing"] == usd["ledger_closing"], usd
     assert figures["flags"] == [], figures["flags"][:3]
-    portfolio = selectors.bank_portfolio(bank=bank, month=MONTH)
+    portfolio = bank_portfolio(bank=bank, month=MONTH)
     assert len(portfolio["firms"]) == args.firms
 
     if args.profile:
-        months, rules = selectors._load([firm], MONTH)
+        months, rules = firm_months([firm], MONTH)
         data = months[firm.pk]
         phases = {
-            "load": lambda: selectors._load([firm], MONTH),
-            "figures": lambda: selectors._currency_figures(data, rules),
-            "flags": lambda: selectors._flags(data, rules, []),
+            "load": lambda: firm_months([firm], MONTH),
+            "figures": lambda: currency_figures(data, rules),
+            "flags": lambda: month_flags(data, rules, []),
         }
         for name, fn in phases.items():
             print(name, timed(fn, 7), file=sys.stderr)
         with CaptureQueriesContext(connection) as load_queries:
-            selectors._load([firm], MONTH)
+            firm_months([firm], MONTH)
         with connection.cursor() as cursor:
             for q in load_queries.captured_queries:
                 cursor.execute("EXPLAIN (ANALYZE, TIMING OFF, SUMMARY ON) " + q["sql"])
@@ -251,20 +258,16 @@ def main() -> None:
         import pstats
 
         profiler = cProfile.Profile()
-        profiler.runcall(selectors.summary_compute, firm=firm, month=MONTH)
+        profiler.runcall(summary_compute, firm=firm, month=MONTH)
         pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(30)
 
     results = {
         "postgresql": connection.cursor().connection.info.server_version,
         "seed_seconds": round(seeded, 1),
-        "summary_compute_10k": timed(
-            lambda: selectors.summary_compute(firm=firm, month=MONTH), args.reps
-        ),
-        "summary_detail_10k": timed(
-            lambda: selectors.summary_detail(firm=firm, month=MONTH), args.reps
-        ),
+        "summary_compute_10k": timed(lambda: summary_compute(firm=firm, month=MONTH), args.reps),
+        "summary_detail_10k": timed(lambda: summary_detail(firm=firm, month=MONTH), args.reps),
         "portfolio_1000": timed(
-            lambda: selectors.bank_portfolio(bank=bank, month=MONTH), max(3, args.reps // 2)
+            lambda: bank_portfolio(bank=bank, month=MONTH), max(3, args.reps // 2)
         ),
         "receipts": args.receipts,
         "firms": args.firms,

@@ -22,7 +22,7 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 
 from esfca.models import MonthlySummary
-from esfca.summaries import documents, selectors, services
+from esfca.summaries import documents, figures, formatting, queue, services
 from exporters.models import Bank
 from exporters.selectors import banks_reviewed_by, firms_visible_to, user_can_operate
 
@@ -153,13 +153,13 @@ class SummaryDetailView(APIView):
     )
     def get(self, request, firm_id: int, month: str):
         firm = _visible_firm(request, firm_id)
-        first = selectors.month_parse(month)
+        first = formatting.month_parse(month)
         revision = request.query_params.get("revision")
         if revision is not None and not revision.isdigit():
             raise ValidationError({"revision": ["Give a revision number."]})
         revalue = request.query_params.get("revaluation", "").lower() in ("1", "true", "yes")
         try:
-            payload = selectors.summary_detail(
+            payload = figures.summary_detail(
                 firm=firm,
                 month=first,
                 revision=int(revision) if revision else None,
@@ -178,11 +178,11 @@ class SummaryFileView(APIView):
     )
     def post(self, request, firm_id: int, month: str):
         firm = _visible_firm(request, firm_id)
-        first = selectors.month_parse(month)
+        first = formatting.month_parse(month)
         if not user_can_operate(request.user, firm):
             raise PermissionDenied("Only the firm's finance officer files its summaries.")
         services.summary_file(firm=firm, month=first, actor=request.user)
-        return Response(selectors.summary_detail(firm=firm, month=first))
+        return Response(figures.summary_detail(firm=firm, month=first))
 
 
 class SummaryDownloadView(APIView):
@@ -203,7 +203,7 @@ class SummaryDownloadView(APIView):
     )
     def get(self, request, firm_id: int, month: str):
         firm = _visible_firm(request, firm_id)
-        first = selectors.month_parse(month)
+        first = formatting.month_parse(month)
         kind = request.query_params.get("format", "")
         if kind not in self.formats:
             raise ValidationError({"format": ["Choose csv, xlsx or pdf."]})
@@ -211,7 +211,7 @@ class SummaryDownloadView(APIView):
         if revision is not None and not revision.isdigit():
             raise ValidationError({"revision": ["Give a revision number."]})
         try:
-            payload = selectors.summary_detail(
+            payload = figures.summary_detail(
                 firm=firm, month=first, revision=int(revision) if revision else None
             )
         except LookupError as exc:
@@ -242,9 +242,9 @@ class ReviewListView(APIView):
             raise ValidationError({"status": [f"Choose one of {', '.join(sorted(allowed))}."]})
         paginator = ReviewPagination()
         page = paginator.paginate_queryset(
-            selectors.review_queue(user=request.user, status=status), request, view=self
+            queue.review_queue(user=request.user, status=status), request, view=self
         )
-        return paginator.get_paginated_response(selectors.review_rows(page))
+        return paginator.get_paginated_response(queue.review_rows(page))
 
 
 class ReviewDecisionView(APIView):
@@ -260,10 +260,10 @@ class ReviewDecisionView(APIView):
         responses={200: DECISION_OUT, **errors(400, 401, 403, 404, 409)},
     )
     def post(self, request, pk: int):
-        summary = selectors.summary_for_reviewer(user=request.user, pk=pk)
+        summary = queue.summary_for_reviewer(user=request.user, pk=pk)
         if summary is None:
             raise NotFound("No such summary.")
-        if not selectors.user_reviews_firm(request.user, summary.firm):
+        if not queue.user_reviews_firm(request.user, summary.firm):
             raise PermissionDenied("Only a reviewer of the firm's bank decides on its summary.")
         body = request.data if isinstance(request.data, dict) else {}
         decision, comment = body.get("decision"), body.get("comment", "")
@@ -281,11 +281,11 @@ class ReviewDecisionView(APIView):
             {
                 "id": summary.pk,
                 "firm": summary.firm_id,
-                "month": selectors.month_label(summary.month),
+                "month": formatting.month_label(summary.month),
                 "revision": summary.revision,
                 "status": summary.status,
                 "comment": summary.comment,
-                "decided_at": selectors.local_iso(summary.decided_at),
+                "decided_at": formatting.local_iso(summary.decided_at),
             }
         )
 
@@ -304,11 +304,11 @@ class BankPortfolioView(APIView):
             request.user.is_superuser or banks_reviewed_by(request.user).filter(pk=bank.pk).exists()
         ):
             raise NotFound("No such bank.")
-        first = selectors.month_parse(month)
+        first = formatting.month_parse(month)
         kind = request.query_params.get("format") or "json"
         if kind not in ("json", "csv", "xlsx"):
             raise ValidationError({"format": ["Choose json, csv or xlsx."]})
-        data = selectors.bank_portfolio(bank=bank, month=first)
+        data = queue.bank_portfolio(bank=bank, month=first)
         if kind == "json":
             return Response(data)
         name = f"esfca-portfolio-{bank.code}-{data['month']}.{kind}"

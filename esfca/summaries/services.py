@@ -19,13 +19,16 @@ from django.db import transaction
 from django.utils import timezone
 
 from esfca import policy
+from esfca.audit import audit
 from esfca.errors import InvalidInput, InvalidState
-from esfca.models import AuditEvent, MonthlySummary, SummaryEvent, SummaryReminder
+from esfca.models import MonthlySummary, SummaryEvent, SummaryReminder
+from esfca.services import lock_firm
 from exporters.models import Firm, Membership
 from ledger.models import Account
 
 from . import flags as F
-from . import selectors
+from .figures import filing_due, summary_compute
+from .formatting import canonical_json, month_label, previous_month
 
 Status = MonthlySummary.Status
 # Reminders go out this many days before the due day, and on it.
@@ -34,18 +37,7 @@ REMINDER_DAYS_BEFORE = (3, 0)
 
 def snapshot_sha256(snapshot: dict) -> str:
     """SHA-256 of the snapshot's canonical JSON (sorted keys, no spaces, UTF-8)."""
-    return hashlib.sha256(selectors.canonical_json(snapshot)).hexdigest()
-
-
-def _audit(actor, firm: Firm, action: str, summary: MonthlySummary, **details) -> None:
-    AuditEvent.objects.create(
-        actor=actor if getattr(actor, "is_authenticated", False) else None,
-        firm=firm,
-        action=action,
-        object_type="MonthlySummary",
-        object_id=str(summary.pk),
-        details={"month": selectors.month_label(summary.month), **details},
-    )
+    return hashlib.sha256(canonical_json(snapshot)).hexdigest()
 
 
 def _event(summary: MonthlySummary, action: str, actor, comment: str = "") -> None:
@@ -55,10 +47,6 @@ def _event(summary: MonthlySummary, action: str, actor, comment: str = "") -> No
         actor=actor if getattr(actor, "is_authenticated", False) else None,
         comment=comment,
     )
-
-
-def _lock(firm: Firm) -> Firm:
-    return Firm.objects.select_for_update().get(pk=firm.pk)
 
 
 def _latest(firm: Firm, month: date) -> MonthlySummary | None:
@@ -84,27 +72,27 @@ def summary_file(*, firm: Firm, month: date, actor) -> MonthlySummary:
     _, last = policy.month_bounds(month)
     if today <= last:
         raise InvalidState(
-            f"{selectors.month_label(month)} has not ended yet; it can be filed from "
+            f"{month_label(month)} has not ended yet; it can be filed from "
             f"{last + timedelta(days=1)}.",
-            month=selectors.month_label(month),
+            month=month_label(month),
         )
-    firm = _lock(firm)
+    firm = lock_firm(firm)
     latest = _latest(firm, month)
     if latest is not None and latest.status in (Status.FILED, Status.ACCEPTED):
         raise InvalidState(
-            f"{selectors.month_label(month)} is already {latest.status} (revision "
+            f"{month_label(month)} is already {latest.status} (revision "
             f"{latest.revision}); only a returned summary can be filed again.",
             status=latest.status,
             revision=latest.revision,
         )
-    figures = selectors.summary_compute(firm=firm, month=month)
-    due = selectors.filing_due(month)
+    figures = summary_compute(firm=firm, month=month)
+    due = filing_due(month)
     revision = (
         latest.revision
         if latest is not None and latest.status == Status.DRAFT
         else (latest.revision + 1 if latest else 1)
     )
-    obj = f"summary:{firm.pk}/{selectors.month_label(month)}/r{revision}"
+    obj = f"summary:{firm.pk}/{month_label(month)}/r{revision}"
     figures["flags"] += F.filing_flags(
         obj=obj,
         due=due,
@@ -129,7 +117,15 @@ def summary_file(*, firm: Firm, month: date, actor) -> MonthlySummary:
     else:
         summary = MonthlySummary.objects.create(firm=firm, month=month, revision=revision, **fields)
     _event(summary, SummaryEvent.Action.FILED, actor)
-    _audit(actor, firm, "summary_filed", summary, revision=revision, sha256=digest)
+    audit(
+        actor,
+        firm,
+        "summary_filed",
+        summary,
+        month=month_label(summary.month),
+        revision=revision,
+        sha256=digest,
+    )
     return summary
 
 
@@ -151,7 +147,7 @@ def review_decide(*, summary: MonthlySummary, decision: str, comment: str = "", 
         )
     if len(comment) > 5000:
         raise InvalidInput("The comment is too long.", comment=["At most 5000 characters."])
-    _lock(summary.firm)
+    lock_firm(summary.firm)
     summary = MonthlySummary.objects.select_for_update().get(pk=summary.pk)
     if summary.status != Status.FILED:
         raise InvalidState(
@@ -164,7 +160,14 @@ def review_decide(*, summary: MonthlySummary, decision: str, comment: str = "", 
     summary.comment = comment
     summary.save(update_fields=["status", "decided_by", "decided_at", "comment", "updated_at"])
     _event(summary, decision, actor, comment)
-    _audit(actor, summary.firm, f"summary_{decision}", summary, revision=summary.revision)
+    audit(
+        actor,
+        summary.firm,
+        f"summary_{decision}",
+        summary,
+        month=month_label(summary.month),
+        revision=summary.revision,
+    )
     return summary
 
 
@@ -176,11 +179,11 @@ def summary_prepare_draft(*, firm: Firm, month: date) -> MonthlySummary | None:
     accepted or returned month is left alone (None).
     """
     month = month.replace(day=1)
-    firm = _lock(firm)
+    firm = lock_firm(firm)
     latest = _latest(firm, month)
     if latest is not None and latest.status != Status.DRAFT:
         return None
-    figures = selectors.summary_compute(firm=firm, month=month)
+    figures = summary_compute(firm=firm, month=month)
     if latest is None:
         summary = MonthlySummary.objects.create(
             firm=firm, month=month, revision=1, status=Status.DRAFT, snapshot=figures
@@ -201,8 +204,8 @@ def firms_with_esfca():
 
 def reminder_due(*, today: date) -> tuple[date, date] | None:
     """The month to remind about and its due date, when ``today`` is a reminder day."""
-    month = selectors.previous_month(today)
-    due = selectors.filing_due(month)
+    month = previous_month(today)
+    due = filing_due(month)
     if any(today == due - timedelta(days=n) for n in REMINDER_DAYS_BEFORE):
         return month, due
     return None
@@ -215,7 +218,7 @@ def summary_remind(*, firm: Firm, month: date, due: date, today: date) -> Summar
     Nothing is sent when the month is filed or accepted, when the firm has no officer
     with an email address, or when today's reminder was already sent.
     """
-    firm = _lock(firm)
+    firm = lock_firm(firm)
     latest = MonthlySummary.objects.filter(firm=firm, month=month).order_by("-revision").first()
     if latest is not None and latest.status in (Status.FILED, Status.ACCEPTED):
         return None

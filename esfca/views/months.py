@@ -15,8 +15,9 @@ from .. import services
 from ..errors import EsfcaError
 from ..models import SummaryEvent
 from ..summaries import documents
-from ..summaries import selectors as summaries
 from ..summaries import services as summary_services
+from ..summaries.figures import summary_detail
+from ..summaries.formatting import month_label, month_parse, previous_month
 from .access import firm_page, operated_firm, visible_firm
 
 DOCUMENTS = {
@@ -28,7 +29,7 @@ DOCUMENTS = {
 
 def _month(text: str):
     try:
-        return summaries.month_parse(text)
+        return month_parse(text)
     except EsfcaError:
         raise Http404("No such month.") from None
 
@@ -44,7 +45,7 @@ def _recent_months(today, n=12):
     months, first = [], today.replace(day=1)
     for _ in range(n):
         months.append(first)
-        first = summaries.previous_month(first)
+        first = previous_month(first)
     return months
 
 
@@ -54,7 +55,7 @@ def month_current(request, firm_id: int):
     firm = visible_firm(request, firm_id)
     asked = request.GET.get("month", "")
     first = _month(asked) if asked else services.local_today().replace(day=1)
-    return redirect("month", firm_id=firm.pk, month=summaries.month_label(first))
+    return redirect("month", firm_id=firm.pk, month=month_label(first))
 
 
 @require_GET
@@ -62,7 +63,7 @@ def month_current(request, firm_id: int):
 def month(request, firm_id: int, month: str):
     firm = visible_firm(request, firm_id)
     first = _month(month)
-    payload = summaries.summary_detail(firm=firm, month=first)
+    payload = summary_detail(firm=firm, month=first)
     events = SummaryEvent.objects.filter(summary__firm=firm, summary__month=first).select_related(
         "summary", "actor"
     )
@@ -106,6 +107,6 @@ def month_download(request, firm_id: int, month: str, fmt: str):
     first = _month(month)
     if fmt not in DOCUMENTS:
         raise Http404("No such format.")
-    payload = summaries.summary_detail(firm=firm, month=first)
+    payload = summary_detail(firm=firm, month=first)
     build, content_type = DOCUMENTS[fmt]
     return attachment(build(payload), content_type, documents.filename(payload, fmt))

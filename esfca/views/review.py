@@ -14,8 +14,16 @@ from ..errors import EsfcaError
 from ..forms import ReviewDecisionForm
 from ..models import MonthlySummary
 from ..summaries import documents
-from ..summaries import selectors as summaries
 from ..summaries import services as summary_services
+from ..summaries.figures import summary_detail
+from ..summaries.formatting import month_label, month_parse, previous_month
+from ..summaries.queue import (
+    bank_portfolio,
+    review_queue,
+    review_rows,
+    summary_for_reviewer,
+    user_reviews_firm,
+)
 from .access import reviewer_banks
 from .months import DOCUMENTS, attachment
 
@@ -29,9 +37,9 @@ def queue(request):
     reviewer_banks(request)
     status = request.GET.get("status", "filed")
     status = status if status in STATUSES else None
-    page = Paginator(summaries.review_queue(user=request.user, status=status), QUEUE_PAGE)
+    page = Paginator(review_queue(user=request.user, status=status), QUEUE_PAGE)
     page = page.get_page(request.GET.get("page"))
-    rows = summaries.review_rows(list(page.object_list))
+    rows = review_rows(list(page.object_list))
     return render(
         request,
         "esfca/review_queue.html",
@@ -42,10 +50,10 @@ def queue(request):
 
 def _summary(request, pk: int) -> MonthlySummary:
     reviewer_banks(request)
-    summary = summaries.summary_for_reviewer(user=request.user, pk=pk)
+    summary = summary_for_reviewer(user=request.user, pk=pk)
     if summary is None:
         raise Http404("No such summary.")
-    if not summaries.user_reviews_firm(request.user, summary.firm):
+    if not user_reviews_firm(request.user, summary.firm):
         raise PermissionDenied("Only a reviewer of the firm's bank decides on its summary.")
     return summary
 
@@ -78,9 +86,7 @@ def summary(request, pk: int):
                 % {"firm": decided.firm.name, "month": f"{decided.month:%Y-%m}", "label": label},
             )
             return redirect("review_summary", pk=decided.pk)
-    payload = summaries.summary_detail(
-        firm=record.firm, month=record.month, revision=record.revision
-    )
+    payload = summary_detail(firm=record.firm, month=record.month, revision=record.revision)
     return render(
         request,
         "esfca/review_summary.html",
@@ -102,9 +108,7 @@ def summary_download(request, pk: int, fmt: str):
     record = _summary(request, pk)
     if fmt not in DOCUMENTS:
         raise Http404("No such format.")
-    payload = summaries.summary_detail(
-        firm=record.firm, month=record.month, revision=record.revision
-    )
+    payload = summary_detail(firm=record.firm, month=record.month, revision=record.revision)
     build, content_type = DOCUMENTS[fmt]
     return attachment(build(payload), content_type, documents.filename(payload, fmt))
 
@@ -115,11 +119,9 @@ def _portfolio_args(request):
     bank = next((b for b in banks if b.code == code), None)
     if bank is None:
         raise Http404("No such bank.")
-    text = request.GET.get("month") or summaries.month_label(
-        summaries.previous_month(services.local_today())
-    )
+    text = request.GET.get("month") or month_label(previous_month(services.local_today()))
     try:
-        first = summaries.month_parse(text)
+        first = month_parse(text)
     except EsfcaError:
         raise Http404("No such month.") from None
     return banks, bank, first
@@ -129,7 +131,7 @@ def _portfolio_args(request):
 @login_required
 def portfolio(request):
     banks, bank, first = _portfolio_args(request)
-    data = summaries.bank_portfolio(bank=bank, month=first)
+    data = bank_portfolio(bank=bank, month=first)
     return render(
         request,
         "esfca/portfolio.html",
@@ -143,7 +145,7 @@ def portfolio_download(request, fmt: str):
     _, bank, first = _portfolio_args(request)
     if fmt not in ("csv", "xlsx"):
         raise Http404("No such format.")
-    data = summaries.bank_portfolio(bank=bank, month=first)
+    data = bank_portfolio(bank=bank, month=first)
     name = f"esfca-portfolio-{bank.code}-{data['month']}.{fmt}"
     if fmt == "csv":
         return attachment(documents.portfolio_csv(data), documents.CSV_TYPE, name)

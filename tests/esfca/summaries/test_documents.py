@@ -10,7 +10,9 @@ import pytest
 from openpyxl import load_workbook
 
 from esfca.models import Allocation
-from esfca.summaries import documents, selectors, services
+from esfca.summaries import documents, services
+from esfca.summaries.figures import summary_detail
+from esfca.summaries.queue import bank_portfolio
 from tests.esfca.summaries.conftest import OCTOBER, booked_on, receipt
 
 pytestmark = pytest.mark.django_db
@@ -23,7 +25,7 @@ def payload(world):
     Allocation.objects.filter(reference="AWS-1").update(payee_country="LU")
     with booked_on(date(2025, 11, 12)):
         services.summary_file(firm=world.firm, month=OCTOBER, actor=world.officer)
-    return selectors.summary_detail(firm=world.firm, month=OCTOBER)
+    return summary_detail(firm=world.firm, month=OCTOBER)
 
 
 def keep(artifacts, name: str, content: bytes) -> None:
@@ -152,7 +154,7 @@ def test_grouped_is_text_to_text():
 
 
 def test_portfolio_documents(world, artifacts):
-    data = selectors.bank_portfolio(bank=world.bank, month=OCTOBER)
+    data = bank_portfolio(bank=world.bank, month=OCTOBER)
     content = documents.portfolio_csv(data)
     keep(artifacts, "portfolio-SCBL-2025-10.csv", content)
     rows = list(csv.DictReader(io.StringIO(content.decode())))

@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 from esfca import policy
 from esfca.models import Allocation, Parameter, RetentionRuleVersion, TaxRate
 from esfca.summaries import flags as F
-from esfca.summaries import selectors, services
+from esfca.summaries import services
+from esfca.summaries.figures import summary_detail
 from exporters.models import Firm
 from tests.esfca.summaries.conftest import (
     OCTOBER,
@@ -31,7 +32,7 @@ pytestmark = pytest.mark.django_db
 
 
 def live_flags(world, month=OCTOBER):
-    return selectors.summary_detail(firm=world.firm, month=month)["flags"]
+    return summary_detail(firm=world.firm, month=month)["flags"]
 
 
 def codes(flags, rule=None):
@@ -51,7 +52,7 @@ def test_clean_month_raises_no_flag(world, rule):
 def test_clean_month_after_timely_filing_stays_clean(world):
     with booked_on(date(2025, 11, 7)):
         services.summary_file(firm=world.firm, month=OCTOBER, actor=world.officer)
-    detail = selectors.summary_detail(firm=world.firm, month=OCTOBER)
+    detail = summary_detail(firm=world.firm, month=OCTOBER)
     assert detail["flags"] == []
     assert detail["filed_flags"] == []
 
@@ -278,7 +279,7 @@ def test_7_no_retention_no_flag(bare_world):
 def test_8_filed_late(world):
     with booked_on(date(2025, 11, 12)):
         services.summary_file(firm=world.firm, month=OCTOBER, actor=world.officer)
-    detail = selectors.summary_detail(firm=world.firm, month=OCTOBER)
+    detail = summary_detail(firm=world.firm, month=OCTOBER)
     late = of(detail["flags"], "filed_late")
     assert len(late) == 1 and "after the due date 2025-11-10" in late[0]["message"]
     assert codes(detail["filed_flags"]) == ["filed_late"]  # frozen into the snapshot too
@@ -286,7 +287,7 @@ def test_8_filed_late(world):
 
 def test_8_silent_while_not_filed_even_past_the_due_day(world):
     # Rule 8 is about filing: a draft is not "filed late" yet; the due date is shown instead.
-    detail = selectors.summary_detail(firm=world.firm, month=OCTOBER)
+    detail = summary_detail(firm=world.firm, month=OCTOBER)
     assert codes(detail["flags"], 8) == []
     assert detail["due_date"] == "2025-11-10"
 

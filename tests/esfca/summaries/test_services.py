@@ -8,7 +8,8 @@ import pytest
 
 from esfca.errors import InvalidInput, InvalidState
 from esfca.models import AuditEvent, MonthlySummary, SummaryEvent
-from esfca.summaries import selectors, services
+from esfca.summaries import services
+from esfca.summaries.figures import summary_compute, summary_detail
 from tests.esfca.summaries.conftest import OCTOBER, booked_on, receipt
 
 pytestmark = pytest.mark.django_db
@@ -27,7 +28,7 @@ def decide(world, summary, decision, comment="", day=date(2025, 11, 8)):
 
 
 def test_filing_freezes_the_figures_with_their_sha256(world):
-    live = selectors.summary_compute(firm=world.firm, month=OCTOBER)
+    live = summary_compute(firm=world.firm, month=OCTOBER)
     summary = file(world)
     assert summary.status == "filed"
     assert summary.revision == 1
@@ -53,13 +54,13 @@ def test_a_backdated_entry_never_changes_the_snapshot(world):
     summary.refresh_from_db()
     assert json.dumps(summary.snapshot, sort_keys=True) == frozen
     assert summary.sha256 == digest
-    detail = selectors.summary_detail(firm=world.firm, month=OCTOBER)
+    detail = summary_detail(firm=world.firm, month=OCTOBER)
     usd = {c["currency"]: c for c in detail["currencies"]}["USD"]
     assert usd["receipts_count"] == 2  # the filed figures, not the live ones
     assert usd["closing"] == "12220.82"
     assert detail["sha256"] == digest
     assert [f["code"] for f in detail["flags"] if f["rule"] == 8] == ["changed_after_filing"]
-    live = selectors.summary_compute(firm=world.firm, month=OCTOBER)
+    live = summary_compute(firm=world.firm, month=OCTOBER)
     assert {c["currency"]: c for c in live["currencies"]}["USD"]["receipts_count"] == 3
 
 
@@ -92,10 +93,10 @@ def test_file_return_refile_keeps_every_revision(world):
     assert second.sha256 != first.sha256
     decide(world, second, "accepted", day=date(2025, 11, 10))
 
-    latest = selectors.summary_detail(firm=world.firm, month=OCTOBER)
+    latest = summary_detail(firm=world.firm, month=OCTOBER)
     assert (latest["revision"], latest["status"]) == (2, "accepted")
     assert [r["status"] for r in latest["revisions"]] == ["returned", "accepted"]
-    old = selectors.summary_detail(firm=world.firm, month=OCTOBER, revision=1)
+    old = summary_detail(firm=world.firm, month=OCTOBER, revision=1)
     assert (old["revision"], old["status"], old["sha256"]) == (1, "returned", first.sha256)
     assert old["comment"] == "Purpose codes of October missing."
     assert {c["currency"]: c for c in old["currencies"]}["USD"]["receipts_count"] == 2
@@ -145,7 +146,7 @@ def test_a_draft_is_filed_in_place(world):
 
 
 def test_draft_payload_is_live(world):
-    detail = selectors.summary_detail(firm=world.firm, month=OCTOBER)
+    detail = summary_detail(firm=world.firm, month=OCTOBER)
     assert (detail["status"], detail["revision"], detail["sha256"]) == ("draft", 1, None)
     assert detail["due_date"] == "2025-11-10"
     assert detail["revisions"] == []

@@ -8,7 +8,7 @@ from django.db import connection
 from django.db.models import Sum
 from django.test.utils import CaptureQueriesContext
 
-from esfca.summaries import selectors
+from esfca.summaries.figures import summary_compute, summary_detail
 from ledger.models import Account, Entry
 from tests.esfca.summaries.conftest import OCTOBER, allocation, receipt
 
@@ -31,7 +31,7 @@ def ledger_balance_at(firm, currency: str, day: date) -> Decimal:
 
 
 def test_worked_month_figures_to_the_cent(world):
-    data = selectors.summary_compute(firm=world.firm, month=OCTOBER)
+    data = summary_compute(firm=world.firm, month=OCTOBER)
     assert data["firm"] == world.firm.pk
     assert data["month"] == "2025-10"
     assert data["banks"] == ["SCBL"]
@@ -82,7 +82,7 @@ def test_worked_month_figures_to_the_cent(world):
 
 
 def test_closing_equals_the_ledger_balance_at_month_end(world):
-    data = selectors.summary_compute(firm=world.firm, month=OCTOBER)
+    data = summary_compute(firm=world.firm, month=OCTOBER)
     for c in data["currencies"]:
         assert Decimal(c["closing"]) == ledger_balance_at(
             world.firm, c["currency"], date(2025, 10, 31)
@@ -97,13 +97,13 @@ def test_closing_equals_the_ledger_balance_at_month_end(world):
             - Decimal(c["transfers_out"])
         )
     # The opening of the next month is this closing (November's receipt moved it on).
-    november = by_currency(selectors.summary_compute(firm=world.firm, month=date(2025, 11, 1)))
+    november = by_currency(summary_compute(firm=world.firm, month=date(2025, 11, 1)))
     assert november["USD"]["opening"] == "12220.82"
     assert november["USD"]["receipts_count"] == 1
 
 
 def test_a_month_without_activity_shows_the_balances_carried(world):
-    data = selectors.summary_compute(firm=world.firm, month=date(2025, 12, 1))
+    data = summary_compute(firm=world.firm, month=date(2025, 12, 1))
     usd = by_currency(data)["USD"]
     assert usd["opening"] == usd["closing"] == usd["ledger_closing"]
     assert usd["receipts_count"] == 0
@@ -112,75 +112,27 @@ def test_a_month_without_activity_shows_the_balances_carried(world):
 
 
 def test_another_firm_s_movements_never_count(world):
-    data = selectors.summary_compute(firm=world.other_firm, month=OCTOBER)
+    data = summary_compute(firm=world.other_firm, month=OCTOBER)
     assert all(c["receipts_count"] == 0 and c["closing"] == "0.00" for c in data["currencies"])
 
 
 def test_query_count_does_not_grow_with_receipts(world, django_assert_num_queries):
     with CaptureQueriesContext(connection) as small:
-        selectors.summary_compute(firm=world.firm, month=OCTOBER)
+        summary_compute(firm=world.firm, month=OCTOBER)
     for n in range(30):
         receipt(world.firm, f"BULK-{n}", date(2025, 10, 28), "100.00", client_country="GB")
         allocation(world.firm, f"BULK-A-{n}", date(2025, 10, 28), "10.00", "marketing_abroad", "GB")
     with django_assert_num_queries(len(small.captured_queries)):
-        data = selectors.summary_compute(firm=world.firm, month=OCTOBER)
+        data = summary_compute(firm=world.firm, month=OCTOBER)
     assert by_currency(data)["USD"]["receipts_count"] == 32
     assert len(small.captured_queries) <= 12
 
 
-def test_portfolio_query_count_does_not_grow_with_firms(world, django_assert_num_queries):
-    with CaptureQueriesContext(connection) as one:
-        selectors.bank_portfolio(bank=world.bank, month=OCTOBER)
-    from tests.esfca.summaries.conftest import open_firm
-
-    for _ in range(5):
-        firm = open_firm(world.bank, currencies=("USD",))
-        receipt(firm, "P-1", date(2025, 10, 8), "1000.00")
-    with django_assert_num_queries(len(one.captured_queries)):
-        data = selectors.bank_portfolio(bank=world.bank, month=OCTOBER)
-    assert len(data["firms"]) == 6
-
-
-def test_bank_portfolio_rows(world):
-    data = selectors.bank_portfolio(bank=world.bank, month=OCTOBER)
-    assert data["bank"] == "SCBL"
-    assert [f["firm"] for f in data["firms"]] == [world.firm.pk]  # not the other bank's firm
-    row = data["firms"][0]
-    assert row["status"] == "draft"
-    assert row["flag_count"] == 0  # clean data; a draft past its due day is not flagged
-    assert row["flag_codes"] == []
-    usd = {c["currency"]: c for c in row["currencies"]}["USD"]
-    assert usd["closing"] == "12220.82"
-    assert usd["retention_ratio"] == "0.5000"
-
-
-def test_month_parse():
-    assert selectors.month_parse("2025-11") == date(2025, 11, 1)
-    for bad in ("2025-13", "2025-1", "25-11", "2025-11-01", "abc", ""):
-        with pytest.raises(Exception) as caught:
-            selectors.month_parse(bad)
-        assert getattr(caught.value, "code", None) == "validation_error"
-
-
 def test_detail_carries_the_pkr_value_at_month_end(world):
-    detail = selectors.summary_detail(firm=world.firm, month=OCTOBER, with_revaluation=True)
+    detail = summary_detail(firm=world.firm, month=OCTOBER, with_revaluation=True)
     usd = {r["currency"]: r for r in detail["revaluation"]}["USD"]
     assert usd["balance"] == "12220.82"
     # Latest USD buying rate on or before 31 October: 281.1000 of the 28th.
     assert (usd["rate"], usd["rate_date"]) == ("281.100000", "2025-10-28")
     assert usd["pkr_value"] == "3435272.50"  # 12,220.82 × 281.1, half up
     assert Decimal(usd["unrealised_gain"]) == Decimal(usd["pkr_value"]) - Decimal(usd["pkr_cost"])
-
-
-def test_plain_cursor_rows_equal_the_orm_rows(world, monkeypatch):
-    """PostgreSQL reads the month on a plain cursor; the ORM path (SQLite) gives the same."""
-    from esfca.models import Receipt
-
-    queryset = Receipt.objects.filter(firm=world.firm).order_by("value_date", "id")
-    fast = selectors._rows(queryset, selectors.RECEIPT_FIELDS, "ReceiptRow")
-    monkeypatch.setattr(connection, "vendor", "orm-path")
-    slow = selectors._rows(queryset, selectors.RECEIPT_FIELDS, "ReceiptRow")
-    assert len(fast) == 5
-    assert [tuple(r) for r in fast] == [tuple(r) for r in slow]
-    assert fast[1].reference == "OCT-1" and fast[1].amount == Decimal("4000.00")
-    assert fast[1].converted_on == fast[1].value_date
