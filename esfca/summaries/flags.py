@@ -43,8 +43,7 @@ def conversion_obj(row) -> str:
 
 # --- rule data in force ---------------------------------------------------------------------
 
-# The rule versions in force are policy's decision (policy.in_force); the tax rows are its own.
-TaxRateRow = policy.TaxRateRow
+# Which version is in force is policy's decision (policy.in_force), for parameters too.
 
 
 @dataclass(frozen=True)

@@ -115,7 +115,7 @@ _row_types: dict[str, type] = {}
 def _rules(first: date, last: date, currencies: set[str]) -> Rules:
     retention = [v.as_policy() for v in RetentionRuleVersion.objects.all()]
     tax_rates = [
-        F.TaxRateRow(r.applies_to, r.effective_from, r.rate) for r in TaxRate.objects.all()
+        policy.TaxRateRow(r.applies_to, r.effective_from, r.rate) for r in TaxRate.objects.all()
     ]
     parameters = F.Parameters(
         F.ParameterRow(key, since, value)

@@ -106,7 +106,7 @@ def test_1_imported_retention_above_the_limit(world):
     )
     rows = [row]
     rules = [v.as_policy() for v in RetentionRuleVersion.objects.all()]
-    tax = [F.TaxRateRow(t.applies_to, t.effective_from, t.rate) for t in TaxRate.objects.all()]
+    tax = [policy.TaxRateRow(t.applies_to, t.effective_from, t.rate) for t in TaxRate.objects.all()]
     flags = F.retention_flags(
         rows, rules=rules, firm_kind="it_company", registration_body="PSEB", tax_rates=tax,
         registered_on=lambda d: True, ref_rates=lambda c, d: None,
@@ -332,7 +332,7 @@ RULE = policy.RetentionRule(
     monthly_floor_usd=Decimal("5000"),
     basis="calendar_month",
 )
-TAX_ROWS = [F.TaxRateRow("PSEB", date(2022, 7, 1), Decimal("0.0025"))]
+TAX_ROWS = [policy.TaxRateRow("PSEB", date(2022, 7, 1), Decimal("0.0025"))]
 
 
 def month_rows(items):
