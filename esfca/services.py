@@ -25,9 +25,10 @@ from exporters.errors import DomainError
 from exporters.models import Bank, Firm
 from exporters.validators import ISO_COUNTRIES, iban_is_valid
 from ledger.errors import FxRateMissing, InsufficientFunds
+from ledger.fx.selectors import buying_rate, buying_rates, buying_rates_many
 from ledger.models import Account
 from ledger.models import Transaction as LedgerTransaction
-from ledger.selectors import buying_rate, buying_rates, buying_rates_many, lowest_balance_from
+from ledger.selectors import lowest_balance_from
 from ledger.services import (
     Posting,
     PreparedPostings,

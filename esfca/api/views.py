@@ -23,6 +23,7 @@ from esfca.services import (
 from exporters.models import Bank, Membership
 from exporters.selectors import firms_visible_to
 from exporters.services import bank_create, firm_create, user_create
+from ledger.fx.selectors import fx_rates
 from ledger.rates import fx_rate_record
 
 from . import selectors
@@ -216,7 +217,7 @@ class FxRatesView(ApiView):
         query = s.FxRateQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         params = query.validated_data
-        rates = selectors.fx_rates(
+        rates = fx_rates(
             currency=params.get("currency"), on=params.get("date"), source=params.get("source")
         )
         return self.page(rates, s.FxRateOut)

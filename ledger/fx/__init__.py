@@ -7,8 +7,9 @@
 - ``services``: writes. ``fx_rates_store`` upserts idempotently and applies
   the move guard; ``fx_refresh`` runs one provider and records an
   ``FxRefreshLog`` row whatever happens; ``fx_import_csv`` loads history.
-- ``selectors``: reads. ``latest_rate`` (with the stale flag) and working-day
-  arithmetic.
+- ``selectors``: reads. The rate of a day (``fx_rate_for``, ``buying_rate(s)``),
+  ``latest_rate`` (with the stale flag) and working-day arithmetic.
 
-Recording money never calls any of this: a receipt carries its own bank rate.
+Recording money only reads rates here; it never fetches one: a receipt needs the day's
+rate in the table (or carries its own bank rate), never a feed that answers.
 """

@@ -29,6 +29,7 @@ from ledger.models import FxRate
 
 from .arith import RATE_PLACES, round_half_up
 from .errors import FxFeedInvalid, FxFeedUnavailable
+from .selectors import fx_rate_better_than
 
 HOME = "PKR"
 MAX_PAYLOAD_BYTES = 1_000_000  # the real feeds are a few kilobytes
@@ -261,7 +262,7 @@ class EcbProvider(FxProvider):
         return day, per_eur
 
     def cross(self, day: date, per_eur: dict[str, Decimal]) -> RateSet:
-        usd = _usd_pkr_from_better_source(day)
+        usd = fx_rate_better_than(source=self.source, currency="USD", on=day)
         if usd is None:
             raise FxFeedUnavailable(
                 f"No active USD/PKR rate for {day.isoformat()} from a source better than ECB: "
@@ -278,14 +279,6 @@ class EcbProvider(FxProvider):
                 round_half_up(Fraction(usd.sell) * factor, RATE_PLACES),
             )
         return RateSet(date=day, rates=rates)
-
-
-def _usd_pkr_from_better_source(day: date) -> FxRate | None:
-    better = [s for s, p in FxRate.PRIORITY.items() if p < FxRate.PRIORITY[FxRate.Source.ECB]]
-    candidates = FxRate.objects.filter(
-        currency="USD", date=day, status=FxRate.Status.ACTIVE, source__in=better
-    )
-    return min(candidates, key=lambda r: FxRate.PRIORITY[r.source], default=None)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -6,9 +6,9 @@ from decimal import Decimal
 import pytest
 
 from ledger.fx.providers import EcbProvider, OxrProvider
+from ledger.fx.selectors import fx_rate_for
 from ledger.fx.services import fx_refresh
 from ledger.models import FxRate, FxRefreshLog
-from ledger.selectors import fx_rate_for
 from tests.ledger.fx_support import FxServer, Route, ecb_variant, oxr_variant
 
 pytestmark = pytest.mark.django_db

@@ -10,10 +10,15 @@ from django.urls import reverse
 
 from ledger.errors import FxRateMissing
 from ledger.fx.providers import CsvRatesProvider, RateSet
-from ledger.fx.selectors import fx_rate_age, latest_rate, working_days_between
+from ledger.fx.selectors import (
+    buying_rate,
+    fx_rate_age,
+    fx_rate_for,
+    latest_rate,
+    working_days_between,
+)
 from ledger.fx.services import fx_import_csv, fx_rates_store
 from ledger.models import FxRate, FxRefreshLog
-from ledger.selectors import buying_rate, fx_rate_for
 
 pytestmark = pytest.mark.django_db
 
