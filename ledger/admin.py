@@ -4,8 +4,7 @@ from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.urls import path
 
-from .fx.providers import RateSet
-from .fx.services import IMPORTABLE_SOURCES, fx_import_csv, fx_rates_store
+from .fx.services import IMPORTABLE_SOURCES, fx_held_decide, fx_import_csv, fx_rate_store
 from .models import Account, Entry, FxRate, FxRefreshLog, Transaction
 
 
@@ -77,12 +76,14 @@ class FxRateAdmin(admin.ModelAdmin):
         if change:
             super().save_model(request, obj, form, change)
             return
-        stored = fx_rates_store(
+        outcome = fx_rate_store(
+            currency=obj.currency,
+            on=obj.date,
+            buy=obj.buy,
+            sell=obj.sell,
             source=obj.source,
-            rate_sets=[RateSet(date=obj.date, rates={obj.currency: (obj.buy, obj.sell)})],
             note=obj.note or f"Entered by {request.user}",
         )
-        outcome = stored.outcomes[0]
         obj.pk, obj.status, obj.note = outcome.rate.pk, outcome.rate.status, outcome.rate.note
         obj._state.adding = False
         if outcome.outcome == "held":
@@ -90,11 +91,11 @@ class FxRateAdmin(admin.ModelAdmin):
 
     @admin.action(description="Approve the selected rates held for review")
     def approve_held(self, request, queryset):
-        queryset.filter(status=FxRate.Status.HELD).update(status=FxRate.Status.ACTIVE)
+        fx_held_decide(rate_ids=queryset.values("pk"), approve=True)
 
     @admin.action(description="Reject the selected rates held for review")
     def reject_held(self, request, queryset):
-        queryset.filter(status=FxRate.Status.HELD).update(status=FxRate.Status.REJECTED)
+        fx_held_decide(rate_ids=queryset.values("pk"), approve=False)
 
     def get_urls(self):
         upload = path(

@@ -24,7 +24,7 @@ from exporters.models import Bank, Membership
 from exporters.selectors import firms_visible_to
 from exporters.services import bank_create, firm_create, user_create
 from ledger.fx.selectors import fx_rates
-from ledger.rates import fx_rate_record
+from ledger.fx.services import fx_rate_store
 
 from . import selectors
 from . import serializers as s
@@ -226,15 +226,17 @@ class FxRatesView(ApiView):
     def post(self, request):
         self.require(CanPostRates)
         data = self.parse(s.FxRateIn)
-        rate = fx_rate_record(
+        stored = fx_rate_store(
             currency=data["currency"],
             on=data["date"],
             buy=data["buy"],
             sell=data["sell"],
             source=data["source"],
             note=f"posted through the API by {request.user.username}",
+            refuse_existing=True,
+            guard=False,
         )
-        return Response(s.FxRateOut(rate).data, status=status.HTTP_201_CREATED)
+        return Response(s.FxRateOut(stored.rate).data, status=status.HTTP_201_CREATED)
 
 
 # --- money movements (the firm's finance officer) ---------------------------------------------
