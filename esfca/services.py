@@ -25,6 +25,8 @@ from exporters.errors import DomainError
 from exporters.models import Bank, Firm
 from exporters.validators import ISO_COUNTRIES, iban_is_valid
 from ledger.errors import FxRateMissing, InsufficientFunds
+from ledger.fx.arith import MAX_RATE
+from ledger.fx.arith import RATE_QUANTUM as RATE_PLACES
 from ledger.fx.selectors import buying_rate, buying_rates, buying_rates_many
 from ledger.models import Account
 from ledger.models import Transaction as LedgerTransaction
@@ -68,8 +70,6 @@ from .models import (
 )
 
 MAX_AMOUNT = Decimal("999999999999.99")  # 14 digits, 2 decimals
-RATE_PLACES = Decimal("0.000001")
-MAX_RATE = Decimal("1000000")  # PKR per unit; far above any real rate, far below overflow
 
 
 # --- shared helpers -------------------------------------------------------------------------

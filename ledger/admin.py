@@ -4,6 +4,7 @@ from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.urls import path
 
+from .fx.arith import rate_error
 from .fx.services import IMPORTABLE_SOURCES, fx_held_decide, fx_import_csv, fx_rate_store
 from .models import Account, Entry, FxRate, FxRefreshLog, Transaction
 
@@ -55,10 +56,22 @@ class FxCsvUploadForm(forms.Form):
     dry_run = forms.BooleanField(required=False, help_text="Check the file and report only.")
 
 
+class FxRateForm(forms.ModelForm):
+    """A rate typed in: the figures every stored rate must have (positive, places, limit)."""
+
+    def clean(self):
+        cleaned = super().clean()
+        for side in ("buy", "sell"):  # absent once stored: read-only then
+            if cleaned.get(side) is not None and (problem := rate_error(cleaned[side])):
+                self.add_error(side, problem)
+        return cleaned
+
+
 @admin.register(FxRate)
 class FxRateAdmin(admin.ModelAdmin):
     """Rates: entered by hand (through the move guard), uploaded as CSV, held ones reviewed."""
 
+    form = FxRateForm
     list_display = ["currency", "date", "source", "buy", "sell", "status", "note"]
     list_filter = ["status", "source", "currency"]
     date_hierarchy = "date"

@@ -1,6 +1,8 @@
 """Dated exchange rates: every read and write of the rate table (design.md, "FX rates").
 
-- ``arith``: exact rate arithmetic.
+- ``arith``: the figures of a rate, defined once: ``RATE_PLACES`` (6) and its
+  ``RATE_QUANTUM``, ``MAX_RATE``, ``HOME_CURRENCY``; ``rate_error`` says why a
+  value cannot be a rate; exact rate arithmetic.
 - ``providers``: where rates come from. Every provider has django-money's
   backend shape (a ``name`` and ``get_rates(**params)``) and returns PKR per
   unit as ``(buy, sell)`` for a date: SBP WACR from a CSV, an Open Exchange

@@ -16,7 +16,7 @@ from ledger.errors import FxRateMissing
 from ledger.exact import working_days_between
 from ledger.models import FxRate
 
-HOME_CURRENCY = "PKR"
+from .arith import HOME_CURRENCY
 
 
 def _best(rates) -> FxRate | None:

@@ -2,7 +2,7 @@
 
 The API (a rate posted by a person), the admin (a rate typed in, a CSV uploaded), the
 ``fx_import_csv`` command and the feeds all store through that one function, with the same
-validation (positive, 6 places, 12 digits before the point). What differs
+validation (``arith.rate_error``: positive, 6 places, below ``MAX_RATE``). What differs
 between them is a parameter. Rules (design.md "FX rates"; rules.md §1: Decimal only):
 
 - **One rate per key.** A rate is keyed by (currency, date, source). A rate posted
@@ -38,14 +38,11 @@ from django.utils import timezone
 from ledger.errors import InvalidPosting
 from ledger.models import FxRate, FxRefreshLog
 
-from .arith import move_pct, round_half_up
+from .arith import move_pct, rate_error, round_half_up
 from .errors import DuplicateRate, FxFeedError, FxFeedInvalid, FxFeedUnavailable
 from .providers import FxProvider, RateSet, parse_rates_csv, provider_named
 
 logger = logging.getLogger(__name__)
-
-RATE_PLACES = Decimal("0.000001")
-MAX_RATE = Decimal("1000000000000")  # 12 digits before the point (RATE: 18 digits, 6 places)
 
 
 @dataclass(frozen=True)
@@ -157,18 +154,10 @@ def fx_rate_store(
     return outcome
 
 
-def _rate_error(value: Decimal) -> str | None:
-    if not isinstance(value, Decimal) or not value.is_finite() or value <= 0:
-        return "Enter a positive rate."
-    if value != value.quantize(RATE_PLACES) or value >= MAX_RATE:
-        return "A rate has at most 6 decimal places and 12 digits before the point."
-    return None
-
-
 def _refuse_invalid(*, buy, sell, source) -> None:
     errors: dict[str, list[str]] = {}
     for side, value in (("buy", buy), ("sell", sell)):
-        if problem := _rate_error(value):
+        if problem := rate_error(value):
             errors[side] = [problem]
     if source not in FxRate.Source.values:
         errors["source"] = [f"Use one of {', '.join(FxRate.Source.values)}."]
@@ -268,6 +257,7 @@ def fx_refresh(*, provider: str | FxProvider) -> FxRefreshLog:
     log = FxRefreshLog.objects.create(provider=provider.name)
     try:
         rate_sets = provider.fetch()
+        _refuse_unusable(provider, rate_sets)
         stored = fx_rates_store(source=provider.source, rate_sets=rate_sets)
     except FxFeedError as exc:
         log.ok = False
@@ -298,6 +288,18 @@ def fx_refresh(*, provider: str | FxProvider) -> FxRefreshLog:
         log.finished_at = timezone.now()
         log.save()
     return log
+
+
+def _refuse_unusable(provider: FxProvider, rate_sets: list[RateSet]) -> None:
+    """A fetched rate that could not be stored makes the whole payload unusable."""
+    for rate_set in rate_sets:
+        for currency, pair in sorted(rate_set.rates.items()):
+            for value in pair:
+                if problem := rate_error(value):
+                    raise FxFeedInvalid(
+                        f"{provider.name} gives {currency} {rate_set.date.isoformat()} "
+                        f"at {value}: {problem}"
+                    )
 
 
 @dataclass

@@ -387,6 +387,7 @@ def test_fx_rate_posted_listed_and_duplicate_refused(world):
         ({"buy": "0"}, "buy"),
         ({"buy": "-1.5"}, "buy"),
         ({"sell": "281.07881234"}, "sell"),
+        ({"buy": "1000000"}, "buy"),  # MAX_RATE, though the column would hold it
         ({"source": "BLOOMBERG"}, "source"),
         ({"currency": "PKR"}, "currency"),
         ({"date": "04/11/2025"}, "date"),
