@@ -4,8 +4,8 @@ from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.urls import path
 
-from .fx.providers import RateSet
-from .fx.services import IMPORTABLE_SOURCES, fx_import_csv, fx_rates_store
+from .fx.arith import rate_error
+from .fx.services import IMPORTABLE_SOURCES, fx_held_decide, fx_import_csv, fx_rate_store
 from .models import Account, Entry, FxRate, FxRefreshLog, Transaction
 
 
@@ -56,10 +56,22 @@ class FxCsvUploadForm(forms.Form):
     dry_run = forms.BooleanField(required=False, help_text="Check the file and report only.")
 
 
+class FxRateForm(forms.ModelForm):
+    """A rate typed in: the figures every stored rate must have (positive, places, limit)."""
+
+    def clean(self):
+        cleaned = super().clean()
+        for side in ("buy", "sell"):  # absent once stored: read-only then
+            if cleaned.get(side) is not None and (problem := rate_error(cleaned[side])):
+                self.add_error(side, problem)
+        return cleaned
+
+
 @admin.register(FxRate)
 class FxRateAdmin(admin.ModelAdmin):
     """Rates: entered by hand (through the move guard), uploaded as CSV, held ones reviewed."""
 
+    form = FxRateForm
     list_display = ["currency", "date", "source", "buy", "sell", "status", "note"]
     list_filter = ["status", "source", "currency"]
     date_hierarchy = "date"
@@ -77,12 +89,14 @@ class FxRateAdmin(admin.ModelAdmin):
         if change:
             super().save_model(request, obj, form, change)
             return
-        stored = fx_rates_store(
+        outcome = fx_rate_store(
+            currency=obj.currency,
+            on=obj.date,
+            buy=obj.buy,
+            sell=obj.sell,
             source=obj.source,
-            rate_sets=[RateSet(date=obj.date, rates={obj.currency: (obj.buy, obj.sell)})],
             note=obj.note or f"Entered by {request.user}",
         )
-        outcome = stored.outcomes[0]
         obj.pk, obj.status, obj.note = outcome.rate.pk, outcome.rate.status, outcome.rate.note
         obj._state.adding = False
         if outcome.outcome == "held":
@@ -90,11 +104,11 @@ class FxRateAdmin(admin.ModelAdmin):
 
     @admin.action(description="Approve the selected rates held for review")
     def approve_held(self, request, queryset):
-        queryset.filter(status=FxRate.Status.HELD).update(status=FxRate.Status.ACTIVE)
+        fx_held_decide(rate_ids=queryset.values("pk"), approve=True)
 
     @admin.action(description="Reject the selected rates held for review")
     def reject_held(self, request, queryset):
-        queryset.filter(status=FxRate.Status.HELD).update(status=FxRate.Status.REJECTED)
+        fx_held_decide(rate_ids=queryset.values("pk"), approve=False)
 
     def get_urls(self):
         upload = path(

@@ -35,8 +35,10 @@ from django.db.models import Q
 
 from exporters.models import Bank, Firm
 
+from .fx.arith import RATE_PLACES
+
 MONEY = {"max_digits": 14, "decimal_places": 2}
-RATE = {"max_digits": 18, "decimal_places": 6}
+RATE = {"max_digits": 18, "decimal_places": RATE_PLACES}
 ZERO = Decimal("0.00")
 
 

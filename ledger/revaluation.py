@@ -6,7 +6,7 @@ As ERPNext's exchange-rate revaluation does it, per account:
 - an inflow (debit) adds its amount and its PKR cost = amount × rate, where the
   rate is the transaction's own ``fx_rate`` for a receipt (the bank's rate it
   was converted at), and otherwise the buying rate of its value date from the
-  rate table (``ledger.selectors.fx_rate_for``: that exact day, best source);
+  rate table (``ledger.fx.selectors.fx_rate_for``: that exact day, best source);
 - an outflow (credit) removes its amount at the running average cost, i.e.
   cost × amount / balance;
 - everything inside is an exact ``Fraction``; the PKR cost is rounded half up
@@ -26,9 +26,8 @@ from fractions import Fraction
 
 from ledger.errors import FxRateMissing
 from ledger.fx.arith import CENT_PLACES, round_half_up
-from ledger.fx.selectors import latest_rate
+from ledger.fx.selectors import fx_rate_for, latest_rate
 from ledger.models import Account, Entry, Transaction
-from ledger.selectors import fx_rate_for
 
 
 @dataclass(frozen=True)

@@ -1,14 +1,12 @@
 """Reads behind the API, scoped by the tenant selectors of ``exporters.selectors``."""
 
-from datetime import date
-
 from django.db.models import QuerySet
 from django.http import Http404
 
 from esfca.models import Allocation, Conversion, Receipt, Transfer
 from exporters.models import Firm
 from exporters.selectors import firms_operated_by, firms_visible_to
-from ledger.models import Account, FxRate
+from ledger.models import Account
 
 
 def firm_visible(user, firm_id: int) -> Firm:
@@ -55,16 +53,3 @@ def firm_bank_accounts(firm: Firm) -> QuerySet[Account]:
         .select_related("bank")
         .order_by("id")
     )
-
-
-def fx_rates(
-    *, currency: str | None = None, on: date | None = None, source: str | None = None
-) -> QuerySet[FxRate]:
-    rates = FxRate.objects.all()
-    if currency:
-        rates = rates.filter(currency=currency)
-    if on:
-        rates = rates.filter(date=on)
-    if source:
-        rates = rates.filter(source=source)
-    return rates.order_by("-date", "currency", "source", "id")

@@ -15,11 +15,11 @@ from rest_framework import serializers
 
 from esfca.models import Allocation
 from exporters.models import Bank, Firm, Membership
-from ledger.models import FxRate
+from ledger.fx.arith import RATE_QUANTUM
+from ledger.models import RATE, FxRate
 
 CENT = Decimal("0.01")
 MONEY_DIGITS = {"max_digits": 14, "decimal_places": 2}
-RATE_DIGITS = {"max_digits": 18, "decimal_places": 6}
 MAX_ID = 2**63 - 1
 
 
@@ -111,7 +111,7 @@ def Money(**kwargs):
 
 
 def Rate(**kwargs):
-    return serializers.DecimalField(**RATE_DIGITS, coerce_to_string=True, **kwargs)
+    return serializers.DecimalField(**RATE, coerce_to_string=True, **kwargs)
 
 
 def Text(max_length: int, **kwargs):
@@ -276,8 +276,8 @@ def _rate_currencies() -> list[str]:
 class FxRateIn(StrictSerializer):
     currency = serializers.ChoiceField(choices=_rate_currencies())
     date = serializers.DateField()
-    buy = Rate(min_value=Decimal("0.000001"))
-    sell = Rate(min_value=Decimal("0.000001"))
+    buy = Rate(min_value=RATE_QUANTUM)
+    sell = Rate(min_value=RATE_QUANTUM)
     source = serializers.ChoiceField(
         choices=FxRate.Source.choices, required=False, default=FxRate.Source.MANUAL
     )

@@ -23,7 +23,8 @@ from esfca.services import (
 from exporters.models import Bank, Membership
 from exporters.selectors import firms_visible_to
 from exporters.services import bank_create, firm_create, user_create
-from ledger.rates import fx_rate_record
+from ledger.fx.selectors import fx_rates
+from ledger.fx.services import fx_rate_store
 
 from . import selectors
 from . import serializers as s
@@ -216,7 +217,7 @@ class FxRatesView(ApiView):
         query = s.FxRateQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         params = query.validated_data
-        rates = selectors.fx_rates(
+        rates = fx_rates(
             currency=params.get("currency"), on=params.get("date"), source=params.get("source")
         )
         return self.page(rates, s.FxRateOut)
@@ -225,15 +226,17 @@ class FxRatesView(ApiView):
     def post(self, request):
         self.require(CanPostRates)
         data = self.parse(s.FxRateIn)
-        rate = fx_rate_record(
+        stored = fx_rate_store(
             currency=data["currency"],
             on=data["date"],
             buy=data["buy"],
             sell=data["sell"],
             source=data["source"],
             note=f"posted through the API by {request.user.username}",
+            refuse_existing=True,
+            guard=False,
         )
-        return Response(s.FxRateOut(rate).data, status=status.HTTP_201_CREATED)
+        return Response(s.FxRateOut(stored.rate).data, status=status.HTTP_201_CREATED)
 
 
 # --- money movements (the firm's finance officer) ---------------------------------------------

@@ -10,7 +10,7 @@ from django.db.models import Q, Sum
 
 from exporters.errors import DomainError
 from exporters.models import Firm
-from ledger.selectors import buying_rate, buying_rates_many
+from ledger.fx.selectors import buying_rate, buying_rates_many
 from ledger.services import Posting, PreparedPostings, postings_prepare, transactions_post_many
 
 from .. import policy

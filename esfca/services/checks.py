@@ -2,19 +2,18 @@
 its invalid fields at once (``validation_error``)."""
 
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django.conf import settings
 from django.utils import timezone
 
 from exporters.validators import ISO_COUNTRIES
+from ledger.fx.arith import rate_error
 
 from .. import policy
 from ..errors import InvalidInput
 
 MAX_AMOUNT = Decimal("999999999999.99")  # 14 digits, 2 decimals
-RATE_PLACES = Decimal("0.000001")
-MAX_RATE = Decimal("1000000")  # PKR per unit; far above any real rate, far below overflow
 
 
 def foreign_currencies() -> list[str]:
@@ -51,17 +50,10 @@ def check_amount(errors: FieldErrors, field: str, value, *, allow_zero: bool = F
 
 
 def check_rate(errors: FieldErrors, field: str, value) -> None:
-    if value is None:
-        return
-    if not isinstance(value, Decimal) or not value.is_finite() or value <= 0:
-        errors.add(field, "Enter a positive rate.")
-        return
-    try:
-        exact = value < MAX_RATE and value == value.quantize(RATE_PLACES)
-    except InvalidOperation:
-        exact = False
-    if not exact or value >= MAX_RATE:
-        errors.add(field, "A rate has at most 6 decimal places and is below 1,000,000.")
+    """A rate given with a movement: the same limits as every stored rate (``ledger.fx``)."""
+    problem = None if value is None else rate_error(value)
+    if problem:
+        errors.add(field, problem)
 
 
 def check_common(errors: FieldErrors, *, reference, value_date, currency, today: date) -> None:

@@ -5,15 +5,16 @@ from decimal import Decimal
 from fractions import Fraction
 
 from exporters.models import Firm
+from ledger.fx.arith import RATE_QUANTUM
+from ledger.fx.selectors import buying_rate, buying_rates
 from ledger.models import Account
 from ledger.models import Transaction as LedgerTransaction
-from ledger.selectors import buying_rate, buying_rates
 from ledger.services import credit, debit, transaction_post
 
 from .. import policy
 from ..errors import InvalidInput
 from ..models import Conversion, Transfer
-from .checks import MAX_AMOUNT, RATE_PLACES, check_rate, local_today, movement_errors
+from .checks import MAX_AMOUNT, check_rate, local_today, movement_errors
 from .movements import (
     check_covered,
     esfca_account,
@@ -64,7 +65,7 @@ def conversion_create(
         check_covered(esfca, sold, value_date)
         pkr = pkr_account(firm, esfca.bank_id)
         if rate is not None:
-            used_rate = rate.quantize(RATE_PLACES)
+            used_rate = rate.quantize(RATE_QUANTUM)
         else:
             used_rate = buying_rate(currency=currency, on=value_date)
         pkr_amount = policy.convert(sold, used_rate)
@@ -139,7 +140,7 @@ def _transfer_legs(firm: Firm, source: Account, target: Account, amount: Decimal
     rates = buying_rates(currencies=[source.currency, target.currency], on=on)
     exact = Fraction(rates[source.currency]) / Fraction(rates[target.currency])
     to_amount = policy.round_half_up(Fraction(amount) * exact)
-    rate = (Decimal(exact.numerator) / Decimal(exact.denominator)).quantize(RATE_PLACES)
+    rate = (Decimal(exact.numerator) / Decimal(exact.denominator)).quantize(RATE_QUANTUM)
     legs = [
         credit(source, amount),
         debit(internal_account(firm, Account.Kind.FX_TRADING, source.currency), amount),

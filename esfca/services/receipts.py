@@ -14,9 +14,10 @@ from typing import Protocol
 
 from exporters.models import Firm
 from ledger.errors import FxRateMissing
+from ledger.fx.arith import RATE_QUANTUM
+from ledger.fx.selectors import buying_rate
 from ledger.models import Account
 from ledger.models import Transaction as LedgerTransaction
-from ledger.selectors import buying_rate
 from ledger.services import Posting, credit, debit, transaction_post
 
 from .. import policy
@@ -24,7 +25,6 @@ from ..errors import InvalidInput, RetentionLimitExceeded
 from ..models import PurposeCode, Receipt, RetentionRuleVersion
 from .checks import (
     MAX_AMOUNT,
-    RATE_PLACES,
     FieldErrors,
     check_amount,
     check_common,
@@ -215,7 +215,7 @@ def receipt_judge(
     if request.conversion_rate is None:
         rate, rate_source = lookups.buying(currency, value_date), "table"
     else:
-        rate, rate_source = request.conversion_rate.quantize(RATE_PLACES), "bank"
+        rate, rate_source = request.conversion_rate.quantize(RATE_QUANTUM), "bank"
     ref = _reference_rates(lookups, rule, currency, value_date)
     limit = _retention(
         firm, request, month, lookups, rule=rule, amount=amount, retain=retain,

@@ -6,7 +6,7 @@ from datetime import date
 from decimal import Decimal
 
 from exporters.models import Firm
-from ledger.selectors import buying_rates
+from ledger.fx.selectors import buying_rates
 
 from .. import policy
 from ..errors import NoRuleInForce

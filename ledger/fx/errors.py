@@ -1,9 +1,15 @@
-"""Why a provider produced no rates. Nothing is stored when one of these is raised."""
+"""Why a rate was not stored: a second rate for a key, or a provider that produced none."""
 
-from ledger.errors import LedgerError
+from ledger.errors import IdempotencyConflict, LedgerError
+
+
+class DuplicateRate(IdempotencyConflict):
+    default_message = "A rate for this currency, date and source already exists."
 
 
 class FxFeedError(LedgerError):
+    """Nothing is stored when one of these is raised."""
+
     code = "fx_feed_error"
     status = 502
     default_message = "The exchange-rate feed could not be used."

@@ -27,10 +27,10 @@ from django.utils import timezone
 
 from ledger.models import FxRate
 
-from .arith import RATE_PLACES, round_half_up
+from .arith import HOME_CURRENCY, RATE_PLACES, rate_error, round_half_up
 from .errors import FxFeedInvalid, FxFeedUnavailable
+from .selectors import fx_rate_better_than
 
-HOME = "PKR"
 MAX_PAYLOAD_BYTES = 1_000_000  # the real feeds are a few kilobytes
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _PLAIN_DECIMAL = re.compile(r"^\d{1,12}(\.\d{1,6})?$")
@@ -180,7 +180,7 @@ class OxrProvider(FxProvider):
                 raise FxFeedInvalid(f"OXR payload is missing {code}.")
             return _positive(raw[code], f"OXR rate of {code}")
 
-        pkr = Fraction(units_per_base(HOME))
+        pkr = Fraction(units_per_base(HOME_CURRENCY))
         half_spread = Fraction(self.spread_pct) / 200
         rates = {}
         for code in self.currencies:
@@ -261,7 +261,7 @@ class EcbProvider(FxProvider):
         return day, per_eur
 
     def cross(self, day: date, per_eur: dict[str, Decimal]) -> RateSet:
-        usd = _usd_pkr_from_better_source(day)
+        usd = fx_rate_better_than(source=self.source, currency="USD", on=day)
         if usd is None:
             raise FxFeedUnavailable(
                 f"No active USD/PKR rate for {day.isoformat()} from a source better than ECB: "
@@ -278,14 +278,6 @@ class EcbProvider(FxProvider):
                 round_half_up(Fraction(usd.sell) * factor, RATE_PLACES),
             )
         return RateSet(date=day, rates=rates)
-
-
-def _usd_pkr_from_better_source(day: date) -> FxRate | None:
-    better = [s for s, p in FxRate.PRIORITY.items() if p < FxRate.PRIORITY[FxRate.Source.ECB]]
-    candidates = FxRate.objects.filter(
-        currency="USD", date=day, status=FxRate.Status.ACTIVE, source__in=better
-    )
-    return min(candidates, key=lambda r: FxRate.PRIORITY[r.source], default=None)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -373,6 +365,8 @@ def _csv_row(line, values, currencies, max_places, today) -> CsvRow:
             raise ValueError(f"{side} {text} has more than {max_places} decimal places.")
         if value <= 0:
             raise ValueError(f"{side} must be positive, got {text}.")
+        if problem := rate_error(value):
+            raise ValueError(f"{side} {text}: {problem}")
         pair.append(value)
     buy, sell = pair
     if buy > sell:

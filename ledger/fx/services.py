@@ -1,9 +1,14 @@
-"""Writes of the rate table: idempotent upserts behind the move guard, refreshes, CSV imports.
+"""Writes of the rate table: every rate is stored by ``fx_rate_store``, whoever brings it.
 
-Rules (design.md "FX rates"; rules.md §1: Decimal only, 6 places):
+The API (a rate posted by a person), the admin (a rate typed in, a CSV uploaded), the
+``fx_import_csv`` command and the feeds all store through that one function, with the same
+validation (``arith.rate_error``: positive, 6 places, below ``MAX_RATE``). What differs
+between them is a parameter. Rules (design.md "FX rates"; rules.md §1: Decimal only):
 
-- **Idempotent.** A rate is keyed by (currency, date, source). Storing the
-  same figures again changes nothing.
+- **One rate per key.** A rate is keyed by (currency, date, source). A rate posted
+  through the API refuses a second one for its key (``DuplicateRate``): a published rate
+  is never silently replaced. The feeds, imports and the admin reconcile instead:
+- **Idempotent.** Storing the same figures again changes nothing.
 - **Active rates never change silently.** Different figures for a key whose
   row is *active* are a conflict: reported and logged, not applied (an admin
   decides). A row that is *held* or *rejected* has never been used, so new
@@ -11,9 +16,14 @@ Rules (design.md "FX rates"; rules.md §1: Decimal only, 6 places):
 - **Move guard.** A new rate whose buy or sell moves more than
   ``FX_GUARD_MAX_MOVE_PCT`` percent from the last *active* rate of the same
   source and currency (the latest dated before it) is stored *held*: shown in
-  the admin for approval, never used by the selectors.
-- **All or nothing per fetch.** A provider validates its whole payload first;
+  the admin for approval, never used by the selectors. A rate posted through the
+  API is stored active at once (its poster has the authority to publish rates).
+- **All or nothing per fetch.** A provider's whole payload is validated first;
   on any failure nothing is stored and an ``FxRefreshLog`` row says why.
+
+The guard of rules.md §10 (every new rate, compared across sources) replaces the one
+above where it is decided: ``fx_guard_check`` and the ``guard`` parameter of
+``fx_rate_store``.
 """
 
 import logging
@@ -22,13 +32,14 @@ from datetime import date
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from ledger.errors import InvalidPosting
 from ledger.models import FxRate, FxRefreshLog
 
-from .arith import move_pct, round_half_up
-from .errors import FxFeedError, FxFeedInvalid, FxFeedUnavailable
+from .arith import move_pct, rate_error, round_half_up
+from .errors import DuplicateRate, FxFeedError, FxFeedInvalid, FxFeedUnavailable
 from .providers import FxProvider, RateSet, parse_rates_csv, provider_named
 
 logger = logging.getLogger(__name__)
@@ -101,44 +112,76 @@ def fx_guard_check(
     return FxRate.Status.ACTIVE, ""
 
 
-def fx_rates_store(*, source: str, rate_sets: list[RateSet], note: str = "") -> StoreResult:
-    """Upsert the rates of ``rate_sets`` for ``source`` atomically, oldest day first.
+def fx_rate_store(
+    *,
+    currency: str,
+    on: date,
+    buy: Decimal,
+    sell: Decimal,
+    source: str,
+    note: str = "",
+    refuse_existing: bool = False,
+    guard: bool = True,
+) -> RowOutcome:
+    """Store one rate (PKR per unit): the only way a rate gets into the table.
 
-    See the module docstring for the rules; each rate's outcome is returned.
+    Invalid figures or source raise ``InvalidPosting`` with the field errors. A rate
+    already stored for (currency, date, source) raises ``DuplicateRate`` when
+    ``refuse_existing`` (the API), and is otherwise reconciled: unchanged, a conflict, or
+    replaced when it was never used (see the module docstring). ``guard`` puts a new rate
+    through the move guard; without it a new rate is active at once.
     """
-    result = StoreResult()
-    with transaction.atomic():
-        for rate_set in sorted(rate_sets, key=lambda s: s.date):
-            for currency in sorted(rate_set.rates):
-                buy, sell = rate_set.rates[currency]
-                result.outcomes.append(_store_one(source, currency, rate_set.date, buy, sell, note))
-    for conflict in result.conflicts:
-        logger.warning("FX %s: %s", source, conflict.message)
-    return result
-
-
-def _store_one(source, currency, on, buy, sell, note) -> RowOutcome:
-    existing = (
-        FxRate.objects.select_for_update().filter(source=source, currency=currency, date=on).first()
-    )
-    if existing is not None:
-        if existing.buy == buy and existing.sell == sell:
-            return RowOutcome(currency, on, "unchanged", rate=existing)
-        if existing.status == FxRate.Status.ACTIVE:
-            return RowOutcome(
-                currency,
-                on,
-                "conflict",
-                f"{currency} {on.isoformat()} is already active at {existing.buy}/{existing.sell};"
-                f" {buy}/{sell} not applied (change it in the admin if it is a correction).",
-                rate=existing,
+    _refuse_invalid(buy=buy, sell=sell, source=source)
+    try:
+        with transaction.atomic():
+            existing = (
+                FxRate.objects.select_for_update()
+                .filter(source=source, currency=currency, date=on)
+                .first()
             )
-        status, why = fx_guard_check(source=source, currency=currency, on=on, buy=buy, sell=sell)
-        existing.buy, existing.sell, existing.status = buy, sell, status
-        existing.note = (why or note)[:300]
-        existing.save(update_fields=["buy", "sell", "status", "note"])
-        return RowOutcome(currency, on, "updated", why, rate=existing)
-    status, why = fx_guard_check(source=source, currency=currency, on=on, buy=buy, sell=sell)
+            if existing is None:
+                outcome = _create(source, currency, on, buy, sell, note, guard)
+            elif not refuse_existing:
+                outcome = _store_again(existing, buy, sell, note, guard)
+            else:
+                raise _duplicate(source, currency, on)
+    except IntegrityError as exc:  # a concurrent writer stored the same key first
+        raise _duplicate(source, currency, on) from exc
+    if outcome.outcome == "held":
+        logger.warning("FX %s: %s %s %s", source, currency, on.isoformat(), outcome.message)
+    elif outcome.outcome == "conflict":
+        logger.warning("FX %s: %s", source, outcome.message)
+    return outcome
+
+
+def _refuse_invalid(*, buy, sell, source) -> None:
+    errors: dict[str, list[str]] = {}
+    for side, value in (("buy", buy), ("sell", sell)):
+        if problem := rate_error(value):
+            errors[side] = [problem]
+    if source not in FxRate.Source.values:
+        errors["source"] = [f"Use one of {', '.join(FxRate.Source.values)}."]
+    if errors:
+        raise InvalidPosting("Some fields are invalid.", **errors)
+
+
+def _duplicate(source: str, currency: str, on: date) -> DuplicateRate:
+    return DuplicateRate(
+        f"A {source} rate for {currency} on {on.isoformat()} already exists.",
+        currency=currency,
+        date=on.isoformat(),
+        source=source,
+    )
+
+
+def _status(guard: bool, source, currency, on, buy, sell) -> tuple[str, str]:
+    if not guard:
+        return FxRate.Status.ACTIVE, ""
+    return fx_guard_check(source=source, currency=currency, on=on, buy=buy, sell=sell)
+
+
+def _create(source, currency, on, buy, sell, note, guard) -> RowOutcome:
+    status, why = _status(guard, source, currency, on, buy, sell)
     rate = FxRate.objects.create(
         source=source,
         currency=currency,
@@ -149,9 +192,56 @@ def _store_one(source, currency, on, buy, sell, note) -> RowOutcome:
         note=(why or note)[:300],
     )
     if status == FxRate.Status.HELD:
-        logger.warning("FX %s: %s %s %s", source, currency, on.isoformat(), why)
         return RowOutcome(currency, on, "held", why, rate=rate)
     return RowOutcome(currency, on, "created", rate=rate)
+
+
+def _store_again(existing: FxRate, buy, sell, note, guard) -> RowOutcome:
+    """New figures for a stored key: the same ones change nothing, an active rate stays."""
+    currency, on = existing.currency, existing.date
+    if existing.buy == buy and existing.sell == sell:
+        return RowOutcome(currency, on, "unchanged", rate=existing)
+    if existing.status == FxRate.Status.ACTIVE:
+        return RowOutcome(
+            currency,
+            on,
+            "conflict",
+            f"{currency} {on.isoformat()} is already active at {existing.buy}/{existing.sell};"
+            f" {buy}/{sell} not applied (change it in the admin if it is a correction).",
+            rate=existing,
+        )
+    status, why = _status(guard, existing.source, currency, on, buy, sell)
+    existing.buy, existing.sell, existing.status = buy, sell, status
+    existing.note = (why or note)[:300]
+    existing.save(update_fields=["buy", "sell", "status", "note"])
+    return RowOutcome(currency, on, "updated", why, rate=existing)
+
+
+def fx_rates_store(*, source: str, rate_sets: list[RateSet], note: str = "") -> StoreResult:
+    """Store the rates of ``rate_sets`` for ``source`` atomically, oldest day first.
+
+    Each goes through ``fx_rate_store`` (reconciled and guarded); its outcome is returned.
+    """
+    days = sorted(rate_sets, key=lambda s: s.date)
+    rows = [(s.date, currency, *s.rates[currency]) for s in days for currency in sorted(s.rates)]
+    result = StoreResult()
+    with transaction.atomic():
+        for on, currency, buy, sell in rows:
+            result.outcomes.append(
+                fx_rate_store(
+                    currency=currency, on=on, buy=buy, sell=sell, source=source, note=note
+                )
+            )
+    return result
+
+
+def fx_held_decide(*, rate_ids, approve: bool) -> int:
+    """A platform admin's decision on rates held by the move guard: approved ones become
+    active (used from now on), rejected ones are never used. Rates not held are left as
+    they are. Returns how many were decided."""
+    status = FxRate.Status.ACTIVE if approve else FxRate.Status.REJECTED
+    held = FxRate.objects.filter(pk__in=rate_ids, status=FxRate.Status.HELD)
+    return held.update(status=status)
 
 
 def fx_refresh(*, provider: str | FxProvider) -> FxRefreshLog:
@@ -167,6 +257,7 @@ def fx_refresh(*, provider: str | FxProvider) -> FxRefreshLog:
     log = FxRefreshLog.objects.create(provider=provider.name)
     try:
         rate_sets = provider.fetch()
+        _refuse_unusable(provider, rate_sets)
         stored = fx_rates_store(source=provider.source, rate_sets=rate_sets)
     except FxFeedError as exc:
         log.ok = False
@@ -197,6 +288,18 @@ def fx_refresh(*, provider: str | FxProvider) -> FxRefreshLog:
         log.finished_at = timezone.now()
         log.save()
     return log
+
+
+def _refuse_unusable(provider: FxProvider, rate_sets: list[RateSet]) -> None:
+    """A fetched rate that could not be stored makes the whole payload unusable."""
+    for rate_set in rate_sets:
+        for currency, pair in sorted(rate_set.rates.items()):
+            for value in pair:
+                if problem := rate_error(value):
+                    raise FxFeedInvalid(
+                        f"{provider.name} gives {currency} {rate_set.date.isoformat()} "
+                        f"at {value}: {problem}"
+                    )
 
 
 @dataclass

@@ -6,9 +6,9 @@ from decimal import Decimal
 import pytest
 
 from ledger.fx.providers import EcbProvider, OxrProvider
+from ledger.fx.selectors import fx_rate_for
 from ledger.fx.services import fx_refresh
 from ledger.models import FxRate, FxRefreshLog
-from ledger.selectors import fx_rate_for
 from tests.ledger.fx_support import FxServer, Route, ecb_variant, oxr_variant
 
 pytestmark = pytest.mark.django_db
@@ -146,6 +146,10 @@ FAILURES = [
     ("oxr", Route(oxr_variant(GBP="-0.7655")), False, "must be positive, got -0.7655"),
     ("oxr", Route(oxr_variant(PKR="0.0")), False, "OXR rate of PKR must be positive"),
     ("oxr", Route(oxr_variant(EUR='"0.868"')), False, "EUR is not a number"),
+    # PKR 280.86 per 0.0001 JPY: 2,808,600 PKR a yen, beyond MAX_RATE.
+    ("oxr", Route(oxr_variant(JPY="0.0001")), False, "oxr gives JPY 2025-11-04 at 2808600"),
+    # 280.86 / 10^9 rounds to 0.000000 at 6 places: not a rate either.
+    ("oxr", Route(oxr_variant(JPY="1000000000")), False, "Enter a positive rate."),
     ("oxr", Route(oxr_variant(EUR="NaN")), False, "Malformed JSON"),
     ("ecb", Route(b"", status=500), True, "HTTP 500"),
     ("ecb", Route(ecb_variant("</Cube>\n\t</Cube>", "")), False, "Malformed XML"),

@@ -6,8 +6,8 @@ from decimal import Decimal
 import pytest
 
 from ledger.errors import FxRateMissing
+from ledger.fx.selectors import buying_rate, buying_rates, fx_rate_for
 from ledger.models import FxRate
-from ledger.selectors import buying_rate, buying_rates, fx_rate_for
 from tests.ledger.factories import FxRateFactory
 
 pytestmark = pytest.mark.django_db

@@ -8,12 +8,17 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.urls import reverse
 
-from ledger.errors import FxRateMissing
+from ledger.errors import FxRateMissing, InvalidPosting
 from ledger.fx.providers import CsvRatesProvider, RateSet
-from ledger.fx.selectors import fx_rate_age, latest_rate, working_days_between
-from ledger.fx.services import fx_import_csv, fx_rates_store
+from ledger.fx.selectors import (
+    buying_rate,
+    fx_rate_age,
+    fx_rate_for,
+    latest_rate,
+    working_days_between,
+)
+from ledger.fx.services import fx_import_csv, fx_rate_store, fx_rates_store
 from ledger.models import FxRate, FxRefreshLog
-from ledger.selectors import buying_rate, fx_rate_for
 
 pytestmark = pytest.mark.django_db
 
@@ -146,6 +151,37 @@ def test_a_rate_entered_in_the_admin_goes_through_the_guard(admin_client):
         reverse("admin:ledger_fxrate_change", args=[FxRate.objects.get(date=TUE).pk])
     )
     assert b'name="buy"' not in changed.content  # figures are read-only once stored
+
+
+def test_every_way_in_refuses_a_rate_of_a_million_or_more(admin_client):
+    """MAX_RATE is 1,000,000 for every rate: the file, the admin form and the store itself."""
+    report = fx_import_csv(
+        text="date,currency,buy,sell\n"
+        "2025-11-04,USD,1000000,1000000\n"
+        "2025-11-04,EUR,999999.9999,999999.9999\n"
+    )
+    assert report.lines == [
+        (2, "error", "buy 1000000: A rate has at most 6 decimal places and is below 1,000,000."),
+        (3, "created", ""),
+    ]
+
+    form = {"currency": "USD", "date": "2025-11-05", "source": "MANUAL", "note": ""}
+    response = admin_client.post(
+        reverse("admin:ledger_fxrate_add"), {**form, "buy": "1000000", "sell": "1000000"}
+    )
+    assert response.status_code == 200  # the form again, with the error
+    assert "is below 1,000,000." in response.content.decode()
+
+    with pytest.raises(InvalidPosting) as refused:
+        fx_rate_store(
+            currency="USD", on=WED, buy=Decimal("1000000"), sell=Decimal("0"), source="FEED"
+        )
+    assert refused.value.details == {
+        "buy": ["A rate has at most 6 decimal places and is below 1,000,000."],
+        "sell": ["Enter a positive rate."],
+        "source": ["Use one of SBP-WACR, MANUAL, OXR, ECB."],
+    }
+    assert list(FxRate.objects.values_list("currency", flat=True)) == ["EUR"]
 
 
 # --- staleness -------------------------------------------------------------------------------

@@ -8,8 +8,8 @@ from django.utils import timezone
 
 from esfca.models import Allocation, Receipt
 from exporters.models import Bank, Firm, Membership, User
+from ledger.fx.services import fx_rate_store
 from ledger.models import Account, Entry, FxRate
-from ledger.rates import fx_rate_record
 
 from .conftest import (
     PASSWORD,
@@ -33,13 +33,13 @@ def firm_url(world, tail: str = "", tenant: str = "own") -> str:
 
 
 def usd_rate(day: str, buy: str = "280.6469", sell: str = "281.0788") -> FxRate:
-    return fx_rate_record(
+    return fx_rate_store(
         currency="USD",
         on=date.fromisoformat(day),
         buy=Decimal(buy),
         sell=Decimal(sell),
         source="SBP-WACR",
-    )
+    ).rate
 
 
 def ledger_snapshot():
@@ -387,6 +387,7 @@ def test_fx_rate_posted_listed_and_duplicate_refused(world):
         ({"buy": "0"}, "buy"),
         ({"buy": "-1.5"}, "buy"),
         ({"sell": "281.07881234"}, "sell"),
+        ({"buy": "1000000"}, "buy"),  # MAX_RATE, though the column would hold it
         ({"source": "BLOOMBERG"}, "source"),
         ({"currency": "PKR"}, "currency"),
         ({"date": "04/11/2025"}, "date"),
