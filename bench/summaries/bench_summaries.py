@@ -45,7 +45,7 @@ from esfca.summaries.figures import (  # noqa: E402
     summary_detail,
 )
 from esfca.summaries.loading import firm_months  # noqa: E402
-from esfca.summaries.queue import bank_portfolio  # noqa: E402
+from esfca.summaries.reviews import bank_portfolio  # noqa: E402
 from exporters.models import Bank, Firm  # noqa: E402
 from ledger.models import Account, Entry, FxRate, Transaction  # noqa: E402
 from ledger.verify import ledger_verify  # noqa: E402

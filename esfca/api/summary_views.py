@@ -22,7 +22,7 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 
 from esfca.models import MonthlySummary
-from esfca.summaries import documents, figures, formatting, queue, services
+from esfca.summaries import documents, figures, formatting, reviews, services
 from exporters.models import Bank
 from exporters.selectors import banks_reviewed_by, firms_visible_to, user_can_operate
 
@@ -242,9 +242,9 @@ class ReviewListView(APIView):
             raise ValidationError({"status": [f"Choose one of {', '.join(sorted(allowed))}."]})
         paginator = ReviewPagination()
         page = paginator.paginate_queryset(
-            queue.review_queue(user=request.user, status=status), request, view=self
+            reviews.review_queue(user=request.user, status=status), request, view=self
         )
-        return paginator.get_paginated_response(queue.review_rows(page))
+        return paginator.get_paginated_response(reviews.review_rows(page))
 
 
 class ReviewDecisionView(APIView):
@@ -260,10 +260,10 @@ class ReviewDecisionView(APIView):
         responses={200: DECISION_OUT, **errors(400, 401, 403, 404, 409)},
     )
     def post(self, request, pk: int):
-        summary = queue.summary_for_reviewer(user=request.user, pk=pk)
+        summary = reviews.summary_for_reviewer(user=request.user, pk=pk)
         if summary is None:
             raise NotFound("No such summary.")
-        if not queue.user_reviews_firm(request.user, summary.firm):
+        if not reviews.user_reviews_firm(request.user, summary.firm):
             raise PermissionDenied("Only a reviewer of the firm's bank decides on its summary.")
         body = request.data if isinstance(request.data, dict) else {}
         decision, comment = body.get("decision"), body.get("comment", "")
@@ -308,7 +308,7 @@ class BankPortfolioView(APIView):
         kind = request.query_params.get("format") or "json"
         if kind not in ("json", "csv", "xlsx"):
             raise ValidationError({"format": ["Choose json, csv or xlsx."]})
-        data = queue.bank_portfolio(bank=bank, month=first)
+        data = reviews.bank_portfolio(bank=bank, month=first)
         if kind == "json":
             return Response(data)
         name = f"esfca-portfolio-{bank.code}-{data['month']}.{kind}"

@@ -17,7 +17,7 @@ from ..summaries import documents
 from ..summaries import services as summary_services
 from ..summaries.figures import summary_detail
 from ..summaries.formatting import month_label, month_parse, previous_month
-from ..summaries.queue import (
+from ..summaries.reviews import (
     bank_portfolio,
     review_queue,
     review_rows,

@@ -12,7 +12,7 @@ from openpyxl import load_workbook
 from esfca.models import Allocation
 from esfca.summaries import documents, services
 from esfca.summaries.figures import summary_detail
-from esfca.summaries.queue import bank_portfolio
+from esfca.summaries.reviews import bank_portfolio
 from tests.esfca.summaries.conftest import OCTOBER, booked_on, receipt
 
 pytestmark = pytest.mark.django_db

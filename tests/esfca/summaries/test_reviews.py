@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from esfca.summaries.queue import bank_portfolio
+from esfca.summaries.reviews import bank_portfolio
 from tests.esfca.summaries.conftest import OCTOBER, receipt
 
 pytestmark = pytest.mark.django_db
