@@ -1,27 +1,12 @@
-"""Reads behind the API, scoped by the tenant selectors of ``exporters.selectors``."""
+"""Reads behind the API; the firm comes scoped by ``exporters.selectors`` (the views' FirmView)."""
 
 from datetime import date
 
 from django.db.models import QuerySet
-from django.http import Http404
 
 from esfca.models import Allocation, Conversion, Receipt, Transfer
 from exporters.models import Firm
-from exporters.selectors import firms_operated_by, firms_visible_to
 from ledger.models import Account, FxRate
-
-
-def firm_visible(user, firm_id: int) -> Firm:
-    """The firm if ``user`` may see it; otherwise 404 (its existence is not revealed)."""
-    firm = firms_visible_to(user).filter(pk=firm_id).first()
-    if firm is None:
-        raise Http404
-    return firm
-
-
-def firm_operable(user, firm: Firm) -> bool:
-    """Only the firm's finance officers move its money (not admins, viewers, reviewers)."""
-    return firms_operated_by(user).filter(pk=firm.pk).exists()
 
 
 def _movements(model, firm: Firm, month: tuple[int, int] | None, *related: str) -> QuerySet:

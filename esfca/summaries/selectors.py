@@ -37,7 +37,7 @@ from esfca.models import (
     Transfer,
 )
 from exporters.models import Bank, Firm, User
-from exporters.selectors import banks_reviewed_by, firms_visible_to
+from exporters.selectors import firms_overseen_by, firms_visible_to
 from ledger.errors import LedgerError
 from ledger.models import Account, Entry, FxRate
 
@@ -679,11 +679,8 @@ def summary_detail(
 
 
 def review_queue(*, user: User, status: str | None = None) -> QuerySet[MonthlySummary]:
-    """Summaries (every filed revision) of the firms banking with the reviewer's banks."""
-    if user.is_superuser:
-        firms = Firm.objects.all()
-    else:
-        firms = Firm.objects.filter(accounts__bank__in=banks_reviewed_by(user))
+    """Summaries (every filed revision) of the firms on the user's review desk."""
+    firms = firms_overseen_by(user)
     qs = MonthlySummary.objects.filter(firm__in=firms.values("pk")).exclude(status=Status.DRAFT)
     if status:
         qs = qs.filter(status=status)
@@ -727,10 +724,6 @@ def summary_for_reviewer(*, user: User, pk: int) -> MonthlySummary | None:
         .select_related("firm")
         .first()
     )
-
-
-def user_reviews_firm(user: User, firm: Firm) -> bool:
-    return Account.objects.filter(owner=firm, bank__in=banks_reviewed_by(user)).exists()
 
 
 # --- bank portfolio -------------------------------------------------------------------------

@@ -9,6 +9,8 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
+from exporters.selectors import user_reviews_firm
+
 from .. import services
 from ..errors import EsfcaError
 from ..forms import ReviewDecisionForm
@@ -45,7 +47,7 @@ def _summary(request, pk: int) -> MonthlySummary:
     summary = summaries.summary_for_reviewer(user=request.user, pk=pk)
     if summary is None:
         raise Http404("No such summary.")
-    if not summaries.user_reviews_firm(request.user, summary.firm):
+    if not user_reviews_firm(request.user, summary.firm):
         raise PermissionDenied("Only a reviewer of the firm's bank decides on its summary.")
     return summary
 
