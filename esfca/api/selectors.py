@@ -1,36 +1,12 @@
-"""Reads behind the API; the firm comes scoped by ``exporters.selectors`` (the views' FirmView)."""
+"""Reads behind the API: a firm's bank accounts, the FX rates. The firm comes scoped by
+``exporters.selectors``; the movement lists are in ``esfca.lists``."""
 
 from datetime import date
 
 from django.db.models import QuerySet
 
-from esfca.models import Allocation, Conversion, Receipt, Transfer
 from exporters.models import Firm
 from ledger.models import Account, FxRate
-
-
-def _movements(model, firm: Firm, month: tuple[int, int] | None, *related: str) -> QuerySet:
-    movements = model.objects.filter(firm=firm).select_related(*related)
-    if month is not None:
-        year, number = month
-        movements = movements.filter(value_date__year=year, value_date__month=number)
-    return movements.order_by("value_date", "id")
-
-
-def firm_receipts(firm: Firm, month: tuple[int, int] | None = None) -> QuerySet[Receipt]:
-    return _movements(Receipt, firm, month, "esfca__bank")
-
-
-def firm_allocations(firm: Firm, month: tuple[int, int] | None = None) -> QuerySet[Allocation]:
-    return _movements(Allocation, firm, month, "esfca__bank")
-
-
-def firm_conversions(firm: Firm, month: tuple[int, int] | None = None) -> QuerySet[Conversion]:
-    return _movements(Conversion, firm, month, "esfca__bank")
-
-
-def firm_transfers(firm: Firm, month: tuple[int, int] | None = None) -> QuerySet[Transfer]:
-    return _movements(Transfer, firm, month)
 
 
 def firm_bank_accounts(firm: Firm) -> QuerySet[Account]:

@@ -14,6 +14,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from esfca import lists
 from esfca.services import (
     allocation_create,
     conversion_create,
@@ -114,6 +115,12 @@ class FirmView(ApiView):
 
     def month(self):
         return s.month_param(self.request.query_params.get("month"))
+
+    def movement_page(self, pk: int, kind: lists.Movements, serializer_class) -> Response:
+        """A page of the firm's movements of ``kind``, oldest first, in ``?month=`` if asked."""
+        firm = self.visible_firm(pk)
+        rows = lists.movements(kind, firm, month=self.month(), with_accounts=True)
+        return self.page(rows, serializer_class)
 
 
 # --- auth -------------------------------------------------------------------------------------
@@ -257,8 +264,7 @@ class FirmReceiptsView(FirmView):
         responses={200: paginated(s.ReceiptOut), **errors(400, 401, 404)},
     )
     def get(self, request, pk: int):
-        firm = self.visible_firm(pk)
-        return self.page(selectors.firm_receipts(firm, self.month()), s.ReceiptOut)
+        return self.movement_page(pk, lists.RECEIPTS, s.ReceiptOut)
 
     @extend_schema(
         request=s.ReceiptIn,
@@ -281,8 +287,7 @@ class FirmAllocationsView(FirmView):
         responses={200: paginated(s.AllocationOut), **errors(400, 401, 404)},
     )
     def get(self, request, pk: int):
-        firm = self.visible_firm(pk)
-        return self.page(selectors.firm_allocations(firm, self.month()), s.AllocationOut)
+        return self.movement_page(pk, lists.ALLOCATIONS, s.AllocationOut)
 
     @extend_schema(
         request=s.AllocationIn,
@@ -307,8 +312,7 @@ class FirmConversionsView(FirmView):
         responses={200: paginated(s.ConversionOut), **errors(400, 401, 404)},
     )
     def get(self, request, pk: int):
-        firm = self.visible_firm(pk)
-        return self.page(selectors.firm_conversions(firm, self.month()), s.ConversionOut)
+        return self.movement_page(pk, lists.CONVERSIONS, s.ConversionOut)
 
     @extend_schema(
         request=s.ConversionIn,
@@ -330,8 +334,7 @@ class FirmTransfersView(FirmView):
         responses={200: paginated(s.TransferOut), **errors(400, 401, 404)},
     )
     def get(self, request, pk: int):
-        firm = self.visible_firm(pk)
-        return self.page(selectors.firm_transfers(firm, self.month()), s.TransferOut)
+        return self.movement_page(pk, lists.TRANSFERS, s.TransferOut)
 
     @extend_schema(
         request=s.TransferIn,
