@@ -30,8 +30,10 @@ NEWEST_FIRST = ("-value_date", "-id")  # the web's tables and CSV files
 
 @dataclass(frozen=True)
 class Movements:
+    """One kind of movement list: its model, and the related rows that name each movement's
+    account and bank (the API shows the bank; the web's tables do not load them)."""
+
     model: type[models.Model]
-    # The rows that name each movement's account and its bank (the API shows the bank).
     accounts: tuple[str, ...] = ()
 
 
