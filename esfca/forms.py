@@ -4,13 +4,10 @@ No rule lives here: limits, categories, payees and rates are judged by the servi
 ``InvalidInput`` details are put back on the fields (``show_refusal``).
 """
 
-import django_filters
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from exporters.validators import ISO_COUNTRIES
-
-from .models import Allocation, PurposeCode, Receipt
+from .models import Allocation, PurposeCode
 
 DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 AMOUNT_INPUT = forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"})
@@ -233,63 +230,3 @@ class ReviewDecisionForm(forms.Form):
     comment = forms.CharField(
         label=_("Comment"), required=False, widget=forms.Textarea(attrs={"rows": 3})
     )
-
-
-# --- list filters (django-filter) ------------------------------------------------------------
-
-
-class _MonthFilterMixin(django_filters.FilterSet):
-    month = django_filters.CharFilter(
-        label=_("Month (YYYY-MM)"),
-        method="filter_month",
-        widget=forms.TextInput(attrs={"type": "month", "placeholder": "2025-11"}),
-    )
-
-    def filter_month(self, queryset, name, value):
-        try:
-            year, month = (int(part) for part in value.split("-"))
-            return queryset.filter(value_date__year=year, value_date__month=month)
-        except ValueError:
-            return queryset.none()
-
-
-def _currency_choices():
-    from .models.movements import FOREIGN_CURRENCIES
-
-    return FOREIGN_CURRENCIES
-
-
-class ReceiptFilter(_MonthFilterMixin):
-    currency = django_filters.ChoiceFilter(
-        label=_("Currency"), field_name="currency", choices=_currency_choices
-    )
-    client = django_filters.CharFilter(
-        label=_("Client"), field_name="client_name", lookup_expr="icontains"
-    )
-    country = django_filters.ChoiceFilter(
-        label=_("Client country"),
-        field_name="client_country",
-        choices=sorted((c, c) for c in ISO_COUNTRIES),
-    )
-
-    class Meta:
-        model = Receipt
-        fields = []
-
-
-class AllocationFilter(_MonthFilterMixin):
-    currency = django_filters.ChoiceFilter(
-        label=_("Currency"), field_name="currency", choices=_currency_choices
-    )
-    category = django_filters.ChoiceFilter(
-        label=_("Purpose"), field_name="category", choices=Allocation.Category.choices
-    )
-    country = django_filters.ChoiceFilter(
-        label=_("Payee country"),
-        field_name="payee_country",
-        choices=sorted((c, c) for c in ISO_COUNTRIES),
-    )
-
-    class Meta:
-        model = Allocation
-        fields = []

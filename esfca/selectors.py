@@ -1,4 +1,4 @@
-"""Reads of the web UI: the dashboard's figures, the live receipt preview, lists.
+"""Reads of the web UI: the dashboard's figures, the live receipt preview, ESFCAs, imports.
 
 Tenant scoping is done before these are called: every function takes a ``Firm`` the view
 fetched through ``exporters.selectors`` (so another tenant's firm is a 404 there). The rule
@@ -24,7 +24,7 @@ from ledger.revaluation import Revaluation, revaluation_for_firm
 
 from . import policy, services
 from .errors import EsfcaError
-from .models import Allocation, Conversion, ImportJob, Parameter, Receipt, Transfer
+from .models import Allocation, ImportJob, Parameter, Receipt
 
 # --- regions ---------------------------------------------------------------------------------
 
@@ -390,7 +390,7 @@ def allocation_context(firm: Firm, *, currency: str, category: str, on: date) ->
     )
 
 
-# --- lists -----------------------------------------------------------------------------------
+# --- accounts and import jobs (movement lists: esfca.lists) ----------------------------------
 
 
 def firm_esfcas(firm: Firm) -> QuerySet[Account]:
@@ -399,22 +399,6 @@ def firm_esfcas(firm: Firm) -> QuerySet[Account]:
 
 def firm_currencies(firm: Firm) -> list[str]:
     return sorted(set(firm_esfcas(firm).values_list("currency", flat=True)))
-
-
-def receipts_of(firm: Firm) -> QuerySet[Receipt]:
-    return Receipt.objects.filter(firm=firm).order_by("-value_date", "-pk")
-
-
-def allocations_of(firm: Firm) -> QuerySet[Allocation]:
-    return Allocation.objects.filter(firm=firm).order_by("-value_date", "-pk")
-
-
-def conversions_of(firm: Firm) -> QuerySet[Conversion]:
-    return Conversion.objects.filter(firm=firm).order_by("-value_date", "-pk")
-
-
-def transfers_of(firm: Firm) -> QuerySet[Transfer]:
-    return Transfer.objects.filter(firm=firm).order_by("-value_date", "-pk")
 
 
 def import_jobs_of(firm: Firm) -> QuerySet[ImportJob]:

@@ -1,8 +1,33 @@
-"""Tenant scoping, in one place: which firms and banks a user may see or act on."""
+"""Tenant scoping, in one place: which firms and banks a user may see or act on.
+
+Every door asks here and only turns the answer into its own error style (web pages, API
+endpoints, summaries): a firm outside the user's tenant is not found, so its existence is
+not revealed (404); an action the user's role may not take on a firm it sees is refused
+(403). The rules:
+
+- a platform admin (superuser) sees every firm and moves no firm's money;
+- a finance officer sees its firm and moves its money; a firm viewer only sees it;
+- a bank reviewer sees and reviews the firms holding an account at its bank;
+- the review desk (queue, portfolio) is the reviewers' and the platform admin's, who
+  oversees every bank and firm there.
+"""
 
 from django.db.models import Q, QuerySet
 
 from .models import Bank, Firm, Membership, User
+
+
+def _memberships(user: User, *roles: str) -> QuerySet[Membership]:
+    return Membership.objects.filter(user=user, role__in=roles)
+
+
+def _reviewed_bank_ids(user: User) -> QuerySet[Membership]:
+    return _memberships(user, Membership.Role.BANK_REVIEWER).values("bank_id")
+
+
+def _banking_at(bank_ids: QuerySet) -> Q:
+    """The firms holding an account at one of ``bank_ids`` (a reviewer's tenant)."""
+    return Q(accounts__bank_id__in=bank_ids)
 
 
 def firms_visible_to(user: User) -> QuerySet[Firm]:
@@ -11,35 +36,71 @@ def firms_visible_to(user: User) -> QuerySet[Firm]:
         return Firm.objects.none()
     if user.is_superuser:
         return Firm.objects.all()
-    memberships = Membership.objects.filter(user=user)
-    firm_ids = memberships.filter(role__in=Membership.FIRM_ROLES).values("firm_id")
-    bank_ids = memberships.filter(role=Membership.Role.BANK_REVIEWER).values("bank_id")
-    return Firm.objects.filter(Q(pk__in=firm_ids) | Q(accounts__bank_id__in=bank_ids)).distinct()
+    member_of = Q(pk__in=_memberships(user, *Membership.FIRM_ROLES).values("firm_id"))
+    return Firm.objects.filter(member_of | _banking_at(_reviewed_bank_ids(user))).distinct()
 
 
 def firms_operated_by(user: User) -> QuerySet[Firm]:
     """Firms whose money this user may move: finance officers of the firm only."""
     if not user.is_authenticated:
         return Firm.objects.none()
-    return Firm.objects.filter(
-        memberships__user=user, memberships__role=Membership.Role.FINANCE_OFFICER
-    ).distinct()
+    officer_of = _memberships(user, Membership.Role.FINANCE_OFFICER).values("firm_id")
+    return Firm.objects.filter(pk__in=officer_of)
+
+
+def firms_reviewed_by(user: User) -> QuerySet[Firm]:
+    """Firms whose summaries this user decides on: those banking with its reviewed banks."""
+    if not user.is_authenticated:
+        return Firm.objects.none()
+    return Firm.objects.filter(_banking_at(_reviewed_bank_ids(user))).distinct()
+
+
+def firms_overseen_by(user: User) -> QuerySet[Firm]:
+    """Firms on the user's review desk: every firm for a superuser, else the reviewed ones."""
+    if user.is_authenticated and user.is_superuser:
+        return Firm.objects.all()
+    return firms_reviewed_by(user)
 
 
 def banks_reviewed_by(user: User) -> QuerySet[Bank]:
     if not user.is_authenticated:
         return Bank.objects.none()
-    return Bank.objects.filter(
-        memberships__user=user, memberships__role=Membership.Role.BANK_REVIEWER
-    ).distinct()
+    return Bank.objects.filter(pk__in=_reviewed_bank_ids(user))
+
+
+def banks_overseen_by(user: User) -> QuerySet[Bank]:
+    """Banks whose review desk the user may open: every bank for a superuser, else its own."""
+    if user.is_authenticated and user.is_superuser:
+        return Bank.objects.all()
+    return banks_reviewed_by(user)
+
+
+def firm_visible_to(user: User, firm_id: int) -> Firm:
+    """The firm ``firm_id`` if ``user`` may see it.
+
+    Raises ``Firm.DoesNotExist`` otherwise, for another tenant's firm as for one that does
+    not exist: every door answers both as not found.
+    """
+    return firms_visible_to(user).get(pk=firm_id)
 
 
 def user_can_operate(user: User, firm: Firm) -> bool:
+    """Whether ``user`` may move ``firm``'s money (record, allocate, convert, file)."""
     return firms_operated_by(user).filter(pk=firm.pk).exists()
+
+
+def user_reviews_firm(user: User, firm: Firm) -> bool:
+    """Whether ``user`` decides on ``firm``'s summaries (a reviewer of one of its banks)."""
+    return firms_reviewed_by(user).filter(pk=firm.pk).exists()
 
 
 def user_is_reviewer(user: User) -> bool:
     return banks_reviewed_by(user).exists()
+
+
+def user_oversees_reviews(user: User) -> bool:
+    """Whether the user may open the review desk at all: a superuser or a bank reviewer."""
+    return user.is_superuser or user_is_reviewer(user)
 
 
 def user_primary_role(user: User) -> str | None:

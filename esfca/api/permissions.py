@@ -1,9 +1,10 @@
-"""Who may call what (api-contract.md, Roles). Tenant scoping itself lives in the selectors:
-an object outside the caller's tenant answers 404 before any of these is asked."""
+"""Who may call what (api-contract.md, Roles). Tenant scoping itself lives in
+``exporters.selectors``: an object outside the caller's tenant answers 404 before any of
+these is asked."""
 
 from rest_framework.permissions import BasePermission
 
-from exporters.selectors import banks_reviewed_by
+from exporters.selectors import user_is_reviewer
 
 DENIED = "Your role does not allow this action."
 
@@ -26,4 +27,4 @@ class CanPostRates(BasePermission):
         user = request.user
         if not (user and user.is_authenticated):
             return False
-        return user.is_superuser or banks_reviewed_by(user).exists()
+        return user.is_superuser or user_is_reviewer(user)

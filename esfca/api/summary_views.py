@@ -23,8 +23,7 @@ from rest_framework.response import Response
 
 from esfca.models import MonthlySummary
 from esfca.summaries import documents, figures, formatting, reviews, services
-from exporters.models import Bank
-from exporters.selectors import banks_reviewed_by, firms_visible_to, user_can_operate
+from exporters.selectors import banks_overseen_by, user_oversees_reviews, user_reviews_firm
 
 from .serializers import ErrorOut
 from .views import ApiView as APIView
@@ -50,13 +49,6 @@ class FormatParameterNegotiation(BaseContentNegotiation):
 
     def select_renderer(self, request, renderers, format_suffix=None):
         return renderers[0], renderers[0].media_type
-
-
-def _visible_firm(request, firm_id: int):
-    firm = firms_visible_to(request.user).filter(pk=firm_id).first()
-    if firm is None:
-        raise NotFound("No such firm.")
-    return firm
 
 
 def _attachment(content: bytes, content_type: str, name: str) -> HttpResponse:
@@ -138,7 +130,12 @@ PORTFOLIO_SCHEMA = inline_serializer(
 DOCUMENT = {(200, "application/octet-stream"): OpenApiTypes.BINARY}
 
 
-class SummaryDetailView(APIView):
+class SummaryView(APIView):
+    # A firm's month; no docstring, which drf-spectacular would print on each endpoint.
+    not_found = "No such firm."
+
+
+class SummaryDetailView(SummaryView):
     @extend_schema(
         summary="A firm's monthly summary (live while a draft, frozen once filed)",
         parameters=[
@@ -152,7 +149,7 @@ class SummaryDetailView(APIView):
         responses={200: SUMMARY_SCHEMA, **errors(400, 401, 404)},
     )
     def get(self, request, firm_id: int, month: str):
-        firm = _visible_firm(request, firm_id)
+        firm = self.visible_firm(firm_id)
         first = formatting.month_parse(month)
         revision = request.query_params.get("revision")
         if revision is not None and not revision.isdigit():
@@ -170,22 +167,21 @@ class SummaryDetailView(APIView):
         return Response(payload)
 
 
-class SummaryFileView(APIView):
+class SummaryFileView(SummaryView):
     @extend_schema(
         summary="File the month (finance officer): freeze the figures with their SHA-256",
         request=None,
         responses={200: SUMMARY_SCHEMA, **errors(400, 401, 403, 404, 409)},
     )
     def post(self, request, firm_id: int, month: str):
-        firm = _visible_firm(request, firm_id)
+        firm = self.visible_firm(firm_id)
         first = formatting.month_parse(month)
-        if not user_can_operate(request.user, firm):
-            raise PermissionDenied("Only the firm's finance officer files its summaries.")
+        self.require_operator(firm, "Only the firm's finance officer files its summaries.")
         services.summary_file(firm=firm, month=first, actor=request.user)
         return Response(figures.summary_detail(firm=firm, month=first))
 
 
-class SummaryDownloadView(APIView):
+class SummaryDownloadView(SummaryView):
     content_negotiation_class = FormatParameterNegotiation
     formats = {
         "csv": (documents.summary_csv, documents.CSV_TYPE),
@@ -202,7 +198,7 @@ class SummaryDownloadView(APIView):
         responses={**DOCUMENT, **errors(400, 401, 404)},
     )
     def get(self, request, firm_id: int, month: str):
-        firm = _visible_firm(request, firm_id)
+        firm = self.visible_firm(firm_id)
         first = formatting.month_parse(month)
         kind = request.query_params.get("format", "")
         if kind not in self.formats:
@@ -234,7 +230,7 @@ class ReviewListView(APIView):
         responses={200: REVIEW_PAGE, **errors(400, 401, 403)},
     )
     def get(self, request):
-        if not (request.user.is_superuser or banks_reviewed_by(request.user).exists()):
+        if not user_oversees_reviews(request.user):
             raise PermissionDenied("Only bank reviewers see the review queue.")
         status = request.query_params.get("status") or None
         allowed = {s for s in MonthlySummary.Status.values if s != MonthlySummary.Status.DRAFT}
@@ -263,7 +259,7 @@ class ReviewDecisionView(APIView):
         summary = reviews.summary_for_reviewer(user=request.user, pk=pk)
         if summary is None:
             raise NotFound("No such summary.")
-        if not reviews.user_reviews_firm(request.user, summary.firm):
+        if not user_reviews_firm(request.user, summary.firm):
             raise PermissionDenied("Only a reviewer of the firm's bank decides on its summary.")
         body = request.data if isinstance(request.data, dict) else {}
         decision, comment = body.get("decision"), body.get("comment", "")
@@ -299,10 +295,8 @@ class BankPortfolioView(APIView):
         responses={200: PORTFOLIO_SCHEMA, **errors(400, 401, 404)},
     )
     def get(self, request, code: str, month: str):
-        bank = Bank.objects.filter(code=code).first()
-        if bank is None or not (
-            request.user.is_superuser or banks_reviewed_by(request.user).filter(pk=bank.pk).exists()
-        ):
+        bank = banks_overseen_by(request.user).filter(code=code).first()
+        if bank is None:
             raise NotFound("No such bank.")
         first = formatting.month_parse(month)
         kind = request.query_params.get("format") or "json"

@@ -8,11 +8,13 @@ from django.contrib.auth import authenticate
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.authtoken.models import Token
+from rest_framework.exceptions import NotFound
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from esfca import lists
 from esfca.services import (
     allocation_create,
     conversion_create,
@@ -20,8 +22,8 @@ from esfca.services import (
     receipt_record,
     transfer_create,
 )
-from exporters.models import Bank, Membership
-from exporters.selectors import firms_visible_to
+from exporters.models import Bank, Firm, Membership
+from exporters.selectors import firm_visible_to, firms_visible_to, user_can_operate
 from exporters.services import bank_create, firm_create, user_create
 from ledger.fx.selectors import fx_rates
 from ledger.fx.services import fx_rate_store
@@ -70,6 +72,20 @@ class ApiView(APIView):
     parser_classes = [DecimalJSONParser]
     renderer_classes = [AsciiJSONRenderer]
 
+    # The tenant rules of exporters.selectors in the API's error style (no docstring here:
+    # drf-spectacular would print it on every endpoint).
+    not_found = None  # the message of a 404 for a firm outside the tenant; None: DRF's own
+
+    def visible_firm(self, pk: int) -> Firm:
+        try:
+            return firm_visible_to(self.request.user, pk)
+        except Firm.DoesNotExist:
+            raise NotFound(self.not_found) from None
+
+    def require_operator(self, firm: Firm, message: str = DENIED) -> None:
+        if not user_can_operate(self.request.user, firm):
+            self.permission_denied(self.request, message=message)
+
     def require(self, permission) -> None:
         if not permission().has_permission(self.request, self):
             self.permission_denied(self.request, message=DENIED)
@@ -88,13 +104,9 @@ class ApiView(APIView):
 class FirmView(ApiView):
     """Endpoints under /firms/{id}/: 404 outside the caller's tenant, 403 for other roles."""
 
-    def visible_firm(self, pk: int):
-        return selectors.firm_visible(self.request.user, pk)
-
-    def operated_firm(self, pk: int):
+    def operated_firm(self, pk: int) -> Firm:
         firm = self.visible_firm(pk)
-        if not selectors.firm_operable(self.request.user, firm):
-            self.permission_denied(self.request, message=DENIED)
+        self.require_operator(firm)
         return firm
 
     def administered_firm(self, pk: int):
@@ -104,6 +116,12 @@ class FirmView(ApiView):
 
     def month(self):
         return s.month_param(self.request.query_params.get("month"))
+
+    def movement_page(self, pk: int, kind: lists.Movements, serializer_class) -> Response:
+        """A page of the firm's movements of ``kind``, oldest first, in ``?month=`` if asked."""
+        firm = self.visible_firm(pk)
+        rows = lists.movements(kind, firm, month=self.month(), with_accounts=True)
+        return self.page(rows, serializer_class)
 
 
 # --- auth -------------------------------------------------------------------------------------
@@ -249,8 +267,7 @@ class FirmReceiptsView(FirmView):
         responses={200: paginated(s.ReceiptOut), **errors(400, 401, 404)},
     )
     def get(self, request, pk: int):
-        firm = self.visible_firm(pk)
-        return self.page(selectors.firm_receipts(firm, self.month()), s.ReceiptOut)
+        return self.movement_page(pk, lists.RECEIPTS, s.ReceiptOut)
 
     @extend_schema(
         request=s.ReceiptIn,
@@ -273,8 +290,7 @@ class FirmAllocationsView(FirmView):
         responses={200: paginated(s.AllocationOut), **errors(400, 401, 404)},
     )
     def get(self, request, pk: int):
-        firm = self.visible_firm(pk)
-        return self.page(selectors.firm_allocations(firm, self.month()), s.AllocationOut)
+        return self.movement_page(pk, lists.ALLOCATIONS, s.AllocationOut)
 
     @extend_schema(
         request=s.AllocationIn,
@@ -299,8 +315,7 @@ class FirmConversionsView(FirmView):
         responses={200: paginated(s.ConversionOut), **errors(400, 401, 404)},
     )
     def get(self, request, pk: int):
-        firm = self.visible_firm(pk)
-        return self.page(selectors.firm_conversions(firm, self.month()), s.ConversionOut)
+        return self.movement_page(pk, lists.CONVERSIONS, s.ConversionOut)
 
     @extend_schema(
         request=s.ConversionIn,
@@ -322,8 +337,7 @@ class FirmTransfersView(FirmView):
         responses={200: paginated(s.TransferOut), **errors(400, 401, 404)},
     )
     def get(self, request, pk: int):
-        firm = self.visible_firm(pk)
-        return self.page(selectors.firm_transfers(firm, self.month()), s.TransferOut)
+        return self.movement_page(pk, lists.TRANSFERS, s.TransferOut)
 
     @extend_schema(
         request=s.TransferIn,

@@ -13,7 +13,7 @@ from django.db.models import QuerySet
 
 from esfca.models import MonthlySummary
 from exporters.models import Bank, Firm, User
-from exporters.selectors import banks_reviewed_by, firms_visible_to
+from exporters.selectors import firms_overseen_by, firms_visible_to
 from ledger.models import Account
 
 from .figures import filing_due, summary_compute_many, summary_filing_flags
@@ -26,11 +26,8 @@ Status = MonthlySummary.Status
 
 
 def review_queue(*, user: User, status: str | None = None) -> QuerySet[MonthlySummary]:
-    """Summaries (every filed revision) of the firms banking with the reviewer's banks."""
-    if user.is_superuser:
-        firms = Firm.objects.all()
-    else:
-        firms = Firm.objects.filter(accounts__bank__in=banks_reviewed_by(user))
+    """Summaries (every filed revision) of the firms on the user's review desk."""
+    firms = firms_overseen_by(user)
     qs = MonthlySummary.objects.filter(firm__in=firms.values("pk")).exclude(status=Status.DRAFT)
     if status:
         qs = qs.filter(status=status)
@@ -75,10 +72,6 @@ def summary_for_reviewer(*, user: User, pk: int) -> MonthlySummary | None:
         .select_related("firm")
         .first()
     )
-
-
-def user_reviews_firm(user: User, firm: Firm) -> bool:
-    return Account.objects.filter(owner=firm, bank__in=banks_reviewed_by(user)).exists()
 
 
 # --- bank portfolio -------------------------------------------------------------------------

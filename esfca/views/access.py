@@ -1,25 +1,25 @@
-"""Who may see and who may act, on top of the tenant scoping of ``exporters.selectors``."""
+"""The tenant rules of ``exporters.selectors`` in the web's error style: a firm the user may
+not see is a 404 (no existence leak), an action its role may not take is a 403."""
 
 from django.core.exceptions import PermissionDenied
-from django.shortcuts import get_object_or_404
+from django.http import Http404
 
 from exporters.models import Bank, Firm
-from exporters.selectors import banks_reviewed_by, firms_operated_by, firms_visible_to
+from exporters.selectors import banks_reviewed_by, firm_visible_to, user_can_operate
 
 
 def visible_firm(request, firm_id: int) -> Firm:
-    """The firm if the user may see it; anything else is a 404 (no existence leak)."""
-    return get_object_or_404(firms_visible_to(request.user), pk=firm_id)
-
-
-def can_operate(user, firm: Firm) -> bool:
-    return firms_operated_by(user).filter(pk=firm.pk).exists()
+    """The firm if the user may see it; anything else is a 404."""
+    try:
+        return firm_visible_to(request.user, firm_id)
+    except Firm.DoesNotExist:
+        raise Http404("No Firm matches the given query.") from None
 
 
 def operated_firm(request, firm_id: int) -> Firm:
     """The firm if the user is its finance officer: 404 when not visible, 403 when read-only."""
     firm = visible_firm(request, firm_id)
-    if not can_operate(request.user, firm):
+    if not user_can_operate(request.user, firm):
         raise PermissionDenied("Your role may see this firm but not move its money.")
     return firm
 
@@ -34,4 +34,4 @@ def reviewer_banks(request) -> list[Bank]:
 
 def firm_page(request, firm: Firm, **context) -> dict:
     """The context every firm page shares (navigation, role)."""
-    return {"firm": firm, "can_operate": can_operate(request.user, firm), **context}
+    return {"firm": firm, "can_operate": user_can_operate(request.user, firm), **context}

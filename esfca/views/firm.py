@@ -11,8 +11,7 @@ from django.views.decorators.http import require_GET
 from exporters.models import Membership
 from exporters.selectors import firms_visible_to, user_primary_role
 
-from .. import selectors
-from ..forms import AllocationFilter, ReceiptFilter
+from .. import lists, selectors
 from .access import firm_page, visible_firm
 from .charts import monthly_bars
 
@@ -83,7 +82,7 @@ def _csv_response(filename: str, header: list[str], rows) -> StreamingHttpRespon
 @login_required
 def receipts(request, firm_id: int):
     firm = visible_firm(request, firm_id)
-    filterset = ReceiptFilter(request.GET or None, queryset=selectors.receipts_of(firm))
+    filterset = lists.filtered(lists.ReceiptFilter, firm, request.GET)
     return _listing(request, firm, filterset, "esfca/receipts.html")
 
 
@@ -98,7 +97,7 @@ RECEIPT_COLUMNS = [
 @login_required
 def receipts_csv(request, firm_id: int):
     firm = visible_firm(request, firm_id)
-    qs = ReceiptFilter(request.GET or None, queryset=selectors.receipts_of(firm)).qs
+    qs = lists.filtered(lists.ReceiptFilter, firm, request.GET).qs
     rows = (
         [
             r.reference,
@@ -126,7 +125,7 @@ def receipts_csv(request, firm_id: int):
 @login_required
 def allocations(request, firm_id: int):
     firm = visible_firm(request, firm_id)
-    filterset = AllocationFilter(request.GET or None, queryset=selectors.allocations_of(firm))
+    filterset = lists.filtered(lists.AllocationFilter, firm, request.GET)
     return _listing(request, firm, filterset, "esfca/allocations.html")
 
 
@@ -141,7 +140,7 @@ ALLOCATION_COLUMNS = [
 @login_required
 def allocations_csv(request, firm_id: int):
     firm = visible_firm(request, firm_id)
-    qs = AllocationFilter(request.GET or None, queryset=selectors.allocations_of(firm)).qs
+    qs = lists.filtered(lists.AllocationFilter, firm, request.GET).qs
     rows = (
         [
             a.reference,

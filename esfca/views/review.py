@@ -9,6 +9,8 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
+from exporters.selectors import user_reviews_firm
+
 from .. import services
 from ..errors import EsfcaError
 from ..forms import ReviewDecisionForm
@@ -22,7 +24,6 @@ from ..summaries.reviews import (
     review_queue,
     review_rows,
     summary_for_reviewer,
-    user_reviews_firm,
 )
 from .access import reviewer_banks
 from .months import DOCUMENTS, attachment
