@@ -139,9 +139,7 @@ class Parameter(models.Model):
 
     @classmethod
     def value_on(cls, key: str, on: date) -> str:
-        row = (
-            cls.objects.filter(key=key, effective_from__lte=on).order_by("-effective_from").first()
-        )
+        row = policy.in_force(cls.objects.filter(key=key, effective_from__lte=on), on)
         if row is None:
             raise LookupError(f"Parameter {key} has no value in force on {on}.")
         return row.value
