@@ -27,12 +27,9 @@ from exporters.validators import ISO_COUNTRIES, iban_is_valid
 from ledger.errors import FxRateMissing, InsufficientFunds
 from ledger.models import Account
 from ledger.models import Transaction as LedgerTransaction
-from ledger.selectors import buying_rate, buying_rates, buying_rates_many, lowest_balance_from
-from ledger.services import (
+from ledger.posting import (
     Posting,
     PreparedPostings,
-    account_open,
-    copy_data,
     credit,
     debit,
     json_text,
@@ -40,6 +37,9 @@ from ledger.services import (
     transaction_post,
     transactions_post_many,
 )
+from ledger.posting.copy import copy_data, copy_into, next_ids
+from ledger.selectors import buying_rate, buying_rates, buying_rates_many, lowest_balance_from
+from ledger.services import account_open
 
 from . import policy
 from .audit import audit, audit_event
@@ -1282,23 +1282,6 @@ class _Month:
         return [policy.MonthItem(usd_amount=self.usd_amount, usd_retained=self.usd_retained)]
 
 
-def _next_ids(model, count: int) -> list[int]:
-    """``count`` new ids from the table's sequence (PostgreSQL), for rows written by ``COPY``."""
-    meta = model._meta
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-            [meta.db_table, meta.pk.column, count],
-        )
-        return [pk for (pk,) in cursor.fetchall()]
-
-
-def _copy_sql(model, columns: list[str]) -> str:
-    meta, quote = model._meta, connection.ops.quote_name
-    names = ", ".join(quote(meta.get_field(c).column) for c in [meta.pk.attname, *columns])
-    return f"COPY {quote(meta.db_table)} ({names}) FROM STDIN"
-
-
 def _receipt_copy_plan() -> tuple[list[str], list[tuple[str, str]]]:
     """Receipt's columns after the id, and how each is read from the judged fields:
     ``("fk", name)`` the related object's id, ``("now", name)`` the insert time,
@@ -1343,7 +1326,7 @@ def _receipts_copy(firm: Firm, actor, new: list[_New]) -> _ReceiptsCopy:
     """Ids for new receipts (their transactions set) and their audit rows, and both rows
     formatted as ``_record_once`` would write them (one insert time for all)."""
     now = timezone.now()
-    for n, pk in zip(new, _next_ids(Receipt, len(new)), strict=True):
+    for n, pk in zip(new, next_ids(Receipt, len(new)), strict=True):
         n.pk = pk
     # What every receipt's audit row shares, as _audit_event builds it.
     template = audit_event(actor, firm, "receipt_recorded", Receipt(), reference="")
@@ -1358,7 +1341,7 @@ def _receipts_copy(firm: Firm, actor, new: list[_New]) -> _ReceiptsCopy:
             f'{{"reference": {json_text(n.fields["reference"])}}}',  # jsonb reads the text
             now,
         )
-        for audit_id, n in zip(_next_ids(AuditEvent, len(new)), new, strict=True)
+        for audit_id, n in zip(next_ids(AuditEvent, len(new)), new, strict=True)
     )
     return _ReceiptsCopy(
         receipts=copy_data((n.pk, *_receipt_row(n.fields, now)) for n in new),
@@ -1368,11 +1351,8 @@ def _receipts_copy(firm: Firm, actor, new: list[_New]) -> _ReceiptsCopy:
 
 def _write_receipts_copy(data: _ReceiptsCopy) -> None:
     """Constraints and triggers apply to ``COPY`` as to ``INSERT``."""
-    with connection.cursor() as cursor:
-        with cursor.copy(_copy_sql(Receipt, _RECEIPT_COLUMNS)) as copy:
-            copy.write(data.receipts)
-        with cursor.copy(_copy_sql(AuditEvent, _AUDIT_COLUMNS)) as copy:
-            copy.write(data.audits)
+    copy_into(Receipt, ["id", *_RECEIPT_COLUMNS], data.receipts)
+    copy_into(AuditEvent, ["id", *_AUDIT_COLUMNS], data.audits)
 
 
 def _write_new_receipts(firm: Firm, actor, new: list[_New]) -> None:

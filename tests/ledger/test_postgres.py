@@ -10,8 +10,8 @@ from django.db import IntegrityError, connection, connections, transaction
 
 from ledger.errors import IdempotencyConflict, InsufficientFunds
 from ledger.models import Account, Entry, Transaction
+from ledger.posting import Posting, credit, debit, transaction_post, transactions_post_many
 from ledger.selectors import account_balance
-from ledger.services import Posting, credit, debit, transaction_post, transactions_post_many
 from ledger.verify import ledger_verify
 from tests.ledger.conftest import ledger_state, open_book
 

@@ -8,7 +8,7 @@ from django.db import connection
 
 from ledger.errors import AlreadyReversed, IdempotencyConflict, InsufficientFunds, InvalidPosting
 from ledger.models import Account, Entry, Transaction
-from ledger.services import Leg, credit, debit, transaction_post, transaction_reverse
+from ledger.posting import Leg, credit, debit, transaction_post, transaction_reverse
 from tests.ledger.conftest import ledger_state
 
 pytestmark = pytest.mark.django_db

@@ -7,7 +7,7 @@ import pytest
 
 from ledger.errors import IdempotencyConflict, InsufficientFunds, InvalidPosting
 from ledger.models import Transaction
-from ledger.services import Posting, credit, debit, postings_prepare, transactions_post_many
+from ledger.posting import Posting, credit, debit, postings_prepare, transactions_post_many
 from tests.ledger.conftest import ledger_state
 
 pytestmark = pytest.mark.django_db
