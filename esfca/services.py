@@ -1471,12 +1471,12 @@ class _Batch:
         """Post the pending receipts: one bulk ledger posting, then their rows in bulk."""
         if not self.pending:
             return
-        txns = transactions_post_many(self.prepared or [posting for _, posting in self.pending])
-        if self.copied is not None and txns is self.prepared.copy.transactions:
+        posted = transactions_post_many(self.prepared or [posting for _, posting in self.pending])
+        if self.copied is not None and posted.copied:
             _write_receipts_copy(self.copied)
         else:  # not prepared, or the ledger posted the usual way (other ids)
             new = [n for n, _ in self.pending]
-            for n, txn in zip(new, txns, strict=True):
+            for n, txn in zip(new, posted.transactions, strict=True):
                 n.fields["transaction"] = txn
             _write_new_receipts(self.firm, self.actor, new)
         self.pending, self.prepared, self.copied = [], None, None

@@ -10,6 +10,7 @@ helpers, for any app's bulk writes).
 
 from .legs import Leg, Posting, credit, debit, json_text
 from .services import (
+    PostedMany,
     PreparedPostings,
     postings_prepare,
     transaction_post,
@@ -19,6 +20,7 @@ from .services import (
 
 __all__ = [
     "Leg",
+    "PostedMany",
     "Posting",
     "PreparedPostings",
     "credit",

@@ -90,6 +90,16 @@ class PreparedPostings:
     copy: CopyPlan | None = None
 
 
+@dataclass(frozen=True)
+class PostedMany:
+    """What ``transactions_post_many`` posted: one transaction per posting, in order, and
+    whether they were written by the prepared ``COPY`` plan (``copied``: the transactions
+    are the plan's, with the ids it took) or the usual way (other ids, replays)."""
+
+    transactions: list[Transaction]
+    copied: bool = False
+
+
 def postings_prepare(postings: Sequence[Posting], *, copy: bool = False) -> PreparedPostings:
     """What ``transactions_post_many`` does before it needs the database's locks: validate
     every posting (raises ``InvalidPosting``) and compute its row and fingerprint; with
@@ -106,9 +116,7 @@ def postings_prepare(postings: Sequence[Posting], *, copy: bool = False) -> Prep
     return PreparedPostings(postings, rows, plan)
 
 
-def transactions_post_many(
-    postings: Sequence[Posting] | PreparedPostings,
-) -> list[Transaction]:
+def transactions_post_many(postings: Sequence[Posting] | PreparedPostings) -> PostedMany:
     """Post many balanced transactions in one database transaction, all or nothing.
 
     The same result as ``transaction_post`` called for each posting in order: every
@@ -128,23 +136,25 @@ def transactions_post_many(
     plan, postings, rows = postings.copy, postings.postings, postings.rows
     if connection.vendor != "postgresql":
         with transaction.atomic():
-            return [
-                transaction_post(
-                    key=p.key,
-                    kind=p.kind,
-                    value_date=p.value_date,
-                    legs=p.legs,
-                    memo=p.memo,
-                    fx_rate=p.fx_rate,
-                )
-                for p in postings
-            ]
+            return PostedMany(
+                [
+                    transaction_post(
+                        key=p.key,
+                        kind=p.kind,
+                        value_date=p.value_date,
+                        legs=p.legs,
+                        memo=p.memo,
+                        fx_rate=p.fx_rate,
+                    )
+                    for p in postings
+                ]
+            )
     if not rows:
-        return []
+        return PostedMany([])
     with transaction.atomic():
         if plan is not None and postgresql.post_copy_plan(plan, postings):
-            return plan.transactions  # the plan's own list: compare it to know COPY was used
-        return postgresql.post_many(postings, rows)
+            return PostedMany(plan.transactions, copied=True)
+        return PostedMany(postgresql.post_many(postings, rows))
 
 
 def transaction_reverse(
