@@ -66,35 +66,31 @@ def _pg_post_sql(legs: int, accounts: int) -> str:
     )
 
 
-class _PreparedCursor(psycopg.Cursor):
-    """Server-side binding, prepared once per connection: the statement is parsed and planned
-    once, not per posting (``_PG_POST`` has one text per number of legs)."""
+class _PreparingCursor(psycopg.Cursor):
+    """psycopg's server-side binding cursor, asking psycopg to prepare what it executes:
+    Django's cursor wrapper calls ``execute`` without psycopg's ``prepare`` argument.
+
+    psycopg prepares it once per connection (``prepare=True``, given the connection's
+    ``prepare_threshold`` is not ``None``: the settings see to it), and runs it by name after;
+    Django's own cursors bind on the client and are never prepared."""
 
     def execute(self, query, params=None, *, prepare=True, binary=None):
         return super().execute(query, params, prepare=prepare, binary=binary)
 
-    def _send_query_prepared(self, name, pgq, *, binary=None):
-        # psycopg leaves ``_query`` unset for prepared statements; Django's query log reads it.
-        self._query = pgq
-        return super()._send_query_prepared(name, pgq, binary=binary)
-
-
-_PREPARE_ONLY_WHEN_ASKED = 2**62
-
 
 def _fetch_prepared(sql: str, params: list) -> tuple | None:
+    """Run ``sql`` as a prepared statement through Django's cursor wrapper (its exceptions,
+    ``execute_wrapper`` hooks and query log); its first row."""
     connection.ensure_connection()
-    pg = connection.connection
-    if pg.prepare_threshold is None:
-        # Django turns psycopg's preparing off (prepare_threshold=None), which also ignores
-        # prepare=True. A threshold no statement reaches prepares only what asks for it.
-        pg.prepare_threshold = _PREPARE_ONLY_WHEN_ASKED
-    raw = _PreparedCursor(pg)
-    # Through Django's cursor wrapper, so query counting and execute_wrapper hooks see it.
-    cursor = connection.make_debug_cursor(raw) if connection.queries_logged else None
-    cursor = cursor or connection.make_cursor(raw)
-    with cursor:
-        cursor.execute(sql, params)
+    raw = _PreparingCursor(connection.connection)
+    with connection.make_cursor(raw) as cursor:
+        if not connection.queries_logged:
+            cursor.execute(sql, params)
+            return cursor.fetchone()
+        # Django's query log reads the text psycopg keeps only for statements it did not
+        # prepare; the statement's text is logged as Django logs a COPY.
+        with connection.make_debug_cursor(raw).debug_sql(sql, params):
+            cursor.execute(sql, params)
         return cursor.fetchone()
 
 
