@@ -136,19 +136,8 @@ def transactions_post_many(postings: Sequence[Posting] | PreparedPostings) -> Po
     plan, postings, rows = postings.copy, postings.postings, postings.rows
     if connection.vendor != "postgresql":
         with transaction.atomic():
-            return PostedMany(
-                [
-                    transaction_post(
-                        key=p.key,
-                        kind=p.kind,
-                        value_date=p.value_date,
-                        legs=p.legs,
-                        memo=p.memo,
-                        fx_rate=p.fx_rate,
-                    )
-                    for p in postings
-                ]
-            )
+            # A Posting's fields are transaction_post's arguments.
+            return PostedMany([transaction_post(**vars(p)) for p in postings])
     if not rows:
         return PostedMany([])
     with transaction.atomic():
