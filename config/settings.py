@@ -99,6 +99,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # psycopg prepares a statement that asks for it (execute(..., prepare=True): the ledger's
+    # posting statement, once per connection), and nothing else: Django's default (None) turns
+    # preparing off even for that, and a threshold no statement reaches leaves the automatic
+    # preparing of repeated statements off. Django's own cursors bind parameters on the client
+    # and are never prepared whatever this says. A pooler in transaction mode needs prepared
+    # statements supported (PgBouncer >= 1.21, max_prepared_statements).
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 2**62
 
 AUTH_USER_MODEL = "exporters.User"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -271,7 +271,7 @@ def _report_lines(first: int, rows: list[dict], outcomes: list[RowOutcome]) -> l
     ]
 
 
-def _chunk_bounds(total: int) -> list[int]:
+def chunk_bounds(total: int) -> list[int]:
     """Where the chunks start and end: ``CHUNK`` rows each, except a short first and last
     one (``EDGE``), so that the import's writer starts sooner and the judging waits less
     for the last write (the next chunk is judged while one is written)."""
@@ -283,7 +283,7 @@ def _chunk_bounds(total: int) -> list[int]:
 
 def _chunks(job: ImportJob):
     """``(number of the first row, rows)`` per chunk; row 1 of the file is the header."""
-    bounds = _chunk_bounds(len(job.rows))
+    bounds = chunk_bounds(len(job.rows))
     for start, end in pairwise(bounds):
         yield start + 2, job.rows[start:end]
 

@@ -9,7 +9,7 @@ from functools import cached_property
 from exporters.models import Firm
 from ledger.models import Account
 from ledger.models import Transaction as LedgerTransaction
-from ledger.services import credit, debit, transaction_post
+from ledger.posting import credit, debit, transaction_post
 
 from .. import policy
 from ..errors import CategoryNotPermitted, EquityCapExceeded, EquityNotPermitted

@@ -11,7 +11,7 @@ from django.db.models import Q, Sum
 from exporters.errors import DomainError
 from exporters.models import Firm
 from ledger.fx.selectors import buying_rate, buying_rates_many
-from ledger.services import Posting, PreparedPostings, postings_prepare, transactions_post_many
+from ledger.posting import Posting, PreparedPostings, postings_prepare, transactions_post_many
 
 from .. import policy
 from ..models import PurposeCode, Receipt, RetentionRuleVersion
@@ -320,12 +320,12 @@ class Batch:
         """Post the pending receipts: one bulk ledger posting, then their rows in bulk."""
         if not self.pending:
             return
-        txns = transactions_post_many(self.prepared or [posting for _, posting in self.pending])
-        if self.copied is not None and txns is self.prepared.copy.transactions:
+        posted = transactions_post_many(self.prepared or [posting for _, posting in self.pending])
+        if self.copied is not None and posted.copied:
             receipts_copy_write(self.copied)
         else:  # not prepared, or the ledger posted the usual way (other ids)
             new = [n for n, _ in self.pending]
-            for n, txn in zip(new, txns, strict=True):
+            for n, txn in zip(new, posted.transactions, strict=True):
                 n.fields["transaction"] = txn
             receipts_insert(self.firm, self.actor, new)
         self.pending, self.prepared, self.copied = [], None, None

@@ -9,7 +9,7 @@ from ledger.fx.arith import RATE_QUANTUM
 from ledger.fx.selectors import buying_rate, buying_rates
 from ledger.models import Account
 from ledger.models import Transaction as LedgerTransaction
-from ledger.services import credit, debit, transaction_post
+from ledger.posting import credit, debit, transaction_post
 
 from .. import policy
 from ..errors import InvalidInput

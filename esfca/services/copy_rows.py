@@ -7,27 +7,11 @@ from django.db import connection
 from django.utils import timezone
 
 from exporters.models import Firm
-from ledger.services import copy_data, json_text
+from ledger.posting import json_text
+from ledger.posting.copy import copy_data, copy_into, next_ids
 
 from ..audit import audit_event
 from ..models import AuditEvent, Receipt
-
-
-def next_ids(model, count: int) -> list[int]:
-    """``count`` new ids from the table's sequence (PostgreSQL), for rows written by ``COPY``."""
-    meta = model._meta
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-            [meta.db_table, meta.pk.column, count],
-        )
-        return [pk for (pk,) in cursor.fetchall()]
-
-
-def copy_sql(model, columns: list[str]) -> str:
-    meta, quote = model._meta, connection.ops.quote_name
-    names = ", ".join(quote(meta.get_field(c).column) for c in [meta.pk.attname, *columns])
-    return f"COPY {quote(meta.db_table)} ({names}) FROM STDIN"
 
 
 def _receipt_copy_plan() -> tuple[list[str], list[tuple[str, str]]]:
@@ -99,11 +83,8 @@ def receipts_copy(firm: Firm, actor, new: list) -> ReceiptsCopy:
 
 def receipts_copy_write(data: ReceiptsCopy) -> None:
     """Constraints and triggers apply to ``COPY`` as to ``INSERT``."""
-    with connection.cursor() as cursor:
-        with cursor.copy(copy_sql(Receipt, RECEIPT_COLUMNS)) as copy:
-            copy.write(data.receipts)
-        with cursor.copy(copy_sql(AuditEvent, AUDIT_COLUMNS)) as copy:
-            copy.write(data.audits)
+    copy_into(Receipt, ["id", *RECEIPT_COLUMNS], data.receipts)
+    copy_into(AuditEvent, ["id", *AUDIT_COLUMNS], data.audits)
 
 
 def receipts_insert(firm: Firm, actor, new: list) -> None:

@@ -17,8 +17,9 @@ from django.db import transaction
 from exporters.models import Firm
 from ledger.errors import InsufficientFunds
 from ledger.models import Account
+from ledger.posting import json_text
 from ledger.selectors import lowest_balance_from
-from ledger.services import account_open, json_text
+from ledger.services import account_open
 
 from ..audit import audit
 from ..errors import DuplicateReference, NoAccount

@@ -2,7 +2,9 @@ from pathlib import Path
 
 from django.db import migrations
 
-SQL = (Path(__file__).resolve().parent.parent / "sql" / "invariants.pg.sql").read_text()
+# The SQL this migration ran, frozen beside it (its name ties it to this migration: a later
+# change to the invariants is a new migration with its own file, never an edit of this one).
+SQL = Path(__file__).with_name("0002_pg_invariants.pg.sql").read_text()
 
 
 def install(apps, schema_editor):

@@ -2,10 +2,10 @@ from pathlib import Path
 
 from django.db import migrations
 
-SQL = (
-    Path(__file__).resolve().parent.parent / "sql" / "zero_sum_per_transaction.pg.sql"
-).read_text()
-PREVIOUS = (Path(__file__).resolve().parent.parent / "sql" / "invariants.pg.sql").read_text()
+# The SQL this migration ran, frozen beside it, and what undoing it restores: the SQL of
+# migration 0002, from that migration's own frozen file.
+SQL = Path(__file__).with_name("0004_zero_sum_per_transaction.pg.sql").read_text()
+PREVIOUS = Path(__file__).with_name("0002_pg_invariants.pg.sql").read_text()
 
 
 def _run(schema_editor, sql):

@@ -9,7 +9,7 @@ from playwright.sync_api import Page, expect
 from esfca.models import Allocation, ImportJob, MonthlySummary, Receipt
 from esfca.services import receipt_record
 from esfca.summaries.services import summary_file
-from tests.esfca.views.world import PASSWORD, _firm, make_world
+from tests.esfca.views.world import PASSWORD, make_world, open_firm_with_accounts
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -129,7 +129,7 @@ def test_officer_month(page: Page, live_server, shoot, artifacts, tmp_path):
 
 def test_reviewer_queue(page: Page, live_server, shoot):
     world = make_world()
-    other = _firm("Multan Tech", world.bank, 3, currencies=("USD",))
+    other = open_firm_with_accounts("Multan Tech", world.bank, 3, currencies=("USD",))
     receipt_record(
         firm=other, actor=None, reference="M-1", value_date=world.last_month,
         amount=Decimal("1200.00"), currency="USD", client_name="Wayne Enterprises",

@@ -19,7 +19,7 @@ TODAY = date(2025, 11, 30)
 
 @given(total=st.integers(0, 60_000))
 def test_chunks_cover_every_row_once_short_at_both_ends(total):
-    bounds = imports._chunk_bounds(total)
+    bounds = imports.chunk_bounds(total)
     sizes = [end - start for start, end in pairwise(bounds)]
     assert bounds[0] == 0 and bounds[-1] == total and all(size > 0 for size in sizes)
     assert all(size <= imports.CHUNK for size in sizes)

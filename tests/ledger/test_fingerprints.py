@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 
 from esfca.services.movements import plain, request_fingerprint
 from ledger.models import Transaction
-from ledger.services import CENT, Leg
-from ledger.services import _fingerprint as posting_fingerprint
+from ledger.posting import Leg
+from ledger.posting.legs import CENT
+from ledger.posting.legs import fingerprint as posting_fingerprint
 
 texts = st.text(max_size=30)  # any unicode, quotes, backslashes and control characters
 amounts = st.decimals(min_value=0, max_value=Decimal("999999999999.99"), places=2)

@@ -7,11 +7,12 @@ from decimal import Decimal
 
 import pytest
 from django.db import IntegrityError, connection, connections, transaction
+from django.test.utils import CaptureQueriesContext
 
 from ledger.errors import IdempotencyConflict, InsufficientFunds
 from ledger.models import Account, Entry, Transaction
+from ledger.posting import Posting, credit, debit, transaction_post, transactions_post_many
 from ledger.selectors import account_balance
-from ledger.services import Posting, credit, debit, transaction_post, transactions_post_many
 from ledger.verify import ledger_verify
 from tests.ledger.conftest import ledger_state, open_book
 
@@ -262,3 +263,43 @@ def test_a_key_taken_while_a_batch_copies_is_judged_like_any_taken_key():
     assert (
         Transaction.objects.get(key="shared-key").entries.filter(account=theirs.esfca_usd).exists()
     )
+
+
+def prepared_statements() -> dict[str, tuple[str, int]]:
+    """This connection's server-side prepared statements: name -> (text, times run)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT name, statement, generic_plans + custom_plans FROM pg_prepared_statements"
+        )
+        return {name: (statement, runs) for name, statement, runs in cursor.fetchall()}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_posting_statement_is_prepared_on_each_connection_and_reused():
+    """Parsed and planned once per connection, then run by name; Django's own queries, however
+    often repeated, are never prepared; the query log still shows the posting's text."""
+    book = open_book()
+    fund(book, Decimal("100.00"))
+    legs = [debit(book.cloud_usd, Decimal("1.00")), credit(book.esfca_usd, Decimal("1.00"))]
+
+    for attempt in ("first", "second"):
+        connection.close()  # a new connection starts with nothing prepared
+        assert prepared_statements() == {}
+        with CaptureQueriesContext(connection) as log:
+            transaction_post(
+                key=f"{attempt}-a", kind=Transaction.Kind.ALLOCATION, value_date=DAY, legs=legs
+            )
+        after_one = prepared_statements()
+        for _ in range(10):  # past psycopg's default threshold (5) for automatic preparing
+            Account.objects.get(pk=book.esfca_usd.pk)
+        transaction_post(
+            key=f"{attempt}-b", kind=Transaction.Kind.ALLOCATION, value_date=DAY, legs=legs
+        )
+        after_two = prepared_statements()
+
+        [(name, (text, runs))] = after_one.items()
+        assert text.lstrip().startswith("WITH txn AS (") and runs == 1
+        assert after_two == {name: (text, 2)}  # the same statement ran again, nothing else
+        [logged] = log.captured_queries
+        assert "INSERT INTO ledger_transaction" in logged["sql"]
+    assert account_balance(account_id=book.esfca_usd.pk) == Decimal("96.00")

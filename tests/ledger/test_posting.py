@@ -8,7 +8,7 @@ from django.db import connection
 
 from ledger.errors import AlreadyReversed, IdempotencyConflict, InsufficientFunds, InvalidPosting
 from ledger.models import Account, Entry, Transaction
-from ledger.services import Leg, credit, debit, transaction_post, transaction_reverse
+from ledger.posting import Leg, credit, debit, transaction_post, transaction_reverse
 from tests.ledger.conftest import ledger_state
 
 pytestmark = pytest.mark.django_db
@@ -395,8 +395,9 @@ def test_posting_is_one_statement_on_postgresql(book, django_assert_num_queries)
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements: PostgreSQL")
 def test_the_posting_statement_is_prepared_once_per_connection(book):
-    """Django turns psycopg's preparing off; the posting asks for it anyway and must get it
-    (parsed and planned once per connection, not once per posting)."""
+    """Django turns psycopg's preparing off by default; the settings let a statement that asks
+    for it be prepared, and the posting asks (parsed and planned once per connection, not once
+    per posting)."""
     fund(book, "1000.00")
     legs = [debit(book.esfca_usd, Decimal("1.00")), credit(book.fx_usd, Decimal("1.00"))]
     with connection.cursor() as cursor:

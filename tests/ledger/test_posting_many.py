@@ -7,7 +7,7 @@ import pytest
 
 from ledger.errors import IdempotencyConflict, InsufficientFunds, InvalidPosting
 from ledger.models import Transaction
-from ledger.services import Posting, credit, debit, postings_prepare, transactions_post_many
+from ledger.posting import Posting, credit, debit, postings_prepare, transactions_post_many
 from tests.ledger.conftest import ledger_state
 
 pytestmark = pytest.mark.django_db
@@ -38,7 +38,7 @@ def spend(book, key, amount):
 def test_many_postings_move_each_balance_by_its_total(book):
     posted = transactions_post_many(
         [receipt(book, "r1", "100.00"), receipt(book, "r2", "250.50"), spend(book, "a1", "50.25")]
-    )
+    ).transactions
 
     assert [t.key for t in posted] == ["r1", "r2", "a1"]
     assert all(t.pk for t in posted)
@@ -49,17 +49,21 @@ def test_many_postings_move_each_balance_by_its_total(book):
 
 
 def test_replays_post_nothing_and_return_the_stored_transaction(book):
-    first = transactions_post_many([receipt(book, "r1", "100.00")])[0]
+    first = transactions_post_many([receipt(book, "r1", "100.00")]).transactions[0]
     before = ledger_state()
 
-    again = transactions_post_many([receipt(book, "r1", "100.00"), receipt(book, "r1", "100.00")])
+    again = transactions_post_many(
+        [receipt(book, "r1", "100.00"), receipt(book, "r1", "100.00")]
+    ).transactions
 
     assert [t.pk for t in again] == [first.pk, first.pk]
     assert ledger_state() == before
 
 
 def test_a_key_twice_in_one_batch_is_posted_once(book):
-    posted = transactions_post_many([receipt(book, "r1", "100.00"), receipt(book, "r1", "100.00")])
+    posted = transactions_post_many(
+        [receipt(book, "r1", "100.00"), receipt(book, "r1", "100.00")]
+    ).transactions
 
     assert posted[0].pk == posted[1].pk
     assert book.balances()["esfca_usd"] == Decimal("100.00")
@@ -119,7 +123,7 @@ def test_what_the_batch_funds_itself_may_be_spent(book):
 def test_an_empty_batch_posts_nothing(book):
     before = ledger_state()
 
-    assert transactions_post_many([]) == []
+    assert transactions_post_many([]).transactions == []
     assert ledger_state() == before
 
 
@@ -130,12 +134,12 @@ def test_prepared_for_copy_posts_what_the_plain_call_posts(book, require_postgre
 
     posted = transactions_post_many(prepared)
 
-    assert posted is prepared.copy.transactions
-    assert [t.pk for t in posted] == list(
+    assert posted.copied and posted.transactions is prepared.copy.transactions
+    assert [t.pk for t in posted.transactions] == list(
         Transaction.objects.filter(key__in=["r1", "a1"]).order_by("pk").values_list("pk", flat=True)
     )
     assert book.balances()["esfca_usd"] == Decimal("60.00")
-    assert [t.entries.count() for t in posted] == [2, 2]
+    assert [t.entries.count() for t in posted.transactions] == [2, 2]
 
 
 @pytest.mark.parametrize("amount", ["100.00", "99.00"])
@@ -146,7 +150,7 @@ def test_a_key_taken_after_it_was_prepared_is_judged_like_any_taken_key(
         [receipt(book, "r0", "5.00"), receipt(book, "r1", "100.00")], copy=True
     )
     assert prepared.copy is not None
-    taken = transactions_post_many([receipt(book, "r1", amount)])[0]  # meanwhile
+    taken = transactions_post_many([receipt(book, "r1", amount)]).transactions[0]  # meanwhile
     before = ledger_state()
 
     if amount != "100.00":  # other content under the key: a conflict, nothing written
@@ -156,7 +160,7 @@ def test_a_key_taken_after_it_was_prepared_is_judged_like_any_taken_key(
         return
     posted = transactions_post_many(prepared)  # the same content: a replay
 
-    assert posted[1].pk == taken.pk and posted is not prepared.copy.transactions
+    assert posted.transactions[1].pk == taken.pk and not posted.copied
     assert book.balances()["esfca_usd"] == Decimal("105.00")
 
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from ledger.errors import AlreadyReversed, IdempotencyConflict, InsufficientFunds
 from ledger.models import Account, Entry, Transaction
-from ledger.services import credit, debit, transaction_post, transaction_reverse
+from ledger.posting import credit, debit, transaction_post, transaction_reverse
 from ledger.verify import ledger_verify
 from tests.ledger.conftest import ledger_state, open_book
 

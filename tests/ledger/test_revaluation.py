@@ -8,8 +8,9 @@ import pytest
 from exporters.models import Bank, Firm
 from ledger.errors import FxRateMissing
 from ledger.models import Account, FxRate, Transaction
+from ledger.posting import credit, debit, transaction_post
 from ledger.revaluation import revaluation_for_account, revaluation_for_firm
-from ledger.services import account_open, credit, debit, transaction_post
+from ledger.services import account_open
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,7 @@ from django.core.management import CommandError, call_command, execute_from_comm
 from django.db import connection
 
 from ledger.models import Transaction
-from ledger.services import credit, debit, transaction_post
+from ledger.posting import credit, debit, transaction_post
 from ledger.verify import ledger_verify
 
 pytestmark = pytest.mark.django_db

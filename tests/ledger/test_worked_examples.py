@@ -13,7 +13,7 @@ import pytest
 
 from ledger.errors import AlreadyReversed, InsufficientFunds
 from ledger.models import Entry, Transaction
-from ledger.services import credit, debit, transaction_post, transaction_reverse
+from ledger.posting import credit, debit, transaction_post, transaction_reverse
 from tests.ledger.conftest import ledger_state
 
 pytestmark = pytest.mark.django_db

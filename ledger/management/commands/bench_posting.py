@@ -22,8 +22,9 @@ from django.test.utils import CaptureQueriesContext
 
 from exporters.models import Bank, Firm
 from ledger.models import Account, Entry, Transaction
+from ledger.posting import credit, debit, transaction_post
 from ledger.selectors import account_balance
-from ledger.services import account_open, credit, debit, transaction_post
+from ledger.services import account_open
 from ledger.verify import ledger_verify
 
 RATE = Decimal("280.7000")

@@ -194,7 +194,7 @@ OWN_ENDPOINTS = {
 }
 
 
-def _url(route: str, world: World, tenant: str) -> str:
+def route_url(route: str, world: World, tenant: str) -> str:
     values = []
     if route.startswith("firms/{}"):
         values = [firm_of(world, tenant).pk, MONTH]
@@ -320,7 +320,9 @@ def test_authorization_matrix(matrix_world, route, method):
             user = None if role == "anonymous" else world.user(role, "own")
             with transaction.atomic():
                 response = Api(user).call(
-                    method, _url(route, world, tenant), _body(route, method, world, tenant, extra)
+                    method,
+                    route_url(route, world, tenant),
+                    _body(route, method, world, tenant, extra),
                 )
                 transaction.set_rollback(True)
             allowed = expect(role, tenant)

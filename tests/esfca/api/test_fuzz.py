@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from .conftest import PASSWORD, Api, allocation_body, iban_pk, receipt_body
 from .openapi import assert_matches_schema
-from .test_authorization_matrix import _url, api_endpoints
+from .test_authorization_matrix import api_endpoints, route_url
 
 pytestmark = pytest.mark.django_db
 
@@ -292,7 +292,7 @@ def test_every_post_endpoint_in_the_url_conf_survives_malformed_bodies(world):
     assert "firms/{}/receipts/" in posts
     callers = [world.admin, world.own.officer, world.own.reviewer]
     for route in posts:
-        url = _url(route, world, "own")
+        url = route_url(route, world, "own")
         for user in callers:
             for raw in (b"{", b"[1, 2]", b'{"x": NaN}', b"[" * 50000, b'"\\ud800"', b"\xff"):
                 assert_contract_response(Api(user).post(url, raw=raw))

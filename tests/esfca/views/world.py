@@ -64,7 +64,7 @@ def rates_for(days) -> None:
     )
 
 
-def _firm(name: str, bank: Bank, n: int, currencies=("USD", "EUR")) -> Firm:
+def open_firm_with_accounts(name: str, bank: Bank, n: int, currencies=("USD", "EUR")) -> Firm:
     firm = FirmFactory(name=name, ntn=f"{4200000 + n}-{n}")
     for i, currency in enumerate(("PKR", *currencies)):
         firm_account_open(
@@ -79,8 +79,10 @@ def make_world(*, file_last_month: bool = True) -> World:
     rates_for(last_month + timedelta(days=i) for i in range((today - last_month).days + 1))
     bank = Bank.objects.create(code="SCBL", name="Standard Chartered Bank (Pakistan)")
     foreign_bank = Bank.objects.create(code="HABB", name="Habib Bank Limited")
-    firm = _firm("Lahore Software", bank, 1)
-    foreign_firm = _firm("Karachi Code Works", foreign_bank, 2, currencies=("USD",))
+    firm = open_firm_with_accounts("Lahore Software", bank, 1)
+    foreign_firm = open_firm_with_accounts(
+        "Karachi Code Works", foreign_bank, 2, currencies=("USD",)
+    )
 
     def user(name, role, **scope):
         # One hash for everyone (hashing is deliberately slow); same result as user_create.
