@@ -1,0 +1,336 @@
+"""movement_reverse and movement_correct: rules.md §9."""
+
+from datetime import date
+from decimal import Decimal as D
+
+import pytest
+
+from esfca import errors
+from esfca.models import Allocation, AuditEvent, Conversion, Receipt, Transfer
+from esfca.selectors import allocation_mix, headroom
+from esfca.services import (
+    conversion_create,
+    movement_correct,
+    movement_reverse,
+    receipt_month,
+    receipt_record,
+    receipts_record_many,
+    transfer_create,
+)
+from esfca.summaries.figures import summary_compute
+from ledger.errors import InsufficientFunds
+from ledger.models import Account, Entry, Transaction
+from ledger.verify import ledger_verify
+
+from .conftest import esfca_balance, open_firm, set_rate, snapshot
+from .test_allocations import allocate, fund
+
+pytestmark = pytest.mark.django_db
+DAY = date(2025, 11, 20)
+TODAY = date(2025, 11, 30)
+NOVEMBER = date(2025, 11, 1)
+
+
+def balances():
+    """Every account's balance (an account a movement opened counts as it was: zero)."""
+    return {pk: balance for pk, balance in Account.objects.values_list("pk", "balance") if balance}
+
+
+def reverse(firm, kind, movement, reference="REV-1", reason="amount typed wrong", **more):
+    return movement_reverse(
+        firm=firm, actor=None, kind=kind, movement_id=movement.pk, reference=reference,
+        reason=reason, today=TODAY, **more,
+    )  # fmt: skip
+
+
+def receipt_fields(reference="R2", amount="18000.00", **overrides):
+    fields = {
+        "reference": reference,
+        "value_date": date(2025, 11, 4),
+        "amount": D(amount),
+        "currency": "USD",
+        "conversion_rate": D("280.7000"),
+        "client_name": "Client",
+        "client_country": "US",
+        "purpose_code": "9184",
+    }
+    fields.update(overrides)
+    return fields
+
+
+def conversion(firm, amount, reference="CV-1"):
+    converted, _ = conversion_create(
+        firm=firm, actor=None, reference=reference, value_date=DAY, amount=D(amount),
+        currency="USD", rate=D("280.0000"), today=TODAY,
+    )  # fmt: skip
+    return converted
+
+
+# --- reversing ------------------------------------------------------------------------------
+
+
+def test_reversing_a_receipt_restores_every_balance_to_the_cent():
+    firm = open_firm()
+    before = balances()
+    receipt = fund(firm)
+    reversal, created = reverse(firm, "receipt", receipt)
+    assert created
+    assert balances() == before
+    assert (reversal.reverses, reversal.reason, reversal.reference) == (
+        receipt,
+        "amount typed wrong",
+        "REV-1",
+    )
+    assert reversal.value_date == receipt.value_date
+    assert (reversal.amount, reversal.retained) == (receipt.amount, receipt.retained)
+    assert reversal.transaction.reverses == receipt.transaction
+    assert reversal.transaction.kind == Transaction.Kind.REVERSAL
+    original = {(e.account_id, e.debit, e.credit) for e in receipt.transaction.entries.all()}
+    negated = {(e.account_id, e.credit, e.debit) for e in reversal.transaction.entries.all()}
+    assert original == negated
+    receipt.refresh_from_db()
+    assert receipt.reversed_by == reversal
+    # In its kind's list and id space.
+    assert list(Receipt.objects.filter(firm=firm).order_by("pk")) == [receipt, reversal]
+    assert not Receipt.objects.standing().filter(firm=firm).exists()
+    event = AuditEvent.objects.get(action="receipt_reversed")
+    assert event.details == {
+        "reference": "REV-1",
+        "reason": "amount typed wrong",
+        "reverses": receipt.pk,
+    }
+    assert ledger_verify().ok
+
+
+def test_the_same_reversal_again_is_a_replay_and_another_body_a_duplicate():
+    firm = open_firm()
+    receipt = fund(firm)
+    reversal, _ = reverse(firm, "receipt", receipt)
+    before = snapshot()
+    again, created = reverse(firm, "receipt", receipt)
+    assert (again.pk, created) == (reversal.pk, False)
+    with pytest.raises(errors.DuplicateReference):
+        reverse(firm, "receipt", receipt, reason="another reason")
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize("reason", ["", "   "])
+def test_a_reason_is_required(reason):
+    firm = open_firm()
+    receipt = fund(firm)
+    before = snapshot()
+    with pytest.raises(errors.InvalidInput) as refused:
+        reverse(firm, "receipt", receipt, reason=reason)
+    assert set(refused.value.details) == {"reason"}
+    assert snapshot() == before
+
+
+def test_reversed_once_and_a_reversal_is_not_reversible():
+    firm = open_firm()
+    receipt = fund(firm)
+    reversal, _ = reverse(firm, "receipt", receipt)
+    before = snapshot()
+    with pytest.raises(errors.InvalidState):
+        reverse(firm, "receipt", receipt, reference="REV-2")
+    with pytest.raises(errors.InvalidState):
+        reverse(firm, "receipt", reversal, reference="REV-3")
+    assert snapshot() == before
+
+
+def test_another_firms_movement_is_not_found():
+    firm, other = open_firm(), open_firm()
+    receipt = fund(other)
+    before = snapshot()
+    with pytest.raises(errors.MovementNotFound):
+        reverse(firm, "receipt", receipt)
+    with pytest.raises(errors.MovementNotFound):
+        reverse(other, "allocation", receipt)  # an id of another kind's space
+    assert snapshot() == before
+
+
+def test_reversing_a_receipt_whose_funds_were_spent_since_is_refused():
+    firm = open_firm()
+    receipt = fund(firm)  # 10,000.00 retained
+    allocate(firm, amount=D("9000.00"))
+    before = snapshot()
+    with pytest.raises(InsufficientFunds):
+        reverse(firm, "receipt", receipt)
+    assert snapshot() == before
+
+
+def test_a_backdated_reversal_is_refused_if_any_later_day_would_close_negative():
+    """Today's balance covers it, but the funds were spent on a day in between."""
+    firm = open_firm()
+    receipt = fund(firm, day=date(2025, 11, 4))  # 10,000.00 retained on the 4th
+    allocate(firm, amount=D("9000.00"), value_date=date(2025, 11, 10))
+    fund(firm, reference="R9", day=date(2025, 11, 25), amount="30000.00")
+    assert esfca_balance(firm) > receipt.retained
+    before = snapshot()
+    with pytest.raises(InsufficientFunds):
+        reverse(firm, "receipt", receipt)
+    assert snapshot() == before
+
+
+def test_reversing_an_allocation_gives_the_funds_back():
+    firm = open_firm()
+    fund(firm)
+    allocation, _ = allocate(firm)
+    reversal, _ = reverse(firm, "allocation", allocation)
+    assert esfca_balance(firm) == D("10000.00")
+    assert isinstance(reversal, Allocation) and reversal.category == allocation.category
+    assert allocation_mix(firm, since=NOVEMBER, until=TODAY) == []
+
+
+def test_reversing_conversions_and_transfers():
+    firm = open_firm(currencies=("USD", "EUR"))
+    set_rate("USD", DAY, "280.0000")
+    set_rate("EUR", DAY, "300.0000")
+    fund(firm)
+    before = balances()
+    converted = conversion(firm, "1000.00")
+    eur = Account.objects.get(owner=firm, kind=Account.Kind.ESFCA, currency="EUR")
+    usd = Account.objects.get(owner=firm, kind=Account.Kind.ESFCA, currency="USD")
+    moved, _ = transfer_create(
+        firm=firm, actor=None, reference="TR-1", value_date=DAY, from_account_id=usd.pk,
+        to_account_id=eur.pk, amount=D("3000.00"), today=TODAY,
+    )  # fmt: skip
+    reverse(firm, "transfer", moved, reference="REV-T")
+    reverse(firm, "conversion", converted, reference="REV-C")
+    assert balances() == before
+    assert Conversion.objects.filter(firm=firm).count() == 2
+    assert Transfer.objects.filter(firm=firm).count() == 2
+    assert not Conversion.objects.standing().filter(firm=firm).exists()
+
+
+# --- the month's figures leave both out -----------------------------------------------------
+
+
+def test_a_reversed_receipt_leaves_its_month_and_the_summary():
+    firm = open_firm()
+    first = fund(firm, amount="4000.00", reference="R1")  # 4,000 retained (the floor)
+    fund(firm, amount="10000.00", reference="R3", day=date(2025, 11, 6))
+    summary_before = summary_compute(firm=firm, month=NOVEMBER)["currencies"][0]
+    reverse(firm, "receipt", first)
+    month = receipt_month(firm, date(2025, 11, 30)).so_far()
+    assert month.proceeds_usd == D("10000.00")
+    figures = summary_compute(firm=firm, month=NOVEMBER)
+    usd = figures["currencies"][0]
+    assert summary_before["receipts_count"] == 2
+    assert (usd["receipts_count"], usd["receipts"]) == (1, "10000.00")
+    assert usd["retained"] != summary_before["retained"]
+    assert usd["closing"] == usd["ledger_closing"] == str(esfca_balance(firm))
+    assert not [f for f in figures["flags"] if f["code"] == "ledger_mismatch"]
+    assert headroom(firm, on=date(2025, 11, 30)).proceeds_usd == D("10000.00")
+
+
+def test_an_import_judges_its_month_without_reversed_receipts():
+    firm = open_firm()
+    first = fund(firm, amount="4000.00", reference="R1")
+    reverse(firm, "receipt", first)
+    [row] = receipts_record_many(
+        firm=firm, actor=None, rows=[receipt_fields("I-1", "4000.00")], today=TODAY
+    )
+    assert row.error is None
+    # As the month's first receipt again: the USD 5,000 floor allows all of it (tax cap).
+    assert row.value("retained") == D("3990.00")
+
+
+# --- correcting -----------------------------------------------------------------------------
+
+
+def test_correcting_a_receipt_records_the_new_one_judged_without_the_original():
+    firm = open_firm()
+    original = fund(firm, amount="4000.00", reference="R1")
+    reversal, new, created = movement_correct(
+        firm=firm, actor=None, kind="receipt", movement_id=original.pk, reference="REV-1",
+        reason="amount typed wrong", corrected=receipt_fields("R1-bis", "4500.00"), today=TODAY,
+    )  # fmt: skip
+    assert created
+    assert reversal.reverses == original
+    assert (new.corrects, new.reason) == (original, "amount typed wrong")
+    original.refresh_from_db()
+    assert original.corrected_into == new
+    # Judged as the month's first receipt again: the floor allows it (less the tax cap).
+    assert new.retained == D("4488.75")
+    assert esfca_balance(firm) == D("4488.75")
+    assert {e.action for e in AuditEvent.objects.all()} >= {
+        "receipt_recorded",
+        "receipt_corrected",
+    }
+    again = movement_correct(
+        firm=firm, actor=None, kind="receipt", movement_id=original.pk, reference="REV-1",
+        reason="amount typed wrong", corrected=receipt_fields("R1-bis", "4500.00"), today=TODAY,
+    )  # fmt: skip
+    assert again == (reversal, new, False)
+
+
+def test_a_correction_passes_on_the_combined_effect():
+    """A conversion of 90 replacing one of 100 when only 10 is left: the new one alone is
+    not covered, the two together are."""
+    firm = open_firm()
+    set_rate("USD", DAY, "280.0000")
+    fund(firm, amount="200.00")  # 100.00 retained (less the tax cap)
+    retained = esfca_balance(firm)
+    original = conversion(firm, retained - D("10.00"))
+    assert esfca_balance(firm) == D("10.00")
+    _, new, _ = movement_correct(
+        firm=firm, actor=None, kind="conversion", movement_id=original.pk, reference="REV-1",
+        reason="sold too much",
+        corrected={"reference": "CV-2", "value_date": DAY, "amount": retained - D("20.00"),
+                   "currency": "USD", "rate": D("280.0000")},
+        today=TODAY,
+    )  # fmt: skip
+    assert esfca_balance(firm) == D("20.00")
+    assert new.corrects == original
+    assert ledger_verify().ok
+
+
+def test_a_receipt_correction_whose_funds_were_spent_passes_when_the_new_one_covers_them():
+    firm = open_firm()
+    original = fund(firm, amount="20000.00")  # 10,000.00 retained
+    allocate(firm, amount=D("9000.00"))
+    before = snapshot()
+    with pytest.raises(InsufficientFunds):  # replaced by one retaining too little
+        movement_correct(
+            firm=firm, actor=None, kind="receipt", movement_id=original.pk, reference="REV-1",
+            reason="retention typed wrong",
+            corrected=receipt_fields("R1-bis", "20000.00", retain=D("500.00")), today=TODAY,
+        )  # fmt: skip
+    assert snapshot() == before
+    _, new, _ = movement_correct(
+        firm=firm, actor=None, kind="receipt", movement_id=original.pk, reference="REV-1",
+        reason="retention typed wrong",
+        corrected=receipt_fields("R1-bis", "20000.00", retain=D("9500.00")), today=TODAY,
+    )  # fmt: skip
+    assert new.retained == D("9500.00")
+    assert esfca_balance(firm) == D("500.00")
+
+
+@pytest.mark.parametrize(
+    "corrected",
+    [
+        receipt_fields("R1-bis", "-5.00"),  # the new one's own validation
+        receipt_fields("R1"),  # the original's reference: not a new one
+        {**receipt_fields("R1-bis"), "colour": "blue"},  # not a receipt field
+        {**receipt_fields("R1-bis"), "currency": "EUR"},  # no EUR ESFCA
+    ],
+)
+def test_any_refusal_of_a_correction_posts_nothing(corrected):
+    firm = open_firm()
+    original = fund(firm)
+    before = snapshot()
+    with pytest.raises(errors.EsfcaError):
+        movement_correct(
+            firm=firm, actor=None, kind="receipt", movement_id=original.pk, reference="REV-1",
+            reason="typo", corrected=corrected, today=TODAY,
+        )  # fmt: skip
+    assert snapshot() == before
+    assert Entry.objects.filter(transaction__kind=Transaction.Kind.REVERSAL).count() == 0
+
+
+def test_receipt_record_of_a_reversals_reference_is_a_duplicate():
+    firm = open_firm()
+    receipt = fund(firm)
+    reverse(firm, "receipt", receipt)
+    with pytest.raises(errors.DuplicateReference):
+        receipt_record(firm=firm, actor=None, today=TODAY, **receipt_fields("REV-1"))
