@@ -4,6 +4,10 @@ from datetime import date
 from decimal import Decimal as D
 
 import pytest
+from django.db import transaction
+from django.db.models import Sum
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 
 from esfca import errors
 from esfca.models import Allocation, AuditEvent, Conversion, Receipt, Transfer
@@ -18,8 +22,10 @@ from esfca.services import (
     transfer_create,
 )
 from esfca.summaries.figures import summary_compute
+from exporters.errors import DomainError
 from ledger.errors import InsufficientFunds
 from ledger.models import Account, Entry, Transaction
+from ledger.selectors import lowest_balance_from
 from ledger.verify import ledger_verify
 
 from .conftest import esfca_balance, open_firm, set_rate, snapshot
@@ -334,3 +340,107 @@ def test_receipt_record_of_a_reversals_reference_is_a_duplicate():
     reverse(firm, "receipt", receipt)
     with pytest.raises(errors.DuplicateReference):
         receipt_record(firm=firm, actor=None, today=TODAY, **receipt_fields("REV-1"))
+
+
+# --- property: any sequence of records, reversals and corrections keeps the invariants ------
+
+money = st.decimals(min_value=D("1.00"), max_value=D("6000.00"), places=2)
+days = st.integers(min_value=1, max_value=28).map(lambda d: date(2025, 11, d))
+steps = st.lists(
+    st.one_of(
+        st.tuples(st.just("receipt"), money, days),
+        st.tuples(st.just("allocation"), money, days),
+        st.tuples(st.just("conversion"), money, days),
+        st.tuples(st.just("reverse"), st.integers(0, 30), st.just(None)),
+        st.tuples(st.just("correct"), st.integers(0, 30), money),
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+def record(firm, kind: str, n: int, amount: D, day: date):
+    if kind == "receipt":
+        return receipt_record(
+            firm=firm, actor=None, today=TODAY,
+            **receipt_fields(f"P-{n}", str(amount), value_date=day),
+        )[0]  # fmt: skip
+    if kind == "allocation":
+        return allocate(firm, reference=f"P-{n}", amount=amount, value_date=day)[0]
+    return conversion_create(
+        firm=firm, actor=None, reference=f"P-{n}", value_date=day, amount=amount,
+        currency="USD", rate=D("280.0000"), today=TODAY,
+    )[0]  # fmt: skip
+
+
+def corrected_body(movement, n: int, amount: D) -> dict:
+    """The movement's own create arguments again, with a new reference and amount."""
+    if isinstance(movement, Receipt):
+        return receipt_fields(f"P-{n}", str(amount), value_date=movement.value_date)
+    if isinstance(movement, Allocation):
+        return {
+            "reference": f"P-{n}", "value_date": movement.value_date, "amount": amount,
+            "category": movement.category, "currency": "USD",
+            "payee_name": movement.payee_name, "payee_country": movement.payee_country,
+        }  # fmt: skip
+    return {"reference": f"P-{n}", "value_date": movement.value_date, "amount": amount,
+            "currency": "USD", "rate": D("280.0000")}  # fmt: skip
+
+
+def step(firm, n: int, op: tuple, recorded: list):
+    kind, first, second = op
+    if kind in ("receipt", "allocation", "conversion"):
+        recorded.append(record(firm, kind, n, first, second))
+        return
+    if not recorded:
+        return
+    movement = recorded[first % len(recorded)]
+    name = type(movement).__name__.lower()
+    if kind == "reverse":
+        reversal, _ = reverse(firm, name, movement, reference=f"P-{n}")
+        recorded.append(reversal)
+    else:
+        reversal, new, _ = movement_correct(
+            firm=firm, actor=None, kind=name, movement_id=movement.pk, reference=f"P-{n}",
+            reason="property", corrected=corrected_body(movement, n + 1000, second), today=TODAY,
+        )  # fmt: skip
+        recorded += [reversal, new]
+
+
+def assert_invariants(firm):
+    for account in Account.objects.filter(owner=firm):
+        sums = Entry.objects.filter(account=account).aggregate(d=Sum("debit"), c=Sum("credit"))
+        signed = (sums["d"] or 0) - (sums["c"] or 0)
+        assert account.balance == (signed if account.normal_side == "debit" else -signed)
+        if account.non_negative:
+            assert lowest_balance_from(account_id=account.pk, on=NOVEMBER) >= 0
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(ops=steps)
+def test_random_records_reversals_and_corrections_keep_every_invariant(ops):
+    with transaction.atomic():  # each example starts from a new firm, rolled back after
+        firm = open_firm()
+        recorded: list = []
+        for n, op in enumerate(ops):
+            before = snapshot()
+            try:
+                step(firm, n, op, recorded)
+            except DomainError as refused:
+                event(f"{op[0]} refused: {refused.code}")
+                assert snapshot() == before
+            else:
+                event(f"{op[0]} done")
+            assert_invariants(firm)
+        report = ledger_verify()
+        assert report.ok, report.problems
+        figures = summary_compute(firm=firm, month=NOVEMBER)
+        assert not [f for f in figures["flags"] if f["code"] == "ledger_mismatch"], figures
+        standing = Receipt.objects.standing().filter(firm=firm)
+        usd = figures["currencies"][0]
+        assert usd["receipts_count"] == standing.count()
+        transaction.set_rollback(True)
