@@ -1,13 +1,9 @@
 """Real parallel writers on PostgreSQL: a firm's headroom and balance are never shared twice."""
 
 import json
-import os
-import subprocess
-import sys
 import threading
 from datetime import date
 from decimal import Decimal as D
-from pathlib import Path
 
 import pytest
 from django.db import connection, connections
@@ -17,11 +13,10 @@ from esfca.models import Allocation, Receipt
 from esfca.services import allocation_create, movement_reverse, receipt_record
 from ledger.errors import InsufficientFunds
 
-from .conftest import esfca_balance, open_firm
+from .conftest import esfca_balance, open_firm, sqlite_manage
 
 pytestmark = pytest.mark.django_db(transaction=True)
 TODAY = date(2025, 11, 30)
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_in_parallel(n, work):
@@ -188,24 +183,7 @@ print("RESULT" + json.dumps({
 
 def test_simultaneous_reversals_on_sqlite(tmp_path):
     """The same race on SQLite (IMMEDIATE write transactions), in a process of its own."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND")
-    }
-    env.update(
-        DATABASE_URL=f"sqlite:///{tmp_path / 'reversals.sqlite3'}",
-        DJANGO_DEBUG="0",
-        DJANGO_SECRET_KEY="sqlite-reversal-test-secret-key-not-for-production",
-        DJANGO_SECURE_SSL_REDIRECT="0",
-    )
-
-    def manage(*args):
-        return subprocess.run(
-            [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True,
-            text=True, timeout=300, check=False,
-        )  # fmt: skip
-
+    _, manage = sqlite_manage(tmp_path / "reversals.sqlite3")
     migrated = manage("migrate", "--noinput")
     assert migrated.returncode == 0, migrated.stderr
     run = manage("shell", "-c", SQLITE_REVERSALS)

@@ -21,7 +21,8 @@ from esfca.services import (
     receipts_record_many,
     transfer_create,
 )
-from esfca.summaries.figures import summary_compute
+from esfca.summaries.figures import summary_compute, summary_detail
+from esfca.summaries.services import summary_file
 from exporters.errors import DomainError
 from ledger.errors import InsufficientFunds
 from ledger.models import Account, Entry, Transaction
@@ -442,3 +443,13 @@ def test_random_records_reversals_and_corrections_keep_every_invariant(ops):
         usd = figures["currencies"][0]
         assert usd["receipts_count"] == standing.count()
         transaction.set_rollback(True)
+
+
+def test_a_reversal_in_a_filed_month_flags_it_changed_after_filing(officer):
+    firm = open_firm()
+    receipt = fund(firm)
+    fund(firm, amount="1000.00", reference="R2", day=date(2025, 11, 5))
+    summary_file(firm=firm, month=NOVEMBER, actor=officer)
+    reverse(firm, "receipt", receipt)
+    codes = {f["code"] for f in summary_detail(firm=firm, month=NOVEMBER)["flags"]}
+    assert "changed_after_filing" in codes
