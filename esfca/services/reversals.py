@@ -187,7 +187,9 @@ def movement_reverse(
     reason is required (``validation_error``); another firm's movement is not found; a
     movement already reversed, or a reversal, is ``invalid_state``; the reversal is refused
     (``insufficient_funds``) if an account would be negative at any end of day from the
-    original's value date on. Returns ``(reversal, created)``.
+    original's value date on. ``today`` is taken as by every movement service; a reversal
+    is dated its original's value date, so no date of its own is judged. Returns
+    ``(reversal, created)``.
     """
     spec = movement_kind(kind)
     fingerprint = request_fingerprint(
