@@ -207,11 +207,13 @@ OWN_ENDPOINTS = {
 MOVEMENT_ROUTE = re.compile(r"firms/\{\}/(receipts|allocations|conversions|transfers)/\{\}/")
 
 
-def route_url(route: str, world: World, tenant: str, extra: dict) -> str:
+def route_url(route: str, world: World, tenant: str, extra: dict | None = None) -> str:
+    """The route's URL for ``tenant``; a movement's route names the movement of that kind in
+    ``extra`` (a movement id nobody has without it)."""
     values = []
     movement = MOVEMENT_ROUTE.match(route)
     if movement:
-        values = [firm_of(world, tenant).pk, extra[(tenant, movement[1])]]
+        values = [firm_of(world, tenant).pk, (extra or {}).get((tenant, movement[1]), MISSING_ID)]
     elif route.startswith("firms/{}"):
         values = [firm_of(world, tenant).pk, MONTH]
     elif route.startswith("banks/{}"):
