@@ -12,7 +12,10 @@ points at the original (``corrects``). Its funds check is on the combined effect
 are posted in the order that does not dip the balances the new one depends on (a receipt
 is recorded before its reversal, judged without the original; any other kind after it,
 so that its own check sees the funds the reversal gives back), and then every account either
-touched must stay at or above zero at every end of day from the earlier value date on.
+touched must stay at or above zero at every end of day from the earlier value date on. (A
+transfer or conversion whose reversal alone would take a bank account below zero today, the
+target ESFCA or the PKR account, is still refused by the ledger's own balance check, even
+when the corrected one would put the funds back.)
 """
 
 import inspect
@@ -31,7 +34,7 @@ from ledger.posting import transaction_reverse
 from ..errors import DuplicateReference, InvalidInput, InvalidState, MovementNotFound
 from ..models import Allocation, Conversion, Receipt, Transfer
 from .allocations import allocation_create
-from .checks import FieldErrors, check_text, local_today
+from .checks import FieldErrors, check_reference, check_text, local_today
 from .conversions import conversion_create, transfer_create
 from .movements import check_covered, movement_fields, movement_record, request_fingerprint
 from .receipts import ReceiptRequest, receipt_record, receipt_request_record
@@ -96,8 +99,7 @@ def movement_kind(kind: str) -> MovementKind:
 
 def _reason_errors(reference, reason) -> FieldErrors:
     errors = FieldErrors()
-    if not isinstance(reference, str) or not reference or len(reference) > 120:
-        errors.add("reference", "Give a reference of 1 to 120 characters.")
+    check_reference(errors, reference)
     check_text(errors, "reason", reason if isinstance(reason, str) else "", limit=2000)
     return errors
 
