@@ -8,14 +8,13 @@ own reference, the original's figures and value date, a reason, a link to the or
 (``movements.movement_record``): idempotent by reference, under the firm's lock, audited.
 
 A correction reverses and records the corrected movement in one atomic step; the new one
-points at the original (``corrects``). Its funds check is on the combined effect: the two
-are posted in the order that does not dip the balances the new one depends on (a receipt
-is recorded before its reversal, judged without the original; any other kind after it,
-so that its own check sees the funds the reversal gives back), and then every account either
-touched must stay at or above zero at every end of day from the earlier value date on. (A
-transfer or conversion whose reversal alone would take a bank account below zero today, the
-target ESFCA or the PKR account, is still refused by the ledger's own balance check, even
-when the corrected one would put the funds back.)
+points at the original (``corrects``) and is judged without it (a corrected receipt leaves
+the original out of its month). Its funds check is on the combined effect: the reversal is
+posted first, so that the new one's own check sees the funds it gives back (a conversion of
+90 replacing one of 100 when 10 is left); when the reversal alone would take a bank account
+below zero that the new one refills (a receipt whose funds were spent since), the new one is
+posted first instead. Either way every bank account either touches must then stay at or
+above zero at every end of day from the earlier value date on.
 """
 
 import inspect
@@ -24,9 +23,11 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from django.db import transaction
 from djmoney.money import Money
 
 from exporters.models import Firm
+from ledger.errors import InsufficientFunds
 from ledger.models import Account
 from ledger.models import Transaction as LedgerTransaction
 from ledger.posting import transaction_reverse
@@ -79,11 +80,10 @@ class MovementKind:
     model: type
     create: Callable
     again: Callable
-    new_first: bool = False  # a correction records the new one before the reversal
 
 
 KINDS = {
-    "receipt": MovementKind(Receipt, receipt_record, _receipt_again, new_first=True),
+    "receipt": MovementKind(Receipt, receipt_record, _receipt_again),
     "allocation": MovementKind(Allocation, allocation_create, _created_by(allocation_create)),
     "conversion": MovementKind(Conversion, conversion_create, _created_by(conversion_create)),
     "transfer": MovementKind(Transfer, transfer_create, _created_by(transfer_create)),
@@ -221,6 +221,11 @@ def movement_reverse(
     )
 
 
+def _in_order(first: Callable, second: Callable) -> tuple:
+    with transaction.atomic():  # a savepoint: a refusal of either leaves neither
+        return first(), second()
+
+
 def _correct_write(spec, firm: Firm, actor, *, movement_id, reference, fingerprint, reason,
                    corrected: dict, today: date):  # fmt: skip
     """Reverse and record again under the firm's lock; the combined effect must leave every
@@ -246,12 +251,12 @@ def _correct_write(spec, firm: Firm, actor, *, movement_id, reference, fingerpri
             )
         return new
 
-    if spec.new_first:
-        new = again()
-        reversal = reverse()
-    else:
-        reversal = reverse()
-        new = again()
+    try:
+        reversal, new = _in_order(reverse, again)
+    except InsufficientFunds:
+        # The reversal alone took a bank account below zero that the new one refills (funds
+        # spent since): the other order, the new one first, then the reversal.
+        new, reversal = _in_order(again, reverse)
     since = min(original.value_date, new.value_date)
     touched = {**_bank_accounts(reversal.transaction), **_bank_accounts(new.transaction)}
     for account in sorted(touched, key=lambda a: a.pk):

@@ -14,6 +14,7 @@ from esfca.models import Allocation, AuditEvent, Conversion, Receipt, Transfer
 from esfca.selectors import allocation_mix, headroom
 from esfca.services import (
     conversion_create,
+    firm_account_open,
     movement_correct,
     movement_reverse,
     receipt_month,
@@ -24,10 +25,12 @@ from esfca.services import (
 from esfca.summaries.figures import summary_compute, summary_detail
 from esfca.summaries.services import summary_file
 from exporters.errors import DomainError
+from exporters.validators import iban_pk
 from ledger.errors import InsufficientFunds
 from ledger.models import Account, Entry, Transaction
 from ledger.selectors import lowest_balance_from
 from ledger.verify import ledger_verify
+from tests.exporters.factories import BankFactory
 
 from .conftest import esfca_balance, open_firm, set_rate, snapshot
 from .test_allocations import allocate, fund
@@ -453,3 +456,36 @@ def test_a_reversal_in_a_filed_month_flags_it_changed_after_filing(officer):
     reverse(firm, "receipt", receipt)
     codes = {f["code"] for f in summary_detail(firm=firm, month=NOVEMBER)["flags"]}
     assert "changed_after_filing" in codes
+
+
+def test_a_transfer_correction_refills_the_target_whose_funds_were_spent():
+    """The reversal alone would take the target ESFCA below zero; the corrected transfer
+    puts enough back, so the correction passes (posted the new one first)."""
+    firm = open_firm()
+    bank = BankFactory()
+    target = firm_account_open(firm=firm, bank=bank, currency="USD", iban=iban_pk(bank.code, 7))
+    source = Account.objects.filter(owner=firm, kind=Account.Kind.ESFCA).exclude(pk=target.pk).get()
+    fund(firm)  # 10,000.00 retained in the source
+    moved, _ = transfer_create(
+        firm=firm, actor=None, reference="TR-1", value_date=DAY, from_account_id=source.pk,
+        to_account_id=target.pk, amount=D("1000.00"), today=TODAY,
+    )  # fmt: skip
+    allocate(firm, amount=D("950.00"), bank=bank.code)  # 50.00 left in the target
+
+    def correct(amount: str):
+        return movement_correct(
+            firm=firm, actor=None, kind="transfer", movement_id=moved.pk, reference="REV-1",
+            reason="amount typed wrong", today=TODAY,
+            corrected={"reference": "TR-2", "value_date": DAY, "from_account_id": source.pk,
+                       "to_account_id": target.pk, "amount": D(amount)},
+        )  # fmt: skip
+
+    before = snapshot()
+    with pytest.raises(InsufficientFunds):
+        correct("900.00")  # 50 - 1,000 + 900 < 0
+    assert snapshot() == before
+    _, new, _ = correct("980.00")
+    target.refresh_from_db()
+    source.refresh_from_db()
+    assert (target.balance, source.balance) == (D("30.00"), D("9020.00"))
+    assert new.corrects == moved
