@@ -244,6 +244,8 @@ def _body(route: str, method: str, world: World, tenant: str, extra: dict):
             "conversion_rate": "280.0000",
             "client_name": "Client",
             "client_country": "US",
+            # USD is held at two banks here (MEZN too): a receipt names its bank (§11).
+            "bank": t.bank.code,
         },
         "firms/{}/allocations/": {
             "reference": "MATRIX-A",
