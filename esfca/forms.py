@@ -225,8 +225,34 @@ class ImportUploadForm(forms.Form):
 
 
 class ReviewDecisionForm(forms.Form):
-    DECISIONS = [("accepted", _("Accept")), ("returned", _("Return to the firm"))]
+    """A bank's decision on its slice: no default (the reviewer chooses), and accepting
+    with open flags needs ``confirm_flags`` ticked."""
+
+    DECISIONS = [
+        ("", _("Choose…")),
+        ("accepted", _("Accept")),
+        ("returned", _("Return to the firm")),
+    ]
     decision = forms.ChoiceField(label=_("Decision"), choices=DECISIONS)
     comment = forms.CharField(
         label=_("Comment"), required=False, widget=forms.Textarea(attrs={"rows": 3})
     )
+    confirm_flags = forms.BooleanField(
+        label=_("I have read the open flags and accept the slice with them"), required=False
+    )
+
+    def __init__(self, *args, open_flags: int = 0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.open_flags = open_flags
+        if not open_flags:
+            del self.fields["confirm_flags"]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("decision") == "accepted" and self.open_flags and not data.get("confirm_flags"):
+            self.add_error(
+                "confirm_flags",
+                _("%(n)d flags are open: confirm that you accept the slice with them.")
+                % {"n": self.open_flags},
+            )
+        return data

@@ -248,11 +248,13 @@ def test_reviewer_accepts_and_the_queue_shows_flags(world, client_for):
     client = client_for("reviewer")
     queue = client.get(reverse("review_queue")).content.decode()
     assert world.firm.name in queue and world.foreign_firm.name not in queue
-    target = reverse("review_summary", kwargs={"pk": world.summary.pk})
+    target = reverse("review_summary", kwargs={"pk": world.review.pk})
     response = client.post(target, {"decision": "returned", "comment": ""})
     assert response.status_code == 422
     assert "A return needs a comment." in response.content.decode()
-    response = client.post(target, {"decision": "accepted", "comment": "Fine."})
+    response = client.post(
+        target, {"decision": "accepted", "comment": "Fine.", "confirm_flags": "on"}
+    )
     assert response.status_code == 302
     assert MonthlySummary.objects.get(pk=world.summary.pk).status == "accepted"
     portfolio = client.get(reverse("portfolio"), {"month": f"{world.last_month:%Y-%m}"})
