@@ -62,10 +62,19 @@ class ReceiptForm(ServiceForm):
         label=_("Client country (ISO code)"), max_length=2, widget=COUNTRY_INPUT
     )
     purpose_code = forms.ChoiceField(label=_("Purpose code"), required=False)
+    bank = forms.ChoiceField(
+        label=_("Bank credited"),
+        required=False,
+        help_text=_("Needed when the firm holds the currency at more than one bank."),
+    )
 
-    def __init__(self, *args, currencies=(), **kwargs):
+    def __init__(self, *args, currencies=(), banks=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["currency"].choices = [(c, c) for c in currencies]
+        if len(banks) > 1:  # rules.md §11: a receipt names its bank when it could be several
+            self.fields["bank"].choices = [("", _("— the only one —"))] + [(b, b) for b in banks]
+        else:
+            del self.fields["bank"]
         self.fields["purpose_code"].choices = [("", _("— none —"))] + [
             (p.code, f"{p.code} {p.description}") for p in PurposeCode.objects.all()
         ]
@@ -91,6 +100,7 @@ class ReceiptForm(ServiceForm):
             "client_name": d["client_name"].strip(),
             "client_country": d["client_country"],
             "purpose_code": d.get("purpose_code") or "",
+            "bank": d.get("bank") or "",
         }
 
 

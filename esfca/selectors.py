@@ -410,6 +410,11 @@ def firm_esfcas(firm: Firm) -> QuerySet[Account]:
     return Account.objects.filter(owner=firm, kind=Account.Kind.ESFCA).select_related("bank")
 
 
+def firm_esfca_banks(firm: Firm) -> list[str]:
+    """The codes of the banks holding the firm's ESFCAs."""
+    return sorted(set(firm_esfcas(firm).values_list("bank__code", flat=True)))
+
+
 def firm_currencies(firm: Firm) -> list[str]:
     return sorted(set(firm_esfcas(firm).values_list("currency", flat=True)))
 
