@@ -377,3 +377,22 @@ def test_the_reviewer_page_confirms_open_flags_and_marks_new_ones(two_banks, cli
     assert accepted.status_code == 302
     review.refresh_from_db()
     assert (review.status, review.summary.status) == ("accepted", "filed")
+
+
+def test_the_migration_gives_summaries_filed_before_one_review_per_bank(two_banks):
+    import importlib
+
+    from django.apps import apps
+
+    world = two_banks
+    summary = file(world)
+    decide(slice_of(summary, world, world.bank), "returned", world.reviewer, "Fix it.")
+    SummaryEvent.objects.filter(summary=summary).update(review=None)  # as before the migration
+    SummaryReview.objects.filter(summary=summary).delete()
+    migration = importlib.import_module("esfca.migrations.0007_summary_reviews")
+    migration.reviews_for_filed_summaries(apps, None)
+    rows = {r.bank.code: r for r in SummaryReview.objects.filter(summary=summary)}
+    assert set(rows) == {"SCBL", "HABB"}
+    assert {r.status for r in rows.values()} == {"returned"}
+    assert rows["SCBL"].comment == "Fix it."
+    assert rows["SCBL"].snapshot == {}  # two banks: no slice was frozen then
