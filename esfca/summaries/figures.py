@@ -217,6 +217,34 @@ def month_flags(data: FirmMonth, rules: Rules, currencies: list[dict]) -> list[d
     return out
 
 
+def _slice_flags(flags: list[dict], data: FirmMonth, part: FirmMonth) -> list[dict]:
+    """The flags a bank's slice shows (rules.md §11): those of its own movements and of the
+    firm; a flag that names a receipt credited at another bank (round-tripping compares a
+    payment here with a receipt there) says so without that receipt's reference or amount."""
+    seen = part.references()
+    kept = [
+        f
+        for f in flags
+        if f["object"].partition(":")[0] not in _MOVEMENT_OBJECTS or f["object"] in seen
+    ]
+    here = {r.reference for r in part.receipts}
+    hidden = [
+        f"receipt {r.reference} of {r.amount} {r.currency}"
+        for r in data.receipts
+        if r.reference not in here
+    ]
+    if not hidden:
+        return kept
+    out = []
+    for f in kept:
+        message = f["message"]
+        for text in hidden:
+            if text in message:
+                message = message.replace(text, "a receipt credited at another bank")
+        out.append({**f, "message": message})
+    return out
+
+
 def _compute(data: FirmMonth, rules: Rules, banks: BankSlice = WHOLE_FIRM) -> dict:
     """The figures of the slice ``banks`` of the month (rules.md §11); the flags are judged
     on the whole month (the limit is firm-wide) and kept when their object is in the slice."""
@@ -225,12 +253,7 @@ def _compute(data: FirmMonth, rules: Rules, banks: BankSlice = WHOLE_FIRM) -> di
     currencies = currency_figures(part, rules)
     flags = month_flags(data, rules, currencies)
     if not banks.whole:
-        seen = part.references()
-        flags = [
-            f
-            for f in flags
-            if f["object"].partition(":")[0] not in _MOVEMENT_OBJECTS or f["object"] in seen
-        ]
+        flags = _slice_flags(flags, data, part)
     return {
         "firm": firm.pk,
         "firm_name": firm.name,

@@ -396,3 +396,24 @@ def test_the_migration_gives_summaries_filed_before_one_review_per_bank(two_bank
     assert {r.status for r in rows.values()} == {"returned"}
     assert rows["SCBL"].comment == "Fix it."
     assert rows["SCBL"].snapshot == {}  # two banks: no slice was frozen then
+
+
+def test_a_round_trip_across_banks_names_no_receipt_of_the_other_bank(two_banks):
+    """A payment from HABB within days of a receipt credited at SCBL is flagged (§6.6) in
+    HABB's slice, without the SCBL receipt's reference or amount; SCBL's slice does not
+    show the HABB payment."""
+    from tests.esfca.summaries.conftest import allocation
+
+    world = two_banks
+    receipt(world.firm, "RT-A", date(2025, 10, 28), "1000.00", bank="SCBL", client_country="US")
+    allocation(world.firm, "RT-PAY", date(2025, 10, 28), "950.00", "software_subscriptions",
+               "US", bank="HABB")  # fmt: skip
+    whole = summary_compute(firm=world.firm, month=OCTOBER)["flags"]
+    assert any(f["code"] == "round_tripping" and "RT-A" in f["message"] for f in whole)
+    habb = summary_compute(firm=world.firm, month=OCTOBER, banks=bank_slice(world.other_bank))
+    [flag] = [f for f in habb["flags"] if f["code"] == "round_tripping"]
+    assert flag["object"] == "allocation:RT-PAY"
+    assert "RT-A" not in flag["message"] and "1000.00" not in flag["message"]
+    assert "a receipt credited at another bank" in flag["message"]
+    scbl = summary_compute(firm=world.firm, month=OCTOBER, banks=bank_slice(world.bank))
+    assert not [f for f in scbl["flags"] if "RT-PAY" in f["object"] + f["message"]]
