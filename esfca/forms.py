@@ -62,10 +62,19 @@ class ReceiptForm(ServiceForm):
         label=_("Client country (ISO code)"), max_length=2, widget=COUNTRY_INPUT
     )
     purpose_code = forms.ChoiceField(label=_("Purpose code"), required=False)
+    bank = forms.ChoiceField(
+        label=_("Bank credited"),
+        required=False,
+        help_text=_("Needed when the firm holds the currency at more than one bank."),
+    )
 
-    def __init__(self, *args, currencies=(), **kwargs):
+    def __init__(self, *args, currencies=(), banks=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["currency"].choices = [(c, c) for c in currencies]
+        if len(banks) > 1:  # rules.md §11: a receipt names its bank when it could be several
+            self.fields["bank"].choices = [("", _("— the only one —"))] + [(b, b) for b in banks]
+        else:
+            del self.fields["bank"]
         self.fields["purpose_code"].choices = [("", _("— none —"))] + [
             (p.code, f"{p.code} {p.description}") for p in PurposeCode.objects.all()
         ]
@@ -91,6 +100,7 @@ class ReceiptForm(ServiceForm):
             "client_name": d["client_name"].strip(),
             "client_country": d["client_country"],
             "purpose_code": d.get("purpose_code") or "",
+            "bank": d.get("bank") or "",
         }
 
 
@@ -225,8 +235,34 @@ class ImportUploadForm(forms.Form):
 
 
 class ReviewDecisionForm(forms.Form):
-    DECISIONS = [("accepted", _("Accept")), ("returned", _("Return to the firm"))]
+    """A bank's decision on its slice: no default (the reviewer chooses), and accepting
+    with open flags needs ``confirm_flags`` ticked."""
+
+    DECISIONS = [
+        ("", _("Choose…")),
+        ("accepted", _("Accept")),
+        ("returned", _("Return to the firm")),
+    ]
     decision = forms.ChoiceField(label=_("Decision"), choices=DECISIONS)
     comment = forms.CharField(
         label=_("Comment"), required=False, widget=forms.Textarea(attrs={"rows": 3})
     )
+    confirm_flags = forms.BooleanField(
+        label=_("I have read the open flags and accept the slice with them"), required=False
+    )
+
+    def __init__(self, *args, open_flags: int = 0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.open_flags = open_flags
+        if not open_flags:
+            del self.fields["confirm_flags"]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("decision") == "accepted" and self.open_flags and not data.get("confirm_flags"):
+            self.add_error(
+                "confirm_flags",
+                _("%(n)d flags are open: confirm that you accept the slice with them.")
+                % {"n": self.open_flags},
+            )
+        return data

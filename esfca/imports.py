@@ -47,6 +47,7 @@ COLUMNS = [
     "client_name",
     "client_country",
     "purpose_code",
+    "bank",
 ]
 REQUIRED = {"reference", "value_date", "amount", "currency", "client_name", "client_country"}
 HELP = {
@@ -59,6 +60,8 @@ HELP = {
     "client_name": "Name of the foreign client",
     "client_country": "ISO 3166 alpha-2 code of the client's country, e.g. US",
     "purpose_code": "SBP purpose code, e.g. 9184 (optional)",
+    "bank": "Code of the bank credited, e.g. SCBL: needed when the currency is held at "
+    "more than one bank",
 }
 MAX_ROWS = 200_000
 # Rows per database transaction (and per step of the progress bar). Each chunk costs a few
@@ -228,6 +231,7 @@ def row_kwargs(row: dict) -> dict:
         "client_name": row["client_name"],
         "client_country": row["client_country"].upper(),
         "purpose_code": row.get("purpose_code") or "",
+        "bank": (row.get("bank") or "").strip().upper(),
     }
 
 

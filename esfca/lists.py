@@ -5,7 +5,8 @@ One place for which rows a list holds (the firm's; in a month when asked), their
 the related rows loaded with them and the filters the web offers. Named for what the doors
 share, the lists: ``esfca/models/movements.py`` already names the rows themselves. Tenant
 scoping is done before: every function takes the ``Firm`` its caller fetched through
-``exporters.selectors``.
+``exporters.selectors``, and the ``BankSlice`` of it the caller sees (rules.md §11: a
+bank's reviewer lists only the movements on the firm's accounts at its bank).
 """
 
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from exporters.models import Firm
+from exporters.selectors import WHOLE_FIRM, BankSlice
 from exporters.validators import ISO_COUNTRIES
 
 from .models import Allocation, Conversion, Receipt, Transfer
@@ -35,12 +37,16 @@ class Movements:
 
     model: type[models.Model]
     accounts: tuple[str, ...] = ()
+    banks: tuple[str, ...] = ("esfca__bank_id",)  # the banks a movement is on (§11)
 
 
 RECEIPTS = Movements(Receipt, accounts=("esfca__bank",))
 ALLOCATIONS = Movements(Allocation, accounts=("esfca__bank",))
-CONVERSIONS = Movements(Conversion, accounts=("esfca__bank",))
-TRANSFERS = Movements(Transfer)  # a transfer shows its accounts' ids only
+CONVERSIONS = Movements(
+    Conversion, accounts=("esfca__bank",), banks=("esfca__bank_id", "pkr_account__bank_id")
+)
+# A transfer shows its accounts' ids only.
+TRANSFERS = Movements(Transfer, banks=("from_account__bank_id", "to_account__bank_id"))
 
 
 def in_month(rows: QuerySet, month: Month | None) -> QuerySet:
@@ -58,10 +64,12 @@ def movements(
     month: Month | None = None,
     newest_first: bool = False,
     with_accounts: bool = False,
+    banks: BankSlice = WHOLE_FIRM,
 ) -> QuerySet:
-    """The firm's movements of ``kind``: oldest first unless ``newest_first``; with each
-    row's account and bank loaded in the same query when ``with_accounts``."""
-    rows = kind.model.objects.filter(firm=firm)
+    """The firm's movements of ``kind`` (those on the accounts of ``banks``): oldest first
+    unless ``newest_first``; with each row's account and bank loaded in the same query when
+    ``with_accounts``."""
+    rows = kind.model.objects.filter(banks.accounts(*kind.banks), firm=firm)
     if with_accounts and kind.accounts:
         rows = rows.select_related(*kind.accounts)
     return in_month(rows, month).order_by(*(NEWEST_FIRST if newest_first else OLDEST_FIRST))
@@ -123,8 +131,11 @@ class AllocationFilter(MovementFilter):
         fields = []
 
 
-def filtered(filterset_class: type[MovementFilter], firm: Firm, params) -> MovementFilter:
-    """A web table of the firm's movements, newest first, filtered by the query ``params``
-    (its ``.qs`` is the rows, the filter set itself the form the page shows)."""
-    rows = movements(filterset_class.kind, firm, newest_first=True)
+def filtered(
+    filterset_class: type[MovementFilter], firm: Firm, params, banks: BankSlice = WHOLE_FIRM
+) -> MovementFilter:
+    """A web table of the firm's movements (of the slice ``banks``), newest first, filtered
+    by the query ``params`` (its ``.qs`` is the rows, the filter set itself the form the
+    page shows)."""
+    rows = movements(filterset_class.kind, firm, newest_first=True, banks=banks)
     return filterset_class(params or None, queryset=rows)

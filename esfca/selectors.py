@@ -18,6 +18,7 @@ from django.utils.translation import gettext_noop
 
 from exporters.errors import DomainError
 from exporters.models import Firm
+from exporters.selectors import WHOLE_FIRM, BankSlice
 from ledger.errors import FxRateMissing
 from ledger.models import Account
 from ledger.revaluation import Revaluation, revaluation_for_firm
@@ -105,7 +106,7 @@ class Dashboard:
     today: date
     balances: list[Balance]
     pkr_accounts: list[Account]
-    headroom: Headroom
+    headroom: Headroom | None  # firm-wide (rules.md §11): not shown in a bank's slice
     months: list[MonthFlow]
     regions: list[tuple[str, Decimal, int]]  # region, USD, percent
     clients: list[tuple[str, Decimal, int]]  # top clients: name, USD, percent
@@ -135,11 +136,14 @@ def _usd(value: Fraction) -> Decimal:
     return policy.round_half_up(value)
 
 
-def balances(firm: Firm, *, on: date) -> list[Balance]:
-    """Each ESFCA with its PKR value at the latest rate and the unrealised FX gain."""
+def balances(firm: Firm, *, on: date, banks: BankSlice = WHOLE_FIRM) -> list[Balance]:
+    """Each ESFCA (of the slice) with its PKR value at the latest rate and the unrealised
+    FX gain."""
     accounts = {
         a.pk: a
-        for a in Account.objects.filter(owner=firm, kind=Account.Kind.ESFCA).select_related("bank")
+        for a in Account.objects.filter(owner=firm, kind=Account.Kind.ESFCA)
+        .filter(banks.accounts())
+        .select_related("bank")
     }
     try:
         revaluations = {r.account_id: r for r in revaluation_for_firm(firm.pk, on=on)}
@@ -184,7 +188,10 @@ def headroom(firm: Firm, *, on: date) -> Headroom:
     )
 
 
-def dashboard(firm: Firm, *, today: date | None = None) -> Dashboard:
+def dashboard(firm: Firm, *, today: date | None = None, banks: BankSlice = WHOLE_FIRM) -> Dashboard:
+    """The firm's dashboard, of the slice ``banks`` only for a bank's reviewer (rules.md
+    §11): its accounts there and the receipts and allocations on them; the firm-wide
+    retention headroom is left out of a slice."""
     today = today or services.local_today()
     months = _months_back(today, 12)
     start = months[0]
@@ -192,8 +199,9 @@ def dashboard(firm: Firm, *, today: date | None = None) -> Dashboard:
     by_region: dict[str, Fraction] = defaultdict(Fraction)
     by_client: dict[str, Fraction] = defaultdict(Fraction)
     unvalued = 0
-    receipts = Receipt.objects.standing().filter(firm=firm, value_date__range=(start, today))
-    receipts = receipts.only(
+    receipts = Receipt.objects.standing().filter(
+        banks.accounts("esfca__bank_id"), firm=firm, value_date__gte=start, value_date__lte=today
+    ).only(
         "value_date", "amount", "currency", "retained", "ref_buy", "ref_buy_usd",
         "client_name", "client_country",
     )  # fmt: skip
@@ -224,27 +232,31 @@ def dashboard(firm: Firm, *, today: date | None = None) -> Dashboard:
     return Dashboard(
         firm=firm,
         today=today,
-        balances=balances(firm, on=today),
+        balances=balances(firm, on=today, banks=banks),
         pkr_accounts=list(
-            Account.objects.filter(owner=firm, kind=Account.Kind.PKR_BANK).select_related("bank")
+            Account.objects.filter(owner=firm, kind=Account.Kind.PKR_BANK)
+            .filter(banks.accounts())
+            .select_related("bank")
         ),
-        headroom=headroom(firm, on=today),
+        headroom=headroom(firm, on=today) if banks.whole else None,
         months=[flows[m] for m in months],
         regions=regions,
         clients=[(name, _usd(v), share(v)) for name, v in top],
         herfindahl=(Decimal(hhi.numerator) / Decimal(hhi.denominator)).quantize(Decimal("0.0001")),
         concentration_warning=warning,
-        allocations=allocation_mix(firm, since=start, until=today),
+        allocations=allocation_mix(firm, since=start, until=today, banks=banks),
         unvalued_receipts=unvalued,
     )
 
 
-def allocation_mix(firm: Firm, *, since: date, until: date) -> list[dict]:
+def allocation_mix(
+    firm: Firm, *, since: date, until: date, banks: BankSlice = WHOLE_FIRM
+) -> list[dict]:
     """Allocations by category and currency, largest first within each currency."""
     totals: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
     rows = (
         Allocation.objects.standing()
-        .filter(firm=firm, value_date__range=(since, until))
+        .filter(banks.accounts("esfca__bank_id"), firm=firm, value_date__range=(since, until))
         .values_list("category", "currency", "amount")
     )
     for category, currency, amount in rows:
@@ -398,6 +410,11 @@ def allocation_context(firm: Firm, *, currency: str, category: str, on: date) ->
 
 def firm_esfcas(firm: Firm) -> QuerySet[Account]:
     return Account.objects.filter(owner=firm, kind=Account.Kind.ESFCA).select_related("bank")
+
+
+def firm_esfca_banks(firm: Firm) -> list[str]:
+    """The codes of the banks holding the firm's ESFCAs."""
+    return sorted(set(firm_esfcas(firm).values_list("bank__code", flat=True)))
 
 
 def firm_currencies(firm: Firm) -> list[str]:

@@ -9,8 +9,13 @@ not revealed (404); an action the user's role may not take on a firm it sees is 
 - a finance officer sees its firm and moves its money; a firm viewer only sees it;
 - a bank reviewer sees and reviews the firms holding an account at its bank;
 - the review desk (queue, portfolio) is the reviewers' and the platform admin's, who
-  oversees every bank and firm there.
+  oversees every bank and firm there;
+- within a firm, a bank reviewer sees only the slice at its banks (rules.md §11): the
+  firm's accounts there and the movements on them (``firm_slice_for``); everyone else who
+  sees the firm sees all of it.
 """
+
+from dataclasses import dataclass
 
 from django.db.models import Q, QuerySet
 
@@ -109,3 +114,50 @@ def user_primary_role(user: User) -> str | None:
         return "platform_admin"
     membership = Membership.objects.filter(user=user).order_by("id").first()
     return membership.role if membership else None
+
+
+# --- the part of a firm a user sees (rules.md §11) --------------------------------------------
+
+
+@dataclass(frozen=True)
+class BankSlice:
+    """Which of a firm's accounts a user sees: every bank's (``bank_ids`` None) or only
+    those at ``bank_ids``. Doors and reads take one and filter by it, never decide it."""
+
+    bank_ids: frozenset[int] | None = None
+
+    @property
+    def whole(self) -> bool:
+        return self.bank_ids is None
+
+    def holds(self, bank_id: int | None) -> bool:
+        """Whether an account at ``bank_id`` is in the slice."""
+        return self.bank_ids is None or bank_id in self.bank_ids
+
+    def accounts(self, *paths: str) -> Q:
+        """A filter keeping rows with an account of the slice at any of ``paths`` (each a
+        lookup to an account's bank id, ``"bank_id"`` for accounts themselves)."""
+        if self.bank_ids is None:
+            return Q()
+        found = Q(pk__in=[])
+        for path in paths or ("bank_id",):
+            found |= Q(**{f"{path}__in": sorted(self.bank_ids)})
+        return found
+
+
+WHOLE_FIRM = BankSlice()
+
+
+def bank_slice(bank: Bank) -> BankSlice:
+    """The slice of one bank (a bank's review, its portfolio)."""
+    return BankSlice(frozenset({bank.pk}))
+
+
+def firm_slice_for(user: User, firm: Firm) -> BankSlice:
+    """The part of ``firm`` that ``user`` sees: all of it for a superuser and the firm's own
+    people; for a bank reviewer only its accounts at the reviewed banks (rules.md §11)."""
+    if user.is_superuser:
+        return WHOLE_FIRM
+    if _memberships(user, *Membership.FIRM_ROLES).filter(firm=firm).exists():
+        return WHOLE_FIRM
+    return BankSlice(frozenset(_reviewed_bank_ids(user).values_list("bank_id", flat=True)))

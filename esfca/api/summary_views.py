@@ -21,9 +21,9 @@ from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 
-from esfca.models import MonthlySummary
+from esfca.models import SummaryReview
 from esfca.summaries import documents, figures, formatting, reviews, services
-from exporters.selectors import banks_overseen_by, user_oversees_reviews, user_reviews_firm
+from exporters.selectors import banks_overseen_by, banks_reviewed_by, user_oversees_reviews
 
 from .serializers import ErrorOut
 from .views import ApiView as APIView
@@ -79,18 +79,25 @@ SUMMARY_SCHEMA = inline_serializer(
         "sha256": serializers.CharField(allow_null=True),
         "currencies": serializers.ListField(child=serializers.DictField()),
         "flags": FLAG_SCHEMA.__class__(many=True),
+        "reviews": serializers.ListField(
+            child=serializers.DictField(),
+            help_text="one per bank holding the firm's accounts: bank, status, comment",
+        ),
         "revisions": serializers.ListField(child=serializers.DictField()),
     },
 )
 REVIEW_ROW = inline_serializer(
     "ReviewRow",
     {
-        "id": serializers.IntegerField(),
+        "id": serializers.IntegerField(help_text="the bank's slice (its review)"),
+        "summary": serializers.IntegerField(),
         "firm": serializers.IntegerField(),
         "firm_name": serializers.CharField(),
         "month": serializers.CharField(),
+        "bank": serializers.CharField(),
         "revision": serializers.IntegerField(),
-        "status": serializers.CharField(help_text=STATUSES),
+        "status": serializers.CharField(help_text="the slice's: filed, accepted, returned, closed"),
+        "summary_status": serializers.CharField(help_text=STATUSES),
         "sha256": serializers.CharField(),
         "filed_at": serializers.DateTimeField(),
         "flags": FLAG_SCHEMA.__class__(many=True),
@@ -109,10 +116,13 @@ DECISION_OUT = inline_serializer(
     "ReviewDecisionOut",
     {
         "id": serializers.IntegerField(),
+        "summary": serializers.IntegerField(),
         "firm": serializers.IntegerField(),
         "month": serializers.CharField(),
+        "bank": serializers.CharField(),
         "revision": serializers.IntegerField(),
-        "status": serializers.CharField(help_text="accepted or returned"),
+        "status": serializers.CharField(help_text="the slice's: accepted or returned"),
+        "summary_status": serializers.CharField(help_text=STATUSES),
         "comment": serializers.CharField(),
         "decided_at": serializers.DateTimeField(),
     },
@@ -161,6 +171,7 @@ class SummaryDetailView(SummaryView):
                 month=first,
                 revision=int(revision) if revision else None,
                 with_revaluation=revalue,
+                banks=self.slice_of(firm),
             )
         except LookupError as exc:
             raise NotFound(str(exc)) from None
@@ -208,7 +219,10 @@ class SummaryDownloadView(SummaryView):
             raise ValidationError({"revision": ["Give a revision number."]})
         try:
             payload = figures.summary_detail(
-                firm=firm, month=first, revision=int(revision) if revision else None
+                firm=firm,
+                month=first,
+                revision=int(revision) if revision else None,
+                banks=self.slice_of(firm),
             )
         except LookupError as exc:
             raise NotFound(str(exc)) from None
@@ -222,9 +236,11 @@ class ReviewPagination(PageNumberPagination):
 
 class ReviewListView(APIView):
     @extend_schema(
-        summary="Summaries of the reviewer's bank's firms (filter by status)",
+        summary="The reviewer's bank's slices of filed summaries (filter by status)",
         parameters=[
-            OpenApiParameter("status", OpenApiTypes.STR, enum=["filed", "accepted", "returned"])
+            OpenApiParameter(
+                "status", OpenApiTypes.STR, enum=["filed", "accepted", "returned", "closed"]
+            )
         ],
         request=None,
         responses={200: REVIEW_PAGE, **errors(400, 401, 403)},
@@ -233,7 +249,7 @@ class ReviewListView(APIView):
         if not user_oversees_reviews(request.user):
             raise PermissionDenied("Only bank reviewers see the review queue.")
         status = request.query_params.get("status") or None
-        allowed = {s for s in MonthlySummary.Status.values if s != MonthlySummary.Status.DRAFT}
+        allowed = set(SummaryReview.Status.values)
         if status is not None and status not in allowed:
             raise ValidationError({"status": [f"Choose one of {', '.join(sorted(allowed))}."]})
         paginator = ReviewPagination()
@@ -256,11 +272,11 @@ class ReviewDecisionView(APIView):
         responses={200: DECISION_OUT, **errors(400, 401, 403, 404, 409)},
     )
     def post(self, request, pk: int):
-        summary = reviews.summary_for_reviewer(user=request.user, pk=pk)
-        if summary is None:
+        review = reviews.review_for_user(user=request.user, pk=pk)
+        if review is None:
             raise NotFound("No such summary.")
-        if not user_reviews_firm(request.user, summary.firm):
-            raise PermissionDenied("Only a reviewer of the firm's bank decides on its summary.")
+        if not banks_reviewed_by(request.user).filter(pk=review.bank_id).exists():
+            raise PermissionDenied("Only a reviewer of the bank decides on its slice.")
         body = request.data if isinstance(request.data, dict) else {}
         decision, comment = body.get("decision"), body.get("comment", "")
         errors = {}
@@ -270,18 +286,22 @@ class ReviewDecisionView(APIView):
             errors["comment"] = ["Give the comment as text."]
         if errors:
             raise ValidationError(errors)
-        summary = services.review_decide(
-            summary=summary, decision=decision, comment=comment or "", actor=request.user
+        review = services.review_decide(
+            review=review, decision=decision, comment=comment or "", actor=request.user
         )
+        summary = review.summary
         return Response(
             {
-                "id": summary.pk,
+                "id": review.pk,
+                "summary": summary.pk,
                 "firm": summary.firm_id,
                 "month": formatting.month_label(summary.month),
+                "bank": review.bank.code,
                 "revision": summary.revision,
-                "status": summary.status,
-                "comment": summary.comment,
-                "decided_at": formatting.local_iso(summary.decided_at),
+                "status": review.status,
+                "summary_status": summary.status,
+                "comment": review.comment,
+                "decided_at": formatting.local_iso(review.decided_at),
             }
         )
 

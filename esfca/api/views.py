@@ -33,7 +33,13 @@ from esfca.services import (
     transfer_create,
 )
 from exporters.models import Bank, Firm, Membership
-from exporters.selectors import firm_visible_to, firms_visible_to, user_can_operate
+from exporters.selectors import (
+    BankSlice,
+    firm_slice_for,
+    firm_visible_to,
+    firms_visible_to,
+    user_can_operate,
+)
 from exporters.services import bank_create, firm_create, user_create
 from ledger.fx.selectors import fx_rates
 from ledger.fx.services import fx_rate_store
@@ -92,6 +98,10 @@ class ApiView(APIView):
         except Firm.DoesNotExist:
             raise NotFound(self.not_found) from None
 
+    def slice_of(self, firm: Firm) -> BankSlice:
+        """The part of ``firm`` the caller sees (rules.md §11)."""
+        return firm_slice_for(self.request.user, firm)
+
     def require_operator(self, firm: Firm, message: str = DENIED) -> None:
         if not user_can_operate(self.request.user, firm):
             self.permission_denied(self.request, message=message)
@@ -130,7 +140,9 @@ class FirmView(ApiView):
     def movement_page(self, pk: int, kind: lists.Movements, serializer_class) -> Response:
         """A page of the firm's movements of ``kind``, oldest first, in ``?month=`` if asked."""
         firm = self.visible_firm(pk)
-        rows = lists.movements(kind, firm, month=self.month(), with_accounts=True)
+        rows = lists.movements(
+            kind, firm, month=self.month(), with_accounts=True, banks=self.slice_of(firm)
+        )
         return self.page(rows, serializer_class)
 
 
@@ -197,7 +209,8 @@ class FirmAccountsView(FirmView):
         responses={200: paginated(s.AccountOut), **errors(401, 404)},
     )
     def get(self, request, pk: int):
-        return self.page(selectors.firm_bank_accounts(self.visible_firm(pk)), s.AccountOut)
+        firm = self.visible_firm(pk)
+        return self.page(selectors.firm_bank_accounts(firm, self.slice_of(firm)), s.AccountOut)
 
     @extend_schema(
         request=s.AccountIn, responses={201: s.AccountOut, **errors(400, 401, 403, 404, 409)}
@@ -211,7 +224,8 @@ class FirmAccountsView(FirmView):
 class FirmBalancesView(FirmView):
     @extend_schema(responses={200: s.BalancesOut, **errors(401, 404)})
     def get(self, request, pk: int):
-        accounts = selectors.firm_bank_accounts(self.visible_firm(pk))
+        firm = self.visible_firm(pk)
+        accounts = selectors.firm_bank_accounts(firm, self.slice_of(firm))
         return Response(s.BalancesOut({"accounts": accounts}).data)
 
 
@@ -376,7 +390,9 @@ class MovementView(FirmView):
 
     def movement(self, firm: Firm, ids: dict):
         try:
-            return selectors.firm_movement(self.movements, firm, ids[self.id_kwarg])
+            return selectors.firm_movement(
+                self.movements, firm, ids[self.id_kwarg], self.slice_of(firm)
+            )
         except ObjectDoesNotExist:
             raise NotFound() from None
 

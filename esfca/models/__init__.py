@@ -2,7 +2,7 @@ from .audit import AuditEvent
 from .imports import ImportJob
 from .movements import Allocation, Conversion, Receipt, Transfer
 from .rules import EquityCapVersion, Parameter, PurposeCode, RetentionRuleVersion, TaxRate
-from .summaries import MonthlySummary, SummaryEvent, SummaryReminder
+from .summaries import MonthlySummary, SummaryEvent, SummaryReminder, SummaryReview
 
 __all__ = [
     "Allocation",
@@ -17,6 +17,7 @@ __all__ = [
     "RetentionRuleVersion",
     "SummaryEvent",
     "SummaryReminder",
+    "SummaryReview",
     "TaxRate",
     "Transfer",
 ]

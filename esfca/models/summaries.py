@@ -3,16 +3,43 @@
 A summary is computed live while it is a draft. Filing freezes the computed figures as
 a JSON ``snapshot`` with its SHA-256; the snapshot is never rewritten afterwards. A
 returned summary is filed again as a new revision, so every revision stays readable.
+
+Each filed revision is reviewed bank by bank (rules.md §11): one ``SummaryReview`` per
+bank holding any of the firm's accounts, with the frozen figures of that bank's slice.
+The summary's own status follows its reviews: accepted when every bank accepted,
+returned as soon as one bank returns.
 """
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from exporters.models import Firm
+from exporters.models import Bank, Firm
 
 
-class MonthlySummary(models.Model):
+def person() -> models.ForeignKey:
+    """Who did a step (filed, decided): a user, kept even if the account is deactivated."""
+    return models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+
+class Decided(models.Model):
+    """Who decided, when, and the comment: a bank's review, and the summary it settles."""
+
+    comment = models.TextField(blank=True, default="")
+    decided_by = person()
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class MonthlySummary(Decided):
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
         FILED = "filed", "Filed"
@@ -25,23 +52,8 @@ class MonthlySummary(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
     snapshot = models.JSONField(default=dict, blank=True)
     sha256 = models.CharField(max_length=64, blank=True, default="")
-    filed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
+    filed_by = person()
     filed_at = models.DateTimeField(null=True, blank=True)
-    decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
-    decided_at = models.DateTimeField(null=True, blank=True)
-    comment = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -63,6 +75,38 @@ class MonthlySummary(models.Model):
         return f"{self.firm_id} {self.month:%Y-%m} r{self.revision} {self.status}"
 
 
+class SummaryReview(Decided):
+    """One bank's review of one filed revision: its slice of the firm (rules.md §11).
+
+    ``snapshot`` holds the slice's figures and flags as filed (the accounts at ``bank``
+    only), so a reviewer never reads another bank's figures. ``closed``: another bank
+    returned the revision, or a newer revision superseded it; nothing more is decided.
+    """
+
+    class Status(models.TextChoices):
+        FILED = "filed", "Filed"
+        ACCEPTED = "accepted", "Accepted"
+        RETURNED = "returned", "Returned"
+        CLOSED = "closed", "Closed"
+
+    summary = models.ForeignKey(MonthlySummary, on_delete=models.PROTECT, related_name="reviews")
+    bank = models.ForeignKey(Bank, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.FILED)
+    snapshot = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["summary_id", "bank_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["summary", "bank"], name="summary_review_one_per_bank"),
+        ]
+        indexes = [models.Index(fields=["bank", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.summary} {self.bank_id} {self.status}"
+
+
 class SummaryEvent(models.Model):
     """One step of a summary's life: drafted, filed, accepted, returned (who, when, why)."""
 
@@ -71,13 +115,15 @@ class SummaryEvent(models.Model):
         FILED = "filed", "Filed"
         ACCEPTED = "accepted", "Accepted"
         RETURNED = "returned", "Returned"
+        CLOSED = "closed", "Closed"
 
     summary = models.ForeignKey(MonthlySummary, on_delete=models.PROTECT, related_name="events")
     action = models.CharField(max_length=10, choices=Action.choices)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
+    actor = person()
     comment = models.TextField(blank=True, default="")
+    review = models.ForeignKey(
+        SummaryReview, on_delete=models.PROTECT, null=True, blank=True, related_name="events"
+    )
     at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

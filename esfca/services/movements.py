@@ -22,7 +22,7 @@ from ledger.selectors import lowest_balance_from
 from ledger.services import account_open
 
 from ..audit import audit
-from ..errors import DuplicateReference, NoAccount
+from ..errors import DuplicateReference, InvalidInput, NoAccount
 
 
 def plain(value) -> str | None:
@@ -117,25 +117,42 @@ def movement_fields(firm: Firm, reference: str, value_date: date, fingerprint: s
 # --- the firm's accounts --------------------------------------------------------------------
 
 
-def esfca_account(firm: Firm, currency: str, bank: str = "") -> Account:
-    """The firm's ESFCA in ``currency``: at ``bank`` when given, else the first opened."""
+def esfca_account(firm: Firm, currency: str, bank: str = "", *, named: bool = False) -> Account:
+    """The firm's ESFCA in ``currency``: at ``bank`` when given, else the first opened.
+
+    ``named`` (a receipt, rules.md §11): when the firm holds ``currency`` at more than one
+    bank, the bank must be given (``validation_error`` on ``bank``), never guessed.
+    """
     accounts = Account.objects.filter(owner=firm, kind=Account.Kind.ESFCA, currency=currency)
     if bank:
         accounts = accounts.filter(bank__code=bank)
-    account = accounts.order_by("pk").first()
-    if account is None:
+    found = list(accounts.order_by("pk")[:2])
+    if not found:
         at = f" at {bank}" if bank else ""
         raise NoAccount(f"{firm.name} has no {currency} ESFCA{at}.", currency=currency)
-    return account
+    if named and not bank and len(found) > 1:
+        raise InvalidInput(
+            f"{firm.name} holds {currency} at more than one bank: name the bank.",
+            bank=[f"Name the bank: {firm.name} holds {currency} at more than one bank."],
+        )
+    return found[0]
 
 
-def pkr_account(firm: Firm, bank_id: int | None) -> Account:
-    """The firm's PKR account, at the ESFCA's bank when it has one there."""
+def pkr_account(firm: Firm, bank_id: int | None, *, same_bank: bool = False) -> Account:
+    """The firm's PKR account, at the ESFCA's bank when it has one there.
+
+    ``same_bank`` (a receipt's PKR side, rules.md §11): only the PKR account at that bank
+    will do; none there is ``no_account``.
+    """
     accounts = list(Account.objects.filter(owner=firm, kind=Account.Kind.PKR_BANK).order_by("pk"))
+    same = [a for a in accounts if a.bank_id == bank_id]
+    if same_bank and not same and accounts:
+        raise NoAccount(
+            f"{firm.name} has no PKR account at the bank of the ESFCA credited.", currency="PKR"
+        )
     if not accounts:
         raise NoAccount(f"{firm.name} has no PKR account.", currency="PKR")
-    same_bank = [a for a in accounts if a.bank_id == bank_id]
-    return (same_bank or accounts)[0]
+    return (same or accounts)[0]
 
 
 def internal_account(firm: Firm, kind: str, currency: str, category: str = "") -> Account:

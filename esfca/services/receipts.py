@@ -146,10 +146,10 @@ class StoredLookups:
         self.firm = firm
 
     def esfca(self, currency: str, bank: str) -> Account:
-        return esfca_account(self.firm, currency, bank)
+        return esfca_account(self.firm, currency, bank, named=True)
 
     def pkr(self, bank_id: int | None) -> Account:
-        return pkr_account(self.firm, bank_id)
+        return pkr_account(self.firm, bank_id, same_bank=True)
 
     def internal(self, kind: str, currency: str) -> Account:
         return internal_account(self.firm, kind, currency)

@@ -19,8 +19,9 @@ from django.utils import timezone
 from esfca import policy
 from esfca.models import MonthlySummary, Parameter
 from exporters.models import Firm
+from exporters.selectors import WHOLE_FIRM, BankSlice
 from ledger.errors import LedgerError
-from ledger.models import FxRate
+from ledger.models import Account, FxRate
 
 from . import flags as F
 from .formatting import RATIO, local_iso, money, month_label, ratio
@@ -31,6 +32,8 @@ Status = MonthlySummary.Status
 # movement too (rules.md §9): it and its original net to nothing in the ledger and both
 # are left out of the month's figures.
 _RECORDED_KINDS = ("receipt", "allocation", "conversion", "transfer", "reversal")
+# Flag objects naming one movement; a bank's slice keeps those of its own movements only.
+_MOVEMENT_OBJECTS = ("receipt", "allocation", "conversion")
 
 
 # --- the month's figures and flags ----------------------------------------------------------
@@ -216,18 +219,52 @@ def month_flags(data: FirmMonth, rules: Rules, currencies: list[dict]) -> list[d
     return out
 
 
-def _compute(data: FirmMonth, rules: Rules) -> dict:
+def _slice_flags(flags: list[dict], data: FirmMonth, part: FirmMonth) -> list[dict]:
+    """The flags a bank's slice shows (rules.md §11): those of its own movements and of the
+    firm; a flag that names a receipt credited at another bank (round-tripping compares a
+    payment here with a receipt there) says so without that receipt's reference or amount."""
+    seen = part.references()
+    kept = [
+        f
+        for f in flags
+        if f["object"].partition(":")[0] not in _MOVEMENT_OBJECTS or f["object"] in seen
+    ]
+    here = {r.reference for r in part.receipts}
+    hidden = [
+        f"receipt {r.reference} of {r.amount} {r.currency}"
+        for r in data.receipts
+        if r.reference not in here
+    ]
+    if not hidden:
+        return kept
+    out = []
+    for f in kept:
+        message = f["message"]
+        for text in hidden:
+            if text in message:
+                message = message.replace(text, "a receipt credited at another bank")
+        out.append({**f, "message": message})
+    return out
+
+
+def _compute(data: FirmMonth, rules: Rules, banks: BankSlice = WHOLE_FIRM) -> dict:
+    """The figures of the slice ``banks`` of the month (rules.md §11); the flags are judged
+    on the whole month (the limit is firm-wide) and kept when their object is in the slice."""
     firm = data.firm
-    currencies = currency_figures(data, rules)
+    part = data.at(banks)
+    currencies = currency_figures(part, rules)
+    flags = month_flags(data, rules, currencies)
+    if not banks.whole:
+        flags = _slice_flags(flags, data, part)
     return {
         "firm": firm.pk,
         "firm_name": firm.name,
         "ntn": firm.ntn,
         "registration_body": firm.registration_body,
-        "banks": sorted({a.bank.code for a in data.accounts if a.bank_id}),
+        "banks": sorted({a.bank.code for a in part.accounts if a.bank_id}),
         "month": month_label(data.first),
         "currencies": currencies,
-        "flags": month_flags(data, rules, currencies),
+        "flags": flags,
     }
 
 
@@ -248,8 +285,9 @@ def _gc_paused():
             gc.enable()
 
 
-def summary_compute(*, firm: Firm, month: date) -> dict:
-    """The live figures and flags (§6 items 1–7 and 9) of a firm's month (rules.md §5).
+def summary_compute(*, firm: Firm, month: date, banks: BankSlice = WHOLE_FIRM) -> dict:
+    """The live figures and flags (§6 items 1–7 and 9) of a firm's month (rules.md §5), of
+    the slice ``banks`` only when given (rules.md §11).
 
     ``closing`` is built from the month's business records and checked against the
     ledger's ESFCA balance at month end (``ledger_closing``, from the entries); a
@@ -258,13 +296,24 @@ def summary_compute(*, firm: Firm, month: date) -> dict:
     """
     with _gc_paused():
         months, rules = firm_months([firm], month)
-        return _compute(months[firm.pk], rules)
+        return _compute(months[firm.pk], rules, banks)
 
 
-def summary_compute_many(*, firms: list[Firm], month: date) -> dict[int, dict]:
+def summary_compute_many(
+    *, firms: list[Firm], month: date, banks: BankSlice = WHOLE_FIRM
+) -> dict[int, dict]:
     with _gc_paused():
         months, rules = firm_months(firms, month)
-        return {pk: _compute(data, rules) for pk, data in months.items()}
+        return {pk: _compute(data, rules, banks) for pk, data in months.items()}
+
+
+def summary_compute_slices(*, firm: Firm, month: date, slices: dict) -> tuple[dict, dict]:
+    """The whole month's figures and those of each slice (``{key: BankSlice}``), from one
+    load: what filing freezes (rules.md §5, §11)."""
+    with _gc_paused():
+        months, rules = firm_months([firm], month)
+        data = months[firm.pk]
+        return _compute(data, rules), {k: _compute(data, rules, b) for k, b in slices.items()}
 
 
 # --- the summary with its filing state ------------------------------------------------------
@@ -274,6 +323,7 @@ def summary_revisions(*, firm: Firm, month: date) -> list[MonthlySummary]:
     return list(
         MonthlySummary.objects.filter(firm=firm, month=month)
         .select_related("filed_by", "decided_by")
+        .prefetch_related("reviews__bank", "reviews__decided_by")
         .order_by("revision")
     )
 
@@ -284,24 +334,46 @@ def filing_due(month: date) -> date:
     return F.filing_due_date(month, day)
 
 
-def summary_filing_flags(record, live: dict, due: date, firm_id: int, month: date) -> list:
-    """The §6.8 flags of a stored revision (or of none yet) against the live figures."""
+def summary_filing_flags(
+    record, live: dict, due: date, firm_id: int, month: date, frozen: dict | None = None
+) -> list:
+    """The §6.8 flags of a stored revision (or of none yet) against the live figures;
+    ``frozen`` is the filed figures compared (the revision's, or one bank's slice of it)."""
     filed = record is not None and record.status != Status.DRAFT
     obj = (
         f"summary:{firm_id}/{month_label(month)}/r{record.revision}"
         if record
         else f"summary:{firm_id}/{month_label(month)}"
     )
+    if filed and frozen is None:
+        frozen = record.snapshot
     return F.filing_flags(
         obj=obj,
         due=due,
         filed_on=timezone.localdate(record.filed_at) if filed else None,
-        filed_currencies=record.snapshot.get("currencies") if filed else None,
+        filed_currencies=frozen.get("currencies") if filed and frozen else None,
         live_currencies=live["currencies"],
     )
 
 
-def _revision_row(r: MonthlySummary) -> dict:
+def own_review(record: MonthlySummary | None, banks: BankSlice):
+    """The review of ``record`` by the slice's bank (a reviewer's own), or None."""
+    if record is None or banks.whole:
+        return None
+    return next((r for r in record.reviews.all() if banks.holds(r.bank_id)), None)
+
+
+def _decision(r: MonthlySummary, banks: BankSlice) -> dict:
+    """Who decided, when and why: the revision's, or the slice's own review's."""
+    decided = r if banks.whole else own_review(r, banks)
+    return {
+        "decided_by": decided.decided_by.username if decided and decided.decided_by else None,
+        "decided_at": local_iso(decided.decided_at) if decided else None,
+        "comment": decided.comment if decided else "",
+    }
+
+
+def _revision_row(r: MonthlySummary, banks: BankSlice) -> dict:
     return {
         "id": r.pk,
         "revision": r.revision,
@@ -309,24 +381,58 @@ def _revision_row(r: MonthlySummary) -> dict:
         "sha256": r.sha256 or None,
         "filed_by": r.filed_by.username if r.filed_by else None,
         "filed_at": local_iso(r.filed_at),
-        "decided_by": r.decided_by.username if r.decided_by else None,
-        "decided_at": local_iso(r.decided_at),
-        "comment": r.comment,
+        **_decision(r, banks),
     }
 
 
+def review_list(record: MonthlySummary | None, banks: BankSlice = WHOLE_FIRM) -> list[dict]:
+    """Which banks review the revision and where each stands (contract 1.1); a slice sees
+    the others' status, never their comment (rules.md §11)."""
+    if record is None or record.status == Status.DRAFT:
+        return []
+    return [
+        {
+            "id": r.pk if banks.holds(r.bank_id) else None,
+            "bank": r.bank.code,
+            "status": r.status,
+            "comment": r.comment if banks.holds(r.bank_id) else "",
+        }
+        for r in record.reviews.all()
+    ]
+
+
+def frozen_figures(record: MonthlySummary | None, banks: BankSlice) -> dict | None:
+    """The figures filed for the slice: the revision's snapshot for the whole firm, the
+    bank's review snapshot for a slice; None while a draft (or none frozen for the slice)."""
+    if record is None or record.status == Status.DRAFT:
+        return None
+    if banks.whole:
+        return record.snapshot
+    review = own_review(record, banks)
+    return review.snapshot if review is not None and review.snapshot else None
+
+
 def summary_payload(
-    record: MonthlySummary | None, live: dict, *, firm: Firm, month: date, revisions
+    record: MonthlySummary | None,
+    live: dict,
+    *,
+    firm: Firm,
+    month: date,
+    revisions,
+    banks: BankSlice = WHOLE_FIRM,
 ) -> dict:
-    """The contract's summary body. Filed revisions show their frozen figures; the
-    flags are always live, so a change after filing shows up (§6.8)."""
+    """The contract's summary body. Filed revisions show their frozen figures (of the
+    slice ``banks`` only, for a bank's reviewer); the flags are always live, so a change
+    after filing shows up (§6.8)."""
     due = filing_due(month)
     filed = record is not None and record.status != Status.DRAFT
-    base = dict(record.snapshot) if filed else dict(live)
+    frozen = frozen_figures(record, banks)
+    base = dict(frozen) if frozen is not None else dict(live)
     next_revision = (revisions[-1].revision + 1) if revisions else 1
     if record is not None and record.status == Status.DRAFT:
         next_revision = record.revision
-    payload = {
+    decision = _decision(record, banks) if filed else _decision(None, WHOLE_FIRM)
+    return {
         **base,
         "id": record.pk if record else None,
         "firm": firm.pk,
@@ -336,15 +442,18 @@ def summary_payload(
         "sha256": record.sha256 if filed else None,
         "filed_by": record.filed_by.username if filed and record.filed_by else None,
         "filed_at": local_iso(record.filed_at) if filed else None,
-        "decided_by": record.decided_by.username if filed and record.decided_by else None,
-        "decided_at": local_iso(record.decided_at) if filed else None,
-        "comment": record.comment if filed else "",
+        **decision,
         "due_date": due.isoformat(),
-        "flags": live["flags"] + summary_filing_flags(record, live, due, firm.pk, month),
-        "filed_flags": record.snapshot.get("flags", []) if filed else None,
-        "revisions": [_revision_row(r) for r in revisions],
+        "flags": live["flags"]
+        + summary_filing_flags(record, live, due, firm.pk, month, frozen or {}),
+        "filed_flags": frozen.get("flags", []) if filed and frozen is not None else None,
+        # What changed since the revision was filed, figure by figure (a refile shows it).
+        "changes": F.figures_diff(frozen.get("currencies", []), live["currencies"])
+        if filed and frozen is not None
+        else [],
+        "reviews": review_list(record, banks),
+        "revisions": [_revision_row(r, banks) for r in revisions],
     }
-    return payload
 
 
 def revaluation_at_month_end(*, firm: Firm, month: date) -> list[dict] | None:
@@ -380,10 +489,13 @@ def summary_detail(
     month: date,
     revision: int | None = None,
     with_revaluation: bool = False,
+    banks: BankSlice = WHOLE_FIRM,
 ) -> dict:
     """The summary of a firm's month as the API shows it: the latest revision (or the one
     asked for), its frozen figures once filed, live figures while a draft; plus, live, the
-    PKR value and unrealised FX gain of the ESFCAs at month end (``revaluation``)."""
+    PKR value and unrealised FX gain of the ESFCAs at month end (``revaluation``). A bank's
+    reviewer passes its slice (``exporters.selectors.firm_slice_for``): only the accounts
+    at its bank (rules.md §11)."""
     revisions = summary_revisions(firm=firm, month=month)
     if revision is None:
         record = revisions[-1] if revisions else None
@@ -391,8 +503,18 @@ def summary_detail(
         record = next((r for r in revisions if r.revision == revision), None)
         if record is None:
             raise LookupError(f"{firm.name} has no revision {revision} for {month:%Y-%m}.")
-    live = summary_compute(firm=firm, month=month)
-    payload = summary_payload(record, live, firm=firm, month=month, revisions=revisions)
+    live = summary_compute(firm=firm, month=month, banks=banks)
+    payload = summary_payload(
+        record, live, firm=firm, month=month, revisions=revisions, banks=banks
+    )
     if with_revaluation:
-        payload["revaluation"] = revaluation_at_month_end(firm=firm, month=month)
+        rows = revaluation_at_month_end(firm=firm, month=month)
+        if rows is not None and not banks.whole:
+            seen = set(
+                Account.objects.filter(owner=firm)
+                .filter(banks.accounts())
+                .values_list("pk", flat=True)
+            )
+            rows = [r for r in rows if r["account"] in seen]
+        payload["revaluation"] = rows
     return payload

@@ -402,7 +402,19 @@ def filing_due_date(month_first: date, due_day: int) -> date:
     return next_first.replace(day=min(due_day, last.day))
 
 
-def _changes(filed: list[dict], live: list[dict]) -> list[str]:
+def _shown(value) -> str:
+    """A figure as text for a diff: nested figures (by category, by country) inline."""
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {v}" for k, v in value.items())
+    if isinstance(value, list):
+        return "; ".join(" ".join(str(v) for v in item.values()) for item in value)
+    return "" if value is None else str(value)
+
+
+def figures_diff(filed: list[dict], live: list[dict]) -> list[dict]:
+    """Figure by figure, what differs between two lists of per-currency figures (a filed
+    revision and the live month, or two revisions): ``currency``, ``figure``, ``before``,
+    ``after`` (as text; empty where a currency is absent on one side)."""
     before = {c["currency"]: c for c in filed}
     after = {c["currency"]: c for c in live}
     changes = []
@@ -410,8 +422,35 @@ def _changes(filed: list[dict], live: list[dict]) -> list[str]:
         a, b = before.get(currency, {}), after.get(currency, {})
         for key in sorted(a.keys() | b.keys()):
             if a.get(key) != b.get(key):
-                changes.append(f"{currency} {key}")
+                changes.append(
+                    {
+                        "currency": currency,
+                        "figure": key,
+                        "before": _shown(a.get(key)),
+                        "after": _shown(b.get(key)),
+                    }
+                )
     return changes
+
+
+def figure_changes(filed: list[dict], live: list[dict]) -> list[str]:
+    """``"USD retained"`` for each figure that differs between two lists of currencies."""
+    return [f"{c['currency']} {c['figure']}" for c in figures_diff(filed, live)]
+
+
+def flags_compared(frozen: list[dict], now: list[dict]) -> list[dict]:
+    """The flags frozen at filing beside the flags as they are now, by code and object:
+    each ``{"flag", "state"}`` with state ``open`` (in both), ``new`` (now only) or
+    ``resolved`` (at filing only)."""
+
+    def key(f: dict) -> tuple:
+        return f.get("code"), f.get("object")
+
+    then = {key(f) for f in frozen}
+    current = {key(f) for f in now}
+    rows = [{"flag": f, "state": "open" if key(f) in then else "new"} for f in now]
+    rows += [{"flag": f, "state": "resolved"} for f in frozen if key(f) not in current]
+    return rows
 
 
 def filing_flags(
@@ -430,7 +469,7 @@ def filing_flags(
     if filed_on > due:
         flags.append(flag(8, "filed_late", f"Filed on {filed_on}, after the due date {due}.", obj))
     if filed_currencies is not None:
-        changes = _changes(filed_currencies, live_currencies)
+        changes = figure_changes(filed_currencies, live_currencies)
         if changes:
             flags.append(
                 flag(

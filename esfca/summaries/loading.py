@@ -27,6 +27,7 @@ from esfca.models import (
     Transfer,
 )
 from exporters.models import Firm
+from exporters.selectors import BankSlice
 from ledger.models import Account, Entry, FxRate
 
 from . import flags as F
@@ -51,6 +52,7 @@ RECEIPT_FIELDS = (
     "client_country",
     "purpose_code",
     "converted_on",
+    "esfca__bank",
 )
 ALLOCATION_FIELDS = (
     "id",
@@ -60,8 +62,18 @@ ALLOCATION_FIELDS = (
     "investee_name",
     "investee_country",
     "sbp_approval_reference",
+    "esfca__bank",
 )
-CONVERSION_FIELDS = ("id", *_RECORD_FIELDS, "rate")
+CONVERSION_FIELDS = ("id", *_RECORD_FIELDS, "rate", "esfca__bank")
+TRANSFER_FIELDS = (
+    "firm_id",
+    "currency",
+    "amount",
+    "to_account__currency",
+    "to_amount",
+    "from_account__bank",
+    "to_account__bank",
+)
 
 
 @dataclass
@@ -87,6 +99,54 @@ class FirmMonth:
     conversions: list = field(default_factory=list)
     transfers: list = field(default_factory=list)
     ledger: dict = field(default_factory=dict)  # currency → {"opening","closing", kind sums}
+    books: dict = field(default_factory=dict)  # account id → (currency, opening, kind sums)
+
+    def at(self, banks: BankSlice) -> "FirmMonth":
+        """The part of the month at the slice's banks (rules.md §11): its accounts, the
+        receipts credited and the movements debited there, a transfer's side there only.
+        The flags are judged on the whole month (the limit is firm-wide) and kept by the
+        caller when their object is in this part."""
+        if banks.whole:
+            return self
+        accounts = [a for a in self.accounts if banks.holds(a.bank_id)]
+        part = FirmMonth(firm=self.firm, first=self.first, last=self.last, accounts=accounts)
+        part.receipts = [r for r in self.receipts if banks.holds(r.esfca__bank)]
+        part.allocations = [a for a in self.allocations if banks.holds(a.esfca__bank)]
+        part.allocations_after = [a for a in self.allocations_after if banks.holds(a.esfca__bank)]
+        part.conversions = [c for c in self.conversions if banks.holds(c.esfca__bank)]
+        # A transfer's hidden side keeps no currency, so no figure counts it.
+        for t in self.transfers:
+            out, into = banks.holds(t[5]), banks.holds(t[6])
+            if out or into:
+                part.transfers.append(
+                    (t[0], t[1] if out else None, t[2], t[3] if into else None, *t[4:])
+                )
+        part.books = {a.pk: self.books[a.pk] for a in accounts if a.pk in self.books}
+        part.ledger = ledger_books(part.books.values())
+        return part
+
+    def references(self) -> set[str]:
+        """The flag objects of this part's movements (``receipt:REF`` and the like)."""
+        return (
+            {f"receipt:{r.reference}" for r in self.receipts}
+            | {f"allocation:{a.reference}" for a in (*self.allocations, *self.allocations_after)}
+            | {f"conversion:{c.reference}" for c in self.conversions}
+        )
+
+
+def ledger_books(books) -> dict:
+    """Per currency: opening, closing and the month's movement per kind, over ``books``
+    (each ``(currency, opening, {kind: moved})`` of one account)."""
+    ledger: dict = {}
+    for currency, opening, kinds in books:
+        book = ledger.setdefault(
+            currency, {"opening": Decimal(0), "closing": Decimal(0), "kinds": defaultdict(Decimal)}
+        )
+        book["opening"] += opening
+        book["closing"] += opening + sum(kinds.values(), Decimal(0))
+        for kind, moved in kinds.items():
+            book["kinds"][kind] += moved
+    return ledger
 
 
 def fetch_rows(queryset, fields: tuple[str, ...], name: str) -> list:
@@ -153,14 +213,13 @@ def _ledger_sums(
         )
         .order_by()
     ):
-        book = months[owner_of[account_id]].ledger.setdefault(
-            currency, {"opening": Decimal(0), "closing": Decimal(0), "kinds": defaultdict(Decimal)}
-        )
-        opening = (opening_dr or 0) - (opening_cr or 0)
-        moved = (dr or 0) - (cr or 0)
-        book["opening"] += opening
-        book["closing"] += opening + moved
-        book["kinds"][kind] += moved
+        books = months[owner_of[account_id]].books
+        _, opening, kinds = books.setdefault(account_id, (currency, Decimal(0), {}))
+        opening += (opening_dr or 0) - (opening_cr or 0)
+        kinds[kind] = kinds.get(kind, Decimal(0)) + (dr or 0) - (cr or 0)
+        books[account_id] = (currency, opening, kinds)
+    for data in months.values():
+        data.ledger = ledger_books(data.books.values())
 
 
 def _dated_rows(model, fields: tuple[str, ...], ids: list[int], since: date, until: date):
@@ -208,7 +267,7 @@ def firm_months(firms: list[Firm], first: date) -> tuple[dict[int, FirmMonth], R
         Transfer.objects.standing()
         .filter(firm_id__in=ids, value_date__range=(first, last))
         .order_by("firm_id", "value_date", "id")
-        .values_list("firm_id", "currency", "amount", "to_account__currency", "to_amount")
+        .values_list(*TRANSFER_FIELDS)
     )
     for row in transfers:
         months[row[0]].transfers.append(row)

@@ -1,8 +1,11 @@
-"""Writes of the monthly summaries (rules.md §5): draft, file, decide, remind.
+"""Writes of the monthly summaries (rules.md §5, §11): draft, file, decide, remind.
 
 Lifecycle: ``draft`` (computed live) → ``filed`` by a finance officer once the month has
-ended (a frozen snapshot with its SHA-256) → ``accepted`` or ``returned`` by the bank's
-reviewer → a returned summary is filed again as a new revision. Each write locks the
+ended (a frozen snapshot with its SHA-256, and one review per bank with the frozen figures
+of that bank's slice) → each bank accepts or returns its slice: the summary is
+``accepted`` when every bank accepted, ``returned`` as soon as one returns (the other
+pending slices close) → a returned summary, or a filed one whose figures changed since,
+is filed again as a new revision, reviewed again by every bank. Each write locks the
 firm's row (as the money services do), so two filings of one month can never both pass,
 and records a ``SummaryEvent`` and an ``AuditEvent`` in the same transaction.
 
@@ -21,16 +24,18 @@ from django.utils import timezone
 from esfca import policy
 from esfca.audit import audit
 from esfca.errors import InvalidInput, InvalidState
-from esfca.models import MonthlySummary, SummaryEvent, SummaryReminder
+from esfca.models import MonthlySummary, SummaryEvent, SummaryReminder, SummaryReview
 from esfca.services import lock_firm
-from exporters.models import Firm, Membership
+from exporters.models import Bank, Firm, Membership
+from exporters.selectors import bank_slice
 from ledger.models import Account
 
 from . import flags as F
-from .figures import filing_due, summary_compute
+from .figures import filing_due, summary_compute, summary_compute_slices
 from .formatting import canonical_json, month_label, previous_month
 
 Status = MonthlySummary.Status
+Review = SummaryReview.Status
 # Reminders go out this many days before the due day, and on it.
 REMINDER_DAYS_BEFORE = (3, 0)
 
@@ -40,12 +45,13 @@ def snapshot_sha256(snapshot: dict) -> str:
     return hashlib.sha256(canonical_json(snapshot)).hexdigest()
 
 
-def _event(summary: MonthlySummary, action: str, actor, comment: str = "") -> None:
+def _event(summary: MonthlySummary, action: str, actor, comment: str = "", review=None) -> None:
     SummaryEvent.objects.create(
         summary=summary,
         action=action,
         actor=actor if getattr(actor, "is_authenticated", False) else None,
         comment=comment,
+        review=review,
     )
 
 
@@ -58,17 +64,16 @@ def _latest(firm: Firm, month: date) -> MonthlySummary | None:
     )
 
 
-@transaction.atomic
-def summary_file(*, firm: Firm, month: date, actor) -> MonthlySummary:
-    """File a firm's month (rules.md §5): freeze the computed figures and their SHA-256.
+def firm_banks(firm: Firm) -> list[Bank]:
+    """The banks holding any of the firm's accounts: each reviews its slice (§11)."""
+    held = Account.objects.filter(owner=firm, kind__in=Account.BANK_KINDS).values("bank_id")
+    return list(Bank.objects.filter(pk__in=held).order_by("code"))
 
-    Refused (``invalid_state``) while the month has not ended, or when it is already
-    filed or accepted; after a return it is filed again as a new revision. The snapshot
-    is written once and never changed: a later backdated entry raises §6.8 instead.
-    """
-    month = month.replace(day=1)
-    now = timezone.now()
-    today = timezone.localdate(now)
+
+def _check_fileable(month: date, latest: MonthlySummary | None, live: dict, today: date) -> None:
+    """``invalid_state`` while the month runs, or when the latest revision is filed or
+    accepted and its figures have not changed since (rules.md §5, §9: a changed month may
+    be filed again on the firm's own initiative)."""
     _, last = policy.month_bounds(month)
     if today <= last:
         raise InvalidState(
@@ -76,31 +81,60 @@ def summary_file(*, firm: Firm, month: date, actor) -> MonthlySummary:
             f"{last + timedelta(days=1)}.",
             month=month_label(month),
         )
+    if latest is None or latest.status not in (Status.FILED, Status.ACCEPTED):
+        return
+    if F.figure_changes(latest.snapshot.get("currencies", []), live["currencies"]):
+        return
+    raise InvalidState(
+        f"{month_label(month)} is already {latest.status} (revision {latest.revision}) and "
+        "unchanged since; only a returned or changed month can be filed again.",
+        status=latest.status,
+        revision=latest.revision,
+    )
+
+
+def _frozen(figures: dict, obj: str, due: date, today: date, revision: int) -> dict:
+    """Figures as filed: with the §6.8 filing flags, and the revision."""
+    flags = figures["flags"] + F.filing_flags(
+        obj=obj, due=due, filed_on=today, filed_currencies=None, live_currencies=[]
+    )
+    return {**figures, "flags": flags, "revision": revision}
+
+
+def _close_pending(summary: MonthlySummary, actor, why: str) -> None:
+    """The revision's slices still waiting close: nothing more is decided on them."""
+    for review in summary.reviews.select_for_update().filter(status=Review.FILED):
+        review.status = Review.CLOSED
+        review.save(update_fields=["status", "updated_at"])
+        _event(summary, SummaryEvent.Action.CLOSED, actor, why, review=review)
+
+
+@transaction.atomic
+def summary_file(*, firm: Firm, month: date, actor) -> MonthlySummary:
+    """File a firm's month (rules.md §5, §11): freeze the computed figures and their SHA-256,
+    and open one review per bank holding any of the firm's accounts, each with the frozen
+    figures of its slice.
+
+    Refused (``invalid_state``) while the month has not ended, or when it is already
+    filed or accepted and unchanged since; after a return, or once its figures changed
+    (a reversal, a backdated entry), it is filed again as a new revision and the previous
+    revision's pending slices close. A snapshot is written once and never changed.
+    """
+    month = month.replace(day=1)
+    now = timezone.now()
+    today = timezone.localdate(now)
     firm = lock_firm(firm)
     latest = _latest(firm, month)
-    if latest is not None and latest.status in (Status.FILED, Status.ACCEPTED):
-        raise InvalidState(
-            f"{month_label(month)} is already {latest.status} (revision "
-            f"{latest.revision}); only a returned summary can be filed again.",
-            status=latest.status,
-            revision=latest.revision,
-        )
-    figures = summary_compute(firm=firm, month=month)
+    banks = firm_banks(firm)
+    figures, slices = summary_compute_slices(
+        firm=firm, month=month, slices={b.pk: bank_slice(b) for b in banks}
+    )
+    _check_fileable(month, latest, figures, today)
     due = filing_due(month)
-    revision = (
-        latest.revision
-        if latest is not None and latest.status == Status.DRAFT
-        else (latest.revision + 1 if latest else 1)
-    )
+    in_place = latest is not None and latest.status == Status.DRAFT
+    revision = latest.revision if in_place else (latest.revision + 1 if latest else 1)
     obj = f"summary:{firm.pk}/{month_label(month)}/r{revision}"
-    figures["flags"] += F.filing_flags(
-        obj=obj,
-        due=due,
-        filed_on=today,
-        filed_currencies=None,
-        live_currencies=figures["currencies"],
-    )
-    snapshot = {**figures, "revision": revision}
+    snapshot = _frozen(figures, obj, due, today, revision)
     digest = snapshot_sha256(snapshot)
     fields = {
         "status": Status.FILED,
@@ -109,13 +143,21 @@ def summary_file(*, firm: Firm, month: date, actor) -> MonthlySummary:
         "filed_by": actor if getattr(actor, "is_authenticated", False) else None,
         "filed_at": now,
     }
-    if latest is not None and latest.status == Status.DRAFT:
+    if in_place:
         for name, value in fields.items():
             setattr(latest, name, value)
         latest.save(update_fields=[*fields, "updated_at"])
         summary = latest
     else:
+        if latest is not None:
+            _close_pending(latest, actor, f"Superseded by revision {revision}.")
         summary = MonthlySummary.objects.create(firm=firm, month=month, revision=revision, **fields)
+    SummaryReview.objects.bulk_create(
+        SummaryReview(
+            summary=summary, bank=b, snapshot=_frozen(slices[b.pk], obj, due, today, revision)
+        )
+        for b in banks
+    )
     _event(summary, SummaryEvent.Action.FILED, actor)
     audit(
         actor,
@@ -125,18 +167,12 @@ def summary_file(*, firm: Firm, month: date, actor) -> MonthlySummary:
         month=month_label(summary.month),
         revision=revision,
         sha256=digest,
+        banks=[b.code for b in banks],
     )
     return summary
 
 
-@transaction.atomic
-def review_decide(*, summary: MonthlySummary, decision: str, comment: str = "", actor):
-    """A bank reviewer accepts or returns a filed summary (rules.md §5).
-
-    Only a ``filed`` summary can be decided (``invalid_state`` otherwise). A return
-    needs a comment saying what to correct; the firm then files a new revision.
-    """
-    comment = (comment or "").strip()
+def _check_decision(decision: str, comment: str) -> None:
     if decision not in (Status.ACCEPTED, Status.RETURNED):
         raise InvalidInput(
             "Decide 'accepted' or 'returned'.", decision=["Choose 'accepted' or 'returned'."]
@@ -147,19 +183,60 @@ def review_decide(*, summary: MonthlySummary, decision: str, comment: str = "", 
         )
     if len(comment) > 5000:
         raise InvalidInput("The comment is too long.", comment=["At most 5000 characters."])
-    lock_firm(summary.firm)
-    summary = MonthlySummary.objects.select_for_update().get(pk=summary.pk)
-    if summary.status != Status.FILED:
-        raise InvalidState(
-            f"Only a filed summary can be decided; this one is {summary.status}.",
-            status=summary.status,
-        )
-    summary.status = decision
-    summary.decided_by = actor if getattr(actor, "is_authenticated", False) else None
-    summary.decided_at = timezone.now()
-    summary.comment = comment
+
+
+def _settle(summary: MonthlySummary, review: SummaryReview, actor) -> None:
+    """The summary's status from its slices: returned as soon as one returns (the other
+    pending slices close), accepted when every bank accepted, filed otherwise."""
+    if review.status == Review.RETURNED:
+        _close_pending(summary, actor, f"{review.bank.code} returned the revision.")
+        status = Status.RETURNED
+    elif not summary.reviews.exclude(status=Review.ACCEPTED).exists():
+        status = Status.ACCEPTED
+    else:
+        return
+    summary.status = status
+    summary.decided_by = review.decided_by
+    summary.decided_at = review.decided_at
+    summary.comment = review.comment
     summary.save(update_fields=["status", "decided_by", "decided_at", "comment", "updated_at"])
-    _event(summary, decision, actor, comment)
+    if status == Status.RETURNED:
+        transaction.on_commit(lambda: summary_return_notify(summary_id=summary.pk))
+
+
+@transaction.atomic
+def review_decide(
+    *, review: SummaryReview, decision: str, comment: str = "", actor
+) -> SummaryReview:
+    """A bank's reviewer accepts or returns its bank's slice of a filed revision (§5, §11).
+
+    Only a slice still ``filed`` is decided (``invalid_state`` otherwise: already decided,
+    or closed because another bank returned the revision or a newer one superseded it). A
+    return needs a comment saying what to correct; it returns the whole summary to the
+    firm, whose finance officers are emailed at once.
+    """
+    comment = (comment or "").strip()
+    _check_decision(decision, comment)
+    lock_firm(review.summary.firm)
+    review = SummaryReview.objects.select_for_update().select_related("bank").get(pk=review.pk)
+    summary = MonthlySummary.objects.select_for_update().get(pk=review.summary_id)
+    if review.status != Review.FILED:
+        why = (
+            " (another bank returned the revision, or a newer one replaced it)"
+            if review.status == Review.CLOSED
+            else ""
+        )
+        raise InvalidState(
+            f"Only a filed slice can be decided; {review.bank.code}'s is {review.status}{why}.",
+            status=review.status,
+            summary_status=summary.status,
+        )
+    review.status = decision
+    review.decided_by = actor if getattr(actor, "is_authenticated", False) else None
+    review.decided_at = timezone.now()
+    review.comment = comment
+    review.save(update_fields=["status", "decided_by", "decided_at", "comment", "updated_at"])
+    _event(summary, decision, actor, comment, review=review)
     audit(
         actor,
         summary.firm,
@@ -167,8 +244,11 @@ def review_decide(*, summary: MonthlySummary, decision: str, comment: str = "", 
         summary,
         month=month_label(summary.month),
         revision=summary.revision,
+        bank=review.bank.code,
     )
-    return summary
+    _settle(summary, review, actor)
+    review.summary = summary
+    return review
 
 
 @transaction.atomic
@@ -202,6 +282,43 @@ def firms_with_esfca():
     ).order_by("pk")
 
 
+def officer_emails(firm: Firm) -> list[str]:
+    """The addresses of the firm's active finance officers."""
+    return sorted(
+        set(
+            Membership.objects.filter(firm=firm, role=Membership.Role.FINANCE_OFFICER)
+            .exclude(user__email="")
+            .filter(user__is_active=True)
+            .values_list("user__email", flat=True)
+        )
+    )
+
+
+def summary_return_notify(*, summary_id: int) -> int:
+    """Email the firm's finance officers that a bank returned their summary, with the
+    comment (nothing waits unseen). Sent after the decision commits; returns how many
+    addresses it went to."""
+    summary = MonthlySummary.objects.select_related("firm").get(pk=summary_id)
+    recipients = officer_emails(summary.firm)
+    returned = summary.reviews.filter(status=Review.RETURNED).select_related("bank").first()
+    if not recipients or summary.status != Status.RETURNED:
+        return 0
+    label = f"{summary.month:%B %Y}"
+    bank = returned.bank.name if returned else "The bank"
+    send_mail(
+        subject=f"ESFCA summary for {label} returned by {bank}",
+        message=(
+            f"{bank} returned revision {summary.revision} of the monthly ESFCA summary of "
+            f"{summary.firm.name} for {label}.\n\nComment: {summary.comment}\n\n"
+            "Correct the month and file it again (a new revision) from the month view of "
+            "the ESFCA manager; every bank reviews the new revision."
+        ),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        recipient_list=recipients,
+    )
+    return len(recipients)
+
+
 def reminder_due(*, today: date) -> tuple[date, date] | None:
     """The month to remind about and its due date, when ``today`` is a reminder day."""
     month = previous_month(today)
@@ -224,14 +341,7 @@ def summary_remind(*, firm: Firm, month: date, due: date, today: date) -> Summar
         return None
     if SummaryReminder.objects.filter(firm=firm, month=month, sent_on=today).exists():
         return None
-    recipients = sorted(
-        set(
-            Membership.objects.filter(firm=firm, role=Membership.Role.FINANCE_OFFICER)
-            .exclude(user__email="")
-            .filter(user__is_active=True)
-            .values_list("user__email", flat=True)
-        )
-    )
+    recipients = officer_emails(firm)
     if not recipients:
         return None
     label = f"{month:%B %Y}"

@@ -5,7 +5,13 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
 from exporters.models import Bank, Firm
-from exporters.selectors import banks_reviewed_by, firm_visible_to, user_can_operate
+from exporters.selectors import (
+    BankSlice,
+    banks_reviewed_by,
+    firm_slice_for,
+    firm_visible_to,
+    user_can_operate,
+)
 
 
 def visible_firm(request, firm_id: int) -> Firm:
@@ -30,6 +36,11 @@ def reviewer_banks(request) -> list[Bank]:
     if not banks:
         raise PermissionDenied("Only bank reviewers work the review queue.")
     return banks
+
+
+def firm_slice(request, firm: Firm) -> BankSlice:
+    """The part of the firm the user sees: a bank's reviewer, its bank's accounts only."""
+    return firm_slice_for(request.user, firm)
 
 
 def firm_page(request, firm: Firm, **context) -> dict:

@@ -12,7 +12,8 @@ from exporters.models import Membership
 from exporters.selectors import firms_visible_to, user_primary_role
 
 from .. import lists, selectors
-from .access import firm_page, visible_firm
+from ..summaries.reviews import months_returned
+from .access import firm_page, firm_slice, visible_firm
 from .charts import monthly_bars
 
 PAGE_SIZE = 50
@@ -40,11 +41,13 @@ def dashboard(request, firm_id: int):
 
 
 def _dashboard(request, firm):
-    data = selectors.dashboard(firm)
+    banks = firm_slice(request, firm)
+    data = selectors.dashboard(firm, banks=banks)
+    returned = months_returned(firm) if banks.whole else []
     return render(
         request,
         "esfca/dashboard.html",
-        firm_page(request, firm, d=data, chart=monthly_bars(data.months)),
+        firm_page(request, firm, d=data, chart=monthly_bars(data.months), returned=returned),
     )
 
 
@@ -82,7 +85,7 @@ def _csv_response(filename: str, header: list[str], rows) -> StreamingHttpRespon
 @login_required
 def receipts(request, firm_id: int):
     firm = visible_firm(request, firm_id)
-    filterset = lists.filtered(lists.ReceiptFilter, firm, request.GET)
+    filterset = lists.filtered(lists.ReceiptFilter, firm, request.GET, firm_slice(request, firm))
     return _listing(request, firm, filterset, "esfca/receipts.html")
 
 
@@ -97,7 +100,7 @@ RECEIPT_COLUMNS = [
 @login_required
 def receipts_csv(request, firm_id: int):
     firm = visible_firm(request, firm_id)
-    qs = lists.filtered(lists.ReceiptFilter, firm, request.GET).qs
+    qs = lists.filtered(lists.ReceiptFilter, firm, request.GET, firm_slice(request, firm)).qs
     rows = (
         [
             r.reference,
@@ -125,7 +128,7 @@ def receipts_csv(request, firm_id: int):
 @login_required
 def allocations(request, firm_id: int):
     firm = visible_firm(request, firm_id)
-    filterset = lists.filtered(lists.AllocationFilter, firm, request.GET)
+    filterset = lists.filtered(lists.AllocationFilter, firm, request.GET, firm_slice(request, firm))
     return _listing(request, firm, filterset, "esfca/allocations.html")
 
 
@@ -140,7 +143,7 @@ ALLOCATION_COLUMNS = [
 @login_required
 def allocations_csv(request, firm_id: int):
     firm = visible_firm(request, firm_id)
-    qs = lists.filtered(lists.AllocationFilter, firm, request.GET).qs
+    qs = lists.filtered(lists.AllocationFilter, firm, request.GET, firm_slice(request, firm)).qs
     rows = (
         [
             a.reference,

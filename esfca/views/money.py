@@ -48,6 +48,7 @@ def receipt_new(request, firm_id: int):
     form = ReceiptForm(
         request.POST or None,
         currencies=currencies,
+        banks=selectors.firm_esfca_banks(firm),
         initial={
             "value_date": services.local_today(),
             "retain_mode": "max",

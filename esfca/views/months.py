@@ -5,6 +5,7 @@ Figures, flags, documents and filing are the summaries module's (``esfca.summari
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
@@ -18,7 +19,7 @@ from ..summaries import documents
 from ..summaries import services as summary_services
 from ..summaries.figures import summary_detail
 from ..summaries.formatting import month_label, month_parse, previous_month
-from .access import firm_page, operated_firm, visible_firm
+from .access import firm_page, firm_slice, operated_firm, visible_firm
 
 DOCUMENTS = {
     "csv": (documents.summary_csv, documents.CSV_TYPE),
@@ -63,10 +64,13 @@ def month_current(request, firm_id: int):
 def month(request, firm_id: int, month: str):
     firm = visible_firm(request, firm_id)
     first = _month(month)
-    payload = summary_detail(firm=firm, month=first)
+    banks = firm_slice(request, firm)
+    payload = summary_detail(firm=firm, month=first, banks=banks)
     events = SummaryEvent.objects.filter(summary__firm=firm, summary__month=first).select_related(
-        "summary", "actor"
+        "summary", "actor", "review__bank"
     )
+    if not banks.whole:  # another bank's decisions and comments are not the reviewer's
+        events = events.filter(Q(review__isnull=True) | banks.accounts("review__bank_id"))
     return render(
         request,
         "esfca/month.html",
@@ -78,7 +82,7 @@ def month(request, firm_id: int, month: str):
             month_text=month,
             events=events,
             months=_recent_months(services.local_today()),
-            can_file=payload["status"] in ("draft", "returned"),
+            can_file=payload["status"] in ("draft", "returned") or bool(payload["changes"]),
         ),
     )
 
@@ -107,6 +111,6 @@ def month_download(request, firm_id: int, month: str, fmt: str):
     first = _month(month)
     if fmt not in DOCUMENTS:
         raise Http404("No such format.")
-    payload = summary_detail(firm=firm, month=first)
+    payload = summary_detail(firm=firm, month=first, banks=firm_slice(request, firm))
     build, content_type = DOCUMENTS[fmt]
     return attachment(build(payload), content_type, documents.filename(payload, fmt))

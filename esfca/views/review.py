@@ -4,32 +4,34 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
-from exporters.selectors import user_reviews_firm
+from exporters.selectors import bank_slice, banks_reviewed_by
 
 from .. import services
 from ..errors import EsfcaError
 from ..forms import ReviewDecisionForm
-from ..models import MonthlySummary
+from ..models import SummaryReview
 from ..summaries import documents
+from ..summaries import flags as F
 from ..summaries import services as summary_services
 from ..summaries.figures import summary_detail
 from ..summaries.formatting import month_label, month_parse, previous_month
 from ..summaries.reviews import (
     bank_portfolio,
+    review_for_user,
     review_queue,
     review_rows,
-    summary_for_reviewer,
 )
 from .access import reviewer_banks
 from .months import DOCUMENTS, attachment
 
 QUEUE_PAGE = 50
-STATUSES = ("filed", "accepted", "returned")
+STATUSES = ("filed", "accepted", "returned", "closed")
 
 
 @require_GET
@@ -49,55 +51,107 @@ def queue(request):
     )  # fmt: skip
 
 
-def _summary(request, pk: int) -> MonthlySummary:
+def _review(request, pk: int) -> SummaryReview:
+    """The user's bank's slice ``pk``: 404 for another tenant's or another bank's."""
     reviewer_banks(request)
-    summary = summary_for_reviewer(user=request.user, pk=pk)
-    if summary is None:
+    review = review_for_user(user=request.user, pk=pk)
+    if review is None:
         raise Http404("No such summary.")
-    if not user_reviews_firm(request.user, summary.firm):
-        raise PermissionDenied("Only a reviewer of the firm's bank decides on its summary.")
-    return summary
+    if not banks_reviewed_by(request.user).filter(pk=review.bank_id).exists():
+        raise PermissionDenied("Only a reviewer of the bank decides on its slice.")
+    return review
+
+
+def _slice_payload(review: SummaryReview) -> dict:
+    summary = review.summary
+    return summary_detail(
+        firm=summary.firm,
+        month=summary.month,
+        revision=summary.revision,
+        banks=bank_slice(review.bank),
+    )
+
+
+def _history(review: SummaryReview) -> tuple[list[SummaryReview], list[dict]]:
+    """The bank's slices of every revision of the month, and what changed in its figures
+    since the previous revision's slice."""
+    summary = review.summary
+    slices = list(
+        SummaryReview.objects.filter(
+            summary__firm=summary.firm, summary__month=summary.month, bank=review.bank
+        )
+        .select_related("summary", "decided_by")
+        .order_by("summary__revision")
+    )
+    earlier = [r for r in slices if r.summary.revision < summary.revision]
+    diff = (
+        F.figures_diff(
+            earlier[-1].snapshot.get("currencies", []), review.snapshot.get("currencies", [])
+        )
+        if earlier
+        else []
+    )
+    return slices, diff
+
+
+def _decide(request, review: SummaryReview, form) -> SummaryReview | None:
+    """Record the decision; None (with the refusal on the form) when refused."""
+    try:
+        return summary_services.review_decide(
+            review=review,
+            decision=form.cleaned_data["decision"],
+            comment=form.cleaned_data["comment"],
+            actor=request.user,
+        )
+    except EsfcaError as exc:
+        for field, problems in (exc.details or {}).items():
+            if field in form.fields and isinstance(problems, list):
+                for problem in problems:
+                    form.add_error(field, problem)
+        if not form.errors:
+            form.add_error(None, exc.message)
+    return None
 
 
 @require_http_methods(["GET", "POST"])
 @login_required
 def summary(request, pk: int):
-    record = _summary(request, pk)
-    form = ReviewDecisionForm(request.POST or None)
+    review = _review(request, pk)
+    payload = _slice_payload(review)
+    form = ReviewDecisionForm(request.POST or None, open_flags=len(payload["flags"]))
     if request.method == "POST" and form.is_valid():
-        try:
-            decided = summary_services.review_decide(
-                summary=record,
-                decision=form.cleaned_data["decision"],
-                comment=form.cleaned_data["comment"],
-                actor=request.user,
-            )
-        except EsfcaError as exc:
-            for field, problems in (exc.details or {}).items():
-                if field in form.fields and isinstance(problems, list):
-                    for problem in problems:
-                        form.add_error(field, problem)
-            if not form.errors:
-                form.add_error(None, exc.message)
-        else:
+        decided = _decide(request, review, form)
+        if decided is not None:
             label = _("accepted") if decided.status == "accepted" else _("returned")
             messages.success(
                 request,
-                _("%(firm)s %(month)s is %(label)s.")
-                % {"firm": decided.firm.name, "month": f"{decided.month:%Y-%m}", "label": label},
+                _("%(bank)s's slice of %(firm)s %(month)s is %(label)s; the summary is %(s)s.")
+                % {
+                    "bank": decided.bank.code,
+                    "firm": decided.summary.firm.name,
+                    "month": f"{decided.summary.month:%Y-%m}",
+                    "label": label,
+                    "s": decided.summary.status,
+                },
             )
             return redirect("review_summary", pk=decided.pk)
-    payload = summary_detail(firm=record.firm, month=record.month, revision=record.revision)
+    slices, diff = _history(review)
     return render(
         request,
         "esfca/review_summary.html",
         {
-            "record": record,
+            "record": review.summary,
+            "review": review,
             "s": payload,
             "form": form,
-            "events": record.events.select_related("actor"),
+            "flag_rows": F.flags_compared(payload["filed_flags"] or [], payload["flags"]),
+            "slices": slices,
+            "diff": diff,
+            "events": review.summary.events.filter(
+                Q(review__isnull=True) | Q(review__bank=review.bank)
+            ).select_related("actor", "review__bank"),
             "is_reviewer": True,
-            "reviewed_firm": record.firm,
+            "reviewed_firm": review.summary.firm,
         },
         status=422 if request.method == "POST" else 200,
     )
@@ -106,10 +160,10 @@ def summary(request, pk: int):
 @require_GET
 @login_required
 def summary_download(request, pk: int, fmt: str):
-    record = _summary(request, pk)
+    review = _review(request, pk)
     if fmt not in DOCUMENTS:
         raise Http404("No such format.")
-    payload = summary_detail(firm=record.firm, month=record.month, revision=record.revision)
+    payload = _slice_payload(review)
     build, content_type = DOCUMENTS[fmt]
     return attachment(build(payload), content_type, documents.filename(payload, fmt))
 

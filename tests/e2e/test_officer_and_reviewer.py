@@ -148,6 +148,9 @@ def test_reviewer_queue(page: Page, live_server, shoot):
     expect(page.locator("#summary-status")).to_have_text("filed")
     shoot("11-review-summary")
     page.get_by_label("Decision").select_option("accepted")
+    confirm = page.get_by_label("I have read the open flags")
+    if confirm.count():  # accepting with open flags asks for a confirmation
+        confirm.check()
     page.get_by_role("button", name="Record the decision").click()
     expect(page.locator("#summary-status")).to_have_text("accepted")
     expect(page.locator("#history")).to_contain_text("Accepted")

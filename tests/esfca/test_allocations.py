@@ -24,8 +24,9 @@ DAY = date(2025, 11, 20)
 TODAY = date(2025, 11, 30)
 
 
-def fund(firm, amount="20000.00", currency="USD", reference="R1", day=date(2025, 11, 4)):
+def fund(firm, amount="20000.00", currency="USD", reference="R1", day=date(2025, 11, 4), bank=""):
     receipt, _ = receipt_record(
+        bank=bank,
         firm=firm,
         actor=None,
         reference=reference,
@@ -319,9 +320,10 @@ def test_an_esfca_at_a_second_bank_can_be_chosen():
 
     firm = open_firm()
     second = BankFactory(code="MEZN")
+    first = firm.accounts.get(currency="USD").bank.code
     firm_account_open(firm=firm, bank=second, currency="USD", iban=iban_pk("MEZN", 42))
-    receipt = fund(firm)
-    assert receipt.esfca.bank.code != "MEZN"
+    receipt = fund(firm, bank=first)  # USD at two banks: the receipt names one (§11)
+    assert receipt.esfca.bank.code == first != "MEZN"
     with pytest.raises(InsufficientFunds):
         allocate(firm, bank="MEZN")
     with pytest.raises(errors.NoAccount):

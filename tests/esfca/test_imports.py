@@ -72,3 +72,15 @@ def test_a_file_in_many_chunks_imports_as_its_dry_run_said(monkeypatch):
     )
     assert snapshot() == after
     assert ImportJob.objects.count() == 2
+
+
+def test_a_row_may_name_the_bank_credited():
+    """rules.md §11: the optional last column names the bank (needed when the currency is
+    held at more than one); a file without it reads as before."""
+    header = ",".join(imports.COLUMNS)
+    [named, plain] = imports.read_csv(
+        f"{header}\nB-1,2025-11-04,10.00,USD,,,Client,US,9184,habb\n"
+        "B-2,2025-11-04,10.00,USD,,,Client,US,9184\n".encode()
+    )
+    assert imports.row_kwargs(named)["bank"] == "HABB"
+    assert imports.row_kwargs(plain)["bank"] == ""

@@ -465,7 +465,7 @@ def test_a_transfer_correction_refills_the_target_whose_funds_were_spent():
     bank = BankFactory()
     target = firm_account_open(firm=firm, bank=bank, currency="USD", iban=iban_pk(bank.code, 7))
     source = Account.objects.filter(owner=firm, kind=Account.Kind.ESFCA).exclude(pk=target.pk).get()
-    fund(firm)  # 10,000.00 retained in the source
+    fund(firm, bank=source.bank.code)  # 10,000.00 retained in the source
     moved, _ = transfer_create(
         firm=firm, actor=None, reference="TR-1", value_date=DAY, from_account_id=source.pk,
         to_account_id=target.pk, amount=D("1000.00"), today=TODAY,

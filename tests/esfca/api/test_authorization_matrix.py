@@ -15,7 +15,7 @@ from django.db import transaction
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from esfca.services import firm_account_open, receipt_record
-from exporters.services import bank_create
+from exporters.services import bank_create, user_create
 
 from .conftest import PASSWORD, Api, World, error_of, iban_pk, make_world
 
@@ -269,6 +269,8 @@ def _body(route: str, method: str, world: World, tenant: str, extra: dict):
             "conversion_rate": "280.0000",
             "client_name": "Client",
             "client_country": "US",
+            # USD is held at two banks here (MEZN too): a receipt names its bank (§11).
+            "bank": t.bank.code,
         },
         "firms/{}/allocations/": {
             "reference": "MATRIX-A",
@@ -369,3 +371,54 @@ def test_authorization_matrix(matrix_world, route, method):
             ):
                 error_of(response)
     assert not failures, failures
+
+
+# --- §11: a reviewer of another bank of the same firm sees its bank's slice only ------------
+
+
+def _firm_reads() -> list[str]:
+    return sorted(
+        route
+        for route, method in api_endpoints()
+        if method == "GET" and route.startswith("firms/{}/") and route.count("{}") == 1
+    )
+
+
+def test_a_reviewer_of_the_firm_other_bank_sees_nothing_at_the_first(db):
+    """The own firm also banks at MEZN (PKR and USD, one receipt there). MEZN's reviewer
+    reads every firm endpoint (JSON, the CSV download): the firm's SCBL accounts, their
+    movements and figures appear nowhere; MEZN's do."""
+    world = make_world()
+    t = world.own
+    meezan = bank_create(code="MEZN", name="Meezan Bank")
+    firm_account_open(firm=t.firm, bank=meezan, currency="PKR", iban=iban_pk("MEZN", 301))
+    mezn_usd = firm_account_open(
+        firm=t.firm, bank=meezan, currency="USD", iban=iban_pk("MEZN", 302)
+    )
+    receipts = {}
+    for reference, bank, amount in (("AT-SCBL", "SCBL", "20000.00"), ("AT-MEZN", "MEZN", "777.00")):
+        receipts[bank], _ = receipt_record(
+            firm=t.firm, actor=t.officer, reference=reference, value_date=date(2025, 11, 3),
+            amount=Decimal(amount), currency="USD", conversion_rate=Decimal("280.0000"),
+            client_name="Client", client_country="US", bank=bank,
+        )  # fmt: skip
+    reviewer = user_create(
+        username="mezn-reviewer", password=PASSWORD, role="bank_reviewer", bank=meezan
+    )
+    hidden = ("AT-SCBL", "20000.00", t.esfca_usd.iban, t.pkr.iban)
+    seen_meezan = False
+    for route in _firm_reads():
+        response = Api(reviewer).call("GET", route_url(route, world, "own"), None)
+        assert response.status_code == 200, (route, response.content[:300])
+        body = response.content.decode()
+        for text in hidden:
+            assert text not in body, (route, text)
+        seen_meezan |= "AT-MEZN" in body or mezn_usd.iban in body
+    assert seen_meezan
+    # A movement's own page: MEZN's receipt is there, SCBL's is not found.
+    detail = f"/api/v1/firms/{t.firm.pk}/receipts/{{}}/"
+    assert Api(reviewer).call("GET", detail.format(receipts["MEZN"].pk), None).status_code == 200
+    assert Api(reviewer).call("GET", detail.format(receipts["SCBL"].pk), None).status_code == 404
+    # The firm's own officer sees both banks on the same endpoints.
+    balances = Api(t.officer).call("GET", f"/api/v1/firms/{t.firm.pk}/balances/", None)
+    assert {a["bank"] for a in balances.json()["accounts"]} == {"SCBL", "MEZN"}

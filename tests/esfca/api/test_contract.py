@@ -939,6 +939,13 @@ def test_bank_picks_the_esfca_when_the_firm_has_several(world):
         firm_url(world, "accounts/"),
         {"bank": "MEZN", "currency": "USD", "iban": iban_pk("MEZN", 8)},
     ).json()
+    # The receipt's PKR side goes to the PKR account at the same bank (rules.md §11).
+    response = officer.post(firm_url(world, "receipts/"), receipt_body(bank="MEZN"))
+    assert error_of(response)["code"] == "no_account"
+    admin.post(
+        firm_url(world, "accounts/"),
+        {"bank": "MEZN", "currency": "PKR", "iban": iban_pk("MEZN", 9)},
+    )
     response = officer.post(firm_url(world, "receipts/"), receipt_body(bank="MEZN"))
     assert response.status_code == 201, response.json()
     assert response.json()["bank"] == "MEZN" and response.json()["esfca"] == second["id"]

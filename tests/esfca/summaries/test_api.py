@@ -165,15 +165,18 @@ def test_download_with_an_unknown_format(world):
 
 
 def test_review_queue_and_decision(world):
-    summary_id = file(world).json()["id"]
+    filed = file(world).json()
+    # Contract 1.1: the queue lists the bank's slices; {id} of a decision is the slice's.
+    summary_id = filed["reviews"][0]["id"]
+    assert [(r["bank"], r["status"]) for r in filed["reviews"]] == [("SCBL", "filed")]
     queue = client(world.reviewer).get("/api/v1/reviews/?status=filed")
     assert queue.status_code == 200
     body = queue.json()
     assert set(body) == {"count", "next", "previous", "results"}
     assert body["count"] == 1
     row = body["results"][0]
-    assert (row["id"], row["firm"], row["month"], row["status"]) == (
-        summary_id, world.firm.pk, "2025-10", "filed"
+    assert (row["id"], row["firm"], row["month"], row["bank"], row["status"]) == (
+        summary_id, world.firm.pk, "2025-10", "SCBL", "filed"
     )  # fmt: skip
     assert row["flags"] == []
     assert client(world.other_reviewer).get("/api/v1/reviews/?status=filed").json()["count"] == 0
@@ -203,7 +206,7 @@ def test_review_queue_and_decision(world):
         url, {"decision": "returned", "comment": "Add the missing invoice."}, format="json"
     )
     assert decided.status_code == 200
-    assert decided.json()["status"] == "returned"
+    assert (decided.json()["status"], decided.json()["summary_status"]) == ("returned", "returned")
     assert client(world.reviewer).get("/api/v1/reviews/?status=filed").json()["count"] == 0
     returned = client(world.reviewer).get("/api/v1/reviews/?status=returned").json()["results"]
     assert [r["id"] for r in returned] == [summary_id]
@@ -217,9 +220,11 @@ def test_review_queue_and_decision(world):
     refiled = file(world, day=date(2025, 11, 9)).json()
     assert (refiled["status"], refiled["revision"]) == ("filed", 2)
     again = client(world.reviewer).post(
-        f"/api/v1/reviews/{refiled['id']}/decision/", {"decision": "accepted"}, format="json"
+        f"/api/v1/reviews/{refiled['reviews'][0]['id']}/decision/",
+        {"decision": "accepted"},
+        format="json",
     )
-    assert again.json()["status"] == "accepted"
+    assert (again.json()["status"], again.json()["summary_status"]) == ("accepted", "accepted")
     old = client(world.officer).get(SUMMARY.format(world.firm.pk, "2025-10") + "?revision=1").json()
     assert (old["revision"], old["status"], old["comment"]) == (
         1,

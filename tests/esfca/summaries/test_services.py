@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from esfca.errors import InvalidInput, InvalidState
-from esfca.models import AuditEvent, MonthlySummary, SummaryEvent
+from esfca.models import AuditEvent, MonthlySummary, SummaryEvent, SummaryReview
 from esfca.summaries import services
 from esfca.summaries.figures import summary_compute, summary_detail
 from tests.esfca.summaries.conftest import OCTOBER, booked_on, receipt
@@ -21,10 +21,12 @@ def file(world, day=date(2025, 11, 7), month=OCTOBER):
 
 
 def decide(world, summary, decision, comment="", day=date(2025, 11, 8)):
+    """The world's bank decides its slice (the firm banks at one bank); the summary back."""
+    review = SummaryReview.objects.get(summary=summary, bank=world.bank)
     with booked_on(day):
         return services.review_decide(
-            summary=summary, decision=decision, comment=comment, actor=world.reviewer
-        )
+            review=review, decision=decision, comment=comment, actor=world.reviewer
+        ).summary
 
 
 def test_filing_freezes_the_figures_with_their_sha256(world):

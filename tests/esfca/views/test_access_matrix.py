@@ -96,8 +96,8 @@ def _kwargs(world, job_id: int) -> dict:
         "allocation_context": firm,
         "conversion_new": firm,
         "transfer_new": firm,
-        "review_summary": {"pk": world.summary.pk},
-        "review_summary_download": {"pk": world.summary.pk, "fmt": "csv"},
+        "review_summary": {"pk": world.review.pk},
+        "review_summary_download": {"pk": world.review.pk, "fmt": "csv"},
         "portfolio_download": {"fmt": "csv"},
     }
 
@@ -157,3 +157,56 @@ def test_csrf_is_enforced_on_every_form(world, name):
     token = page.context["csrf_token"]
     response = client.post(url, {"csrfmiddlewaretoken": str(token)})
     assert response.status_code != 403
+
+
+# --- §11: a reviewer of the firm's other bank sees its bank's slice only --------------------
+
+SLICE_PAGES = (
+    "firm_dashboard", "receipts", "receipts_csv", "allocations", "allocations_csv", "month",
+    "month_download",
+)  # fmt: skip
+
+
+def test_a_reviewer_of_the_firm_other_bank_sees_nothing_at_the_first(world):
+    """The firm also banks at HABB (PKR, USD, one receipt there): HABB's reviewer reads
+    every firm page and download and finds nothing of the firm's SCBL accounts."""
+    from decimal import Decimal
+
+    from esfca.services import firm_account_open, receipt_record
+    from exporters.validators import iban_pk
+    from ledger.models import Account
+
+    for n, currency in enumerate(("PKR", "USD"), start=70):
+        firm_account_open(
+            firm=world.firm, bank=world.foreign_bank, currency=currency, iban=iban_pk("HABB", n)
+        )
+    receipt_record(
+        firm=world.firm, actor=world.officer, reference="AT-HABB-1",
+        value_date=world.last_month, amount=Decimal("777.00"), currency="USD", bank="HABB",
+        client_name="Umbrella plc", client_country="GB", purpose_code="9184",
+    )  # fmt: skip
+    hidden = ["INV-PREV-1", "AWS-PREV-1", "INV-NOW-1", "Acme Inc.", "Globex GmbH"]
+    hidden += list(
+        Account.objects.filter(owner=world.firm, bank=world.bank).values_list("iban", flat=True)
+    )
+    kwargs = _kwargs(world, 0)
+    client = Client()
+    client.force_login(world.foreign_reviewer)
+    for name in SLICE_PAGES:
+        for fmt in ("csv", "xlsx", "pdf") if name == "month_download" else (None,):
+            args = {**kwargs[name], "fmt": fmt} if fmt else kwargs[name]
+            response = client.get(reverse(name, kwargs=args))
+            assert response.status_code == 200, name
+            body = b"".join(response) if response.streaming else response.content
+            if fmt in ("xlsx", "pdf"):
+                continue  # binary: their text is checked in tests/esfca/summaries/test_banks.py
+            text = body.decode()
+            for secret in hidden:
+                assert secret not in text, (name, secret)
+    receipts = client.get(reverse("receipts", kwargs=kwargs["receipts"])).content.decode()
+    assert "AT-HABB-1" in receipts
+    # The firm's own officer still sees both banks.
+    officer = Client()
+    officer.force_login(world.officer)
+    mine = officer.get(reverse("receipts", kwargs=kwargs["receipts"])).content.decode()
+    assert "AT-HABB-1" in mine and "INV-PREV-1" in mine

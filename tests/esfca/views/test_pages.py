@@ -248,11 +248,13 @@ def test_reviewer_accepts_and_the_queue_shows_flags(world, client_for):
     client = client_for("reviewer")
     queue = client.get(reverse("review_queue")).content.decode()
     assert world.firm.name in queue and world.foreign_firm.name not in queue
-    target = reverse("review_summary", kwargs={"pk": world.summary.pk})
+    target = reverse("review_summary", kwargs={"pk": world.review.pk})
     response = client.post(target, {"decision": "returned", "comment": ""})
     assert response.status_code == 422
     assert "A return needs a comment." in response.content.decode()
-    response = client.post(target, {"decision": "accepted", "comment": "Fine."})
+    response = client.post(
+        target, {"decision": "accepted", "comment": "Fine.", "confirm_flags": "on"}
+    )
     assert response.status_code == 302
     assert MonthlySummary.objects.get(pk=world.summary.pk).status == "accepted"
     portfolio = client.get(reverse("portfolio"), {"month": f"{world.last_month:%Y-%m}"})
@@ -281,3 +283,25 @@ def test_urdu_is_right_to_left(world, client_for):
     assert "North America" not in html and "شمالی امریکہ" in html  # regions translated too
     allocations = client.get(reverse("allocations", args=[world.firm.pk])).content.decode()
     assert "کلاؤڈ انفراسٹرکچر" in allocations  # and allocation categories
+
+
+def test_receipt_page_names_the_bank_when_the_currency_is_held_at_two(world, client_for):
+    """rules.md §11: the receipt form asks for the bank once USD is held at SCBL and HABB."""
+    from esfca.services import firm_account_open
+    from exporters.validators import iban_pk
+
+    for n, currency in enumerate(("PKR", "USD"), start=80):
+        firm_account_open(
+            firm=world.firm, bank=world.foreign_bank, currency=currency, iban=iban_pk("HABB", n)
+        )
+    client = client_for("officer")
+    assert "Bank credited" in client.get(url("receipt_new", world)).content.decode()
+    refused = client.post(url("receipt_new", world), receipt_post(world, reference="TWO-1"))
+    assert refused.status_code == 422
+    assert "Name the bank" in refused.content.decode()
+    assert not Receipt.objects.filter(reference="TWO-1").exists()
+    done = client.post(
+        url("receipt_new", world), receipt_post(world, reference="TWO-1", bank="HABB")
+    )
+    assert done.status_code == 302
+    assert Receipt.objects.get(reference="TWO-1").esfca.bank == world.foreign_bank

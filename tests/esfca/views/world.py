@@ -10,7 +10,7 @@ from functools import cache
 from django.contrib.auth.hashers import make_password
 from django.utils import timezone
 
-from esfca.models import MonthlySummary
+from esfca.models import MonthlySummary, SummaryReview
 from esfca.services import allocation_create, firm_account_open, receipt_record
 from esfca.summaries.services import summary_file
 from exporters.models import Bank, Firm, Membership, User
@@ -42,6 +42,7 @@ class World:
     foreign_reviewer: User
     admin: User
     summary: MonthlySummary | None
+    review: SummaryReview | None  # the bank's slice of ``summary``
 
     def user(self, role: str) -> User | None:
         return None if role == "anonymous" else getattr(self, role)
@@ -135,4 +136,5 @@ def make_world(*, file_last_month: bool = True) -> World:
         foreign_reviewer=foreign_reviewer,
         admin=admin,
         summary=summary,
+        review=summary.reviews.get(bank=bank) if summary else None,
     )
