@@ -5,7 +5,10 @@ No rule lives here: limits, categories, payees and rates are judged by the servi
 """
 
 from django import forms
+from django.conf import settings
 from django.utils.translation import gettext_lazy as _
+
+from exporters.models import Bank
 
 from .models import Allocation, PurposeCode
 
@@ -215,6 +218,24 @@ class TransferForm(ServiceForm):
             "to_account_id": d["to_account"],
             "amount": d["amount"],
         }
+
+
+class FirmAccountForm(ServiceForm):
+    """A firm's PKR account or ESFCA, opened by a platform admin (``firm_account_open``)."""
+
+    bank = forms.ModelChoiceField(label=_("Bank"), queryset=Bank.objects.all())
+    currency = forms.ChoiceField(
+        label=_("Currency"),
+        choices=[(c, c) for c in settings.CURRENCIES],
+        help_text=_("PKR opens the firm's PKR account; any other currency an ESFCA."),
+    )
+    iban = forms.CharField(label=_("IBAN"), max_length=34)
+
+    def clean_iban(self):
+        return "".join(self.cleaned_data["iban"].split()).upper()
+
+    def service_kwargs(self) -> dict:
+        return dict(self.cleaned_data)
 
 
 class ImportUploadForm(forms.Form):
