@@ -2,10 +2,18 @@
 
 from django.urls import path
 
-from .views import firm, imports, money, months, review
+from .views import firm, imports, money, months, movements, review
 
 F = "firms/<int:firm_id>/"
 M = F + "months/<str:month>/"
+
+
+def movement_page(plural: str, kind: str):
+    """A movement's own page (one view for the four kinds): ``<kind>_detail``."""
+    return path(
+        F + f"{plural}/<int:pk>/", movements.movement_detail, {"kind": kind}, name=f"{kind}_detail"
+    )
+
 
 urlpatterns = [
     path("", firm.home, name="home"),
@@ -13,6 +21,7 @@ urlpatterns = [
     path(F + "receipts/", firm.receipts, name="receipts"),
     path(F + "receipts/export.csv", firm.receipts_csv, name="receipts_csv"),
     path(F + "receipts/new/", money.receipt_new, name="receipt_new"),
+    movement_page("receipts", "receipt"),
     path(F + "receipts/preview/", money.receipt_preview, name="receipt_preview"),
     path(F + "imports/", imports.import_new, name="import_new"),
     path(F + "imports/template.<str:fmt>", imports.import_template, name="import_template"),
@@ -22,9 +31,12 @@ urlpatterns = [
     path(F + "allocations/", firm.allocations, name="allocations"),
     path(F + "allocations/export.csv", firm.allocations_csv, name="allocations_csv"),
     path(F + "allocations/new/", money.allocation_new, name="allocation_new"),
+    movement_page("allocations", "allocation"),
     path(F + "allocations/context/", money.allocation_context, name="allocation_context"),
     path(F + "conversions/new/", money.conversion_new, name="conversion_new"),
+    movement_page("conversions", "conversion"),
     path(F + "transfers/new/", money.transfer_new, name="transfer_new"),
+    movement_page("transfers", "transfer"),
     path(F + "months/", months.month_current, name="month_current"),
     path(M, months.month, name="month"),
     path(M + "file/", months.month_file, name="month_file"),

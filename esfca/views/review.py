@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from exporters.selectors import user_reviews_firm
 
-from .. import services
+from .. import details, services
 from ..errors import EsfcaError
 from ..forms import ReviewDecisionForm
 from ..models import MonthlySummary
@@ -98,6 +98,7 @@ def summary(request, pk: int):
             "events": record.events.select_related("actor"),
             "is_reviewer": True,
             "reviewed_firm": record.firm,
+            "targets": details.flag_targets(record.firm, payload["flags"]),
         },
         status=422 if request.method == "POST" else 200,
     )

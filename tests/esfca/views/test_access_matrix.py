@@ -10,6 +10,9 @@ from django.urls import reverse
 
 from esfca import urls as esfca_urls
 from esfca.imports import import_job_create
+from esfca.models import Allocation, Receipt
+
+from .test_movement_pages import conversion_and_transfer
 
 pytestmark = pytest.mark.django_db
 
@@ -49,6 +52,10 @@ EXPECT = {
     "receipts_csv": {"GET": FIRM_READ},
     "allocations": {"GET": FIRM_READ},
     "allocations_csv": {"GET": FIRM_READ},
+    "receipt_detail": {"GET": FIRM_READ},
+    "allocation_detail": {"GET": FIRM_READ},
+    "conversion_detail": {"GET": FIRM_READ},
+    "transfer_detail": {"GET": FIRM_READ},
     "month_current": {"GET": {k: 302 if v == 200 else v for k, v in FIRM_READ.items()}},
     "month": {"GET": FIRM_READ},
     "month_download": {"GET": FIRM_READ},
@@ -72,10 +79,25 @@ EXPECT = {
 }
 
 
-def _kwargs(world, job_id: int) -> dict:
+def _movement_pages(world, name: str) -> dict:
+    """The four movement pages' arguments (a conversion and a transfer recorded when asked)."""
+    firm = {"firm_id": world.firm.pk}
+    pages = {
+        "receipt_detail": {**firm, "pk": Receipt.objects.get(reference="INV-NOW-1").pk},
+        "allocation_detail": {**firm, "pk": Allocation.objects.get(reference="AWS-PREV-1").pk},
+    }
+    if name in ("conversion_detail", "transfer_detail"):
+        conversion, transfer = conversion_and_transfer(world)
+        pages["conversion_detail"] = {**firm, "pk": conversion.pk}
+        pages["transfer_detail"] = {**firm, "pk": transfer.pk}
+    return pages
+
+
+def _kwargs(world, job_id: int, name: str = "") -> dict:
     month = f"{world.last_month:%Y-%m}"
     firm = {"firm_id": world.firm.pk}
     return {
+        **_movement_pages(world, name),
         "firm_dashboard": firm,
         "receipts": firm,
         "receipts_csv": firm,
@@ -122,7 +144,7 @@ def test_page_access(world, name, method):
     job = import_job_create(
         firm=world.firm, actor=world.officer, filename="rows.csv", data=EMPTY_CSV
     )
-    url = reverse(name, kwargs=_kwargs(world, job.pk).get(name, {}))
+    url = reverse(name, kwargs=_kwargs(world, job.pk, name).get(name, {}))
     seen, expected = {}, {}
     for role in ROLES:
         client = Client()
