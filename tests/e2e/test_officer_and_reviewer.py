@@ -171,3 +171,20 @@ def test_reviewer_queue(page: Page, live_server, shoot):
     with page.expect_download() as download:
         page.get_by_role("link", name="Download CSV").click()
     assert "Multan Tech" in download.value.path().read_text()
+
+
+def test_viewer_opens_a_receipt_from_the_list(page: Page, live_server, shoot):
+    world = make_world()
+    log_in(page, live_server, "viewer")
+    page.get_by_role("link", name="Receipts", exact=True).click()
+    page.get_by_role("link", name="INV-NOW-1").click()
+    expect(page.get_by_role("heading", name="Receipt INV-NOW-1")).to_be_visible()
+    expect(page.locator("#figures")).to_contain_text("USD 10,000.00")
+    expect(page.locator("#rules")).to_contain_text("the buying rate of the value date")
+    expect(page.locator("#entries tbody tr")).to_have_count(
+        Receipt.objects.get(reference="INV-NOW-1").transaction.entries.count()
+    )
+    expect(page.locator("#timeline")).to_contain_text("Recorded by officer")
+    shoot("09-receipt-page")
+    page.get_by_role("link", name="its month").click()
+    expect(page.locator("#month-pick")).to_contain_text(f"{world.last_month:%b %Y} · filed")

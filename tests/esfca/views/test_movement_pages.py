@@ -80,6 +80,22 @@ def test_receipt_page_shows_figures_rule_rates_entries_and_who_recorded_it(world
     assert "Recorded</strong> by officer" in html
 
 
+def test_a_receipt_page_shows_the_reference_rates_it_was_valued_at(world, client_for):
+    usd = Receipt.objects.get(reference="INV-NOW-1")
+    html = text_of(client_for("officer").get(detail_url("receipt", usd)))
+    assert "none needed for this receipt" in html  # USD: no rate to value it in USD
+    eur, _ = receipt_record(
+        firm=world.firm, actor=world.officer, reference="INV-EUR", value_date=world.today,
+        amount=Decimal("1000.00"), currency="EUR", client_name="Globex GmbH",
+        client_country="DE", purpose_code="9182", conversion_rate=Decimal("302.5"),
+    )  # fmt: skip
+    html = text_of(client_for("officer").get(detail_url("receipt", eur)))
+    rules = html.split('id="rules"')[1].split("</dl>")[0]
+    assert "Reference buying rate, EUR</dt><dd>300.0000" in rules
+    assert "Reference buying rate, USD</dt><dd>280.0000" in rules
+    assert "302.5000 <small>(the bank's actual rate)" in rules
+
+
 def test_allocation_conversion_and_transfer_pages(world, client_for):
     found = movements(world)
     client = client_for("officer")
