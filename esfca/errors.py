@@ -56,6 +56,14 @@ class InvalidState(EsfcaError):
     default_message = "This action is not possible in the object's current state."
 
 
+class MovementNotFound(EsfcaError):
+    """A movement the firm does not have (another firm's answers the same: not found)."""
+
+    code = "not_found"
+    status = 404
+    default_message = "No such movement."
+
+
 class NotPermitted(EsfcaError):
     code = "permission_denied"
     status = 403

@@ -157,7 +157,7 @@ def headroom(firm: Firm, *, on: date) -> Headroom:
     first, last = policy.month_bounds(on)
     month = policy.MonthPosition()
     unvalued = 0
-    for receipt in Receipt.objects.filter(firm=firm, value_date__range=(first, last)):
+    for receipt in Receipt.objects.standing().filter(firm=firm, value_date__range=(first, last)):
         try:
             month.add_item(services.month_item(receipt))
         except FxRateMissing:
@@ -192,7 +192,8 @@ def dashboard(firm: Firm, *, today: date | None = None) -> Dashboard:
     by_region: dict[str, Fraction] = defaultdict(Fraction)
     by_client: dict[str, Fraction] = defaultdict(Fraction)
     unvalued = 0
-    receipts = Receipt.objects.filter(firm=firm, value_date__gte=start, value_date__lte=today).only(
+    receipts = Receipt.objects.standing().filter(firm=firm, value_date__range=(start, today))
+    receipts = receipts.only(
         "value_date", "amount", "currency", "retained", "ref_buy", "ref_buy_usd",
         "client_name", "client_country",
     )  # fmt: skip
@@ -241,8 +242,10 @@ def dashboard(firm: Firm, *, today: date | None = None) -> Dashboard:
 def allocation_mix(firm: Firm, *, since: date, until: date) -> list[dict]:
     """Allocations by category and currency, largest first within each currency."""
     totals: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
-    rows = Allocation.objects.filter(firm=firm, value_date__range=(since, until)).values_list(
-        "category", "currency", "amount"
+    rows = (
+        Allocation.objects.standing()
+        .filter(firm=firm, value_date__range=(since, until))
+        .values_list("category", "currency", "amount")
     )
     for category, currency, amount in rows:
         totals[(currency, category)] += amount

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -423,8 +424,9 @@ class ConversionOut(serializers.Serializer):
 class TransferIn(StrictSerializer):
     reference = Text(120)
     value_date = serializers.DateField()
-    from_account = IdField()
-    to_account = IdField()
+    # Named as transfer_create names them.
+    from_account = IdField(source="from_account_id")
+    to_account = IdField(source="to_account_id")
     amount = Money()
 
 
@@ -439,6 +441,100 @@ class TransferOut(serializers.Serializer):
     rate = RateOut()
     to_amount = MoneyOut()
     created_at = serializers.DateTimeField()
+
+
+# --- reversals and corrections (rules.md §9) --------------------------------------------------
+
+
+class MovementLinkOut(serializers.Serializer):
+    """The movement that reversed this one, or the one a correction recorded instead."""
+
+    id = serializers.IntegerField()
+    reference = serializers.CharField()
+
+
+class KindLinkOut(serializers.Serializer):
+    """The movement this one reverses, or corrects: its kind and id."""
+
+    kind = serializers.CharField()
+    id = serializers.IntegerField()
+
+
+def _related(movement, name: str):
+    """A reverse one-to-one link of ``movement``, or None."""
+    try:
+        return getattr(movement, name)
+    except ObjectDoesNotExist:
+        return None
+
+
+def _kind_link(movement) -> dict | None:
+    return (
+        None if movement is None else {"kind": type(movement).__name__.lower(), "id": movement.pk}
+    )
+
+
+def _movement_link(movement) -> dict | None:
+    return None if movement is None else {"id": movement.pk, "reference": movement.reference}
+
+
+class LinksOut(serializers.Serializer):
+    """What a movement's own page shows of §9: its reversal, what it reverses or corrects."""
+
+    reason = BlankAsNull()
+    reversed_by = serializers.SerializerMethodField()
+    reverses = serializers.SerializerMethodField()
+    corrected_into = serializers.SerializerMethodField()
+    corrects = serializers.SerializerMethodField()
+
+    @extend_schema_field(MovementLinkOut(allow_null=True))
+    def get_reversed_by(self, movement):
+        return _movement_link(_related(movement, "reversed_by"))
+
+    @extend_schema_field(KindLinkOut(allow_null=True))
+    def get_reverses(self, movement):
+        return _kind_link(movement.reverses)
+
+    @extend_schema_field(MovementLinkOut(allow_null=True))
+    def get_corrected_into(self, movement):
+        return _movement_link(_related(movement, "corrected_into"))
+
+    @extend_schema_field(KindLinkOut(allow_null=True))
+    def get_corrects(self, movement):
+        return _kind_link(movement.corrects)
+
+
+class ReceiptDetailOut(LinksOut, ReceiptOut):
+    pass
+
+
+class AllocationDetailOut(LinksOut, AllocationOut):
+    pass
+
+
+class ConversionDetailOut(LinksOut, ConversionOut):
+    pass
+
+
+class TransferDetailOut(LinksOut, TransferOut):
+    pass
+
+
+class ReverseIn(StrictSerializer):
+    reference = Text(120)
+    reason = Text(2000)
+
+
+def correct_in(kind: str, body: type[serializers.Serializer]) -> type[serializers.Serializer]:
+    """``{"reference", "reason", "<kind>": {the kind's own body}}``."""
+    return type(f"{kind.title()}CorrectIn", (ReverseIn,), {kind: body()})
+
+
+def correct_out(kind: str, out: type[serializers.Serializer]) -> type[serializers.Serializer]:
+    """``{"reversal": {...}, "<kind>": {...}}``."""
+    return type(
+        f"{kind.title()}CorrectOut", (serializers.Serializer,), {"reversal": out(), kind: out()}
+    )
 
 
 class ErrorDetail(serializers.Serializer):

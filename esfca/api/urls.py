@@ -22,6 +22,15 @@ urlpatterns = [
         "firms/<int:pk>/conversions/", views.FirmConversionsView.as_view(), name="api-conversions"
     ),
     path("firms/<int:pk>/transfers/", views.FirmTransfersView.as_view(), name="api-transfers"),
+    *(
+        path(f"firms/<int:pk>/{e.plural}/<int:{e.id_kwarg}>/{action}", view.as_view(), name=name)
+        for e in views.MOVEMENT_ENDPOINTS
+        for action, view, name in (
+            ("", e.detail, f"api-{e.plural}-detail"),
+            ("reverse/", e.reverse, f"api-{e.plural}-reverse"),
+            ("correct/", e.correct, f"api-{e.plural}-correct"),
+        )
+    ),
     path("users/", views.UsersView.as_view(), name="api-users"),
     path("fx-rates/", views.FxRatesView.as_view(), name="api-fx-rates"),
     # Monthly summaries, filing, downloads and bank reviews (esfca/api/summary_views.py).

@@ -4,8 +4,16 @@ Every firm-scoped endpoint first finds the firm among those the caller may see (
 then asks whether the caller's role may act on it (else 403), and only then reads the body.
 """
 
+from dataclasses import dataclass
+
 from django.contrib.auth import authenticate
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from django.core.exceptions import ObjectDoesNotExist
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import serializers, status
 from rest_framework.authtoken.models import Token
 from rest_framework.exceptions import NotFound
@@ -19,6 +27,8 @@ from esfca.services import (
     allocation_create,
     conversion_create,
     firm_account_open,
+    movement_correct,
+    movement_reverse,
     receipt_record,
     transfer_create,
 )
@@ -346,14 +356,131 @@ class FirmTransfersView(FirmView):
     )
     def post(self, request, pk: int):
         firm = self.operated_firm(pk)
-        data = self.parse(s.TransferIn)
         transfer, created = transfer_create(
-            firm=firm,
-            actor=request.user,
-            reference=data["reference"],
-            value_date=data["value_date"],
-            from_account_id=data["from_account"],
-            to_account_id=data["to_account"],
-            amount=data["amount"],
+            firm=firm, actor=request.user, **self.parse(s.TransferIn)
         )
         return Response(s.TransferOut(transfer).data, status=201 if created else 200)
+
+
+# --- a movement's page, its reversal and its correction (rules.md §9) ------------------------
+
+
+class MovementView(FirmView):
+    # One movement of the firm, of the ``kind`` the route names, its id as ``id_kwarg``. (No
+    # docstring: drf-spectacular would print it on every endpoint.)
+
+    kind: str
+    movements: lists.Movements
+    out: type[serializers.Serializer]
+    id_kwarg: str
+
+    def movement(self, firm: Firm, ids: dict):
+        try:
+            return selectors.firm_movement(self.movements, firm, ids[self.id_kwarg])
+        except ObjectDoesNotExist:
+            raise NotFound() from None
+
+    def answer(self, body, created: bool) -> Response:
+        return Response(body, status=201 if created else 200)
+
+
+class MovementDetailView(MovementView):
+    def get(self, request, pk: int, **ids):
+        return Response(self.out(self.movement(self.visible_firm(pk), ids)).data)
+
+
+class MovementReverseView(MovementView):
+    def post(self, request, pk: int, **ids):
+        firm = self.operated_firm(pk)
+        movement = self.movement(firm, ids)
+        reversal, created = movement_reverse(
+            firm=firm, actor=request.user, kind=self.kind, movement_id=movement.pk,
+            **self.parse(s.ReverseIn),
+        )  # fmt: skip
+        return self.answer(self.out(reversal).data, created)
+
+
+class MovementCorrectView(MovementView):
+    body: type[serializers.Serializer]  # the kind's s.correct_in
+
+    def post(self, request, pk: int, **ids):
+        firm = self.operated_firm(pk)
+        movement = self.movement(firm, ids)
+        data = self.parse(self.body)
+        reversal, new, created = movement_correct(
+            firm=firm, actor=request.user, kind=self.kind, movement_id=movement.pk,
+            reference=data["reference"], reason=data["reason"], corrected=data[self.kind],
+        )  # fmt: skip
+        body = {"reversal": self.out(reversal).data, self.kind: self.out(new).data}
+        return self.answer(body, created)
+
+
+REFUSED = {
+    400: OpenApiResponse(s.ErrorOut, description="validation_error or insufficient_funds"),
+    409: OpenApiResponse(s.ErrorOut, description="duplicate_reference or invalid_state"),
+}
+
+
+@dataclass(frozen=True)
+class MovementEndpoints:
+    """One kind's routes under ``firms/{id}/<plural>/{<id_kwarg>}/``."""
+
+    plural: str
+    id_kwarg: str
+    detail: type[MovementView]
+    reverse: type[MovementView]
+    correct: type[MovementView]
+
+
+def _documented(view: type[MovementView], name: str, attrs: dict, method: str, **schema):
+    """A subclass of ``view`` for one kind (``attrs``), its ``method`` documented."""
+    return extend_schema_view(**{method: extend_schema(**schema)})(type(name, (view,), attrs))
+
+
+def movement_endpoints(
+    kind: str, plural: str, id_kwarg: str, movements: lists.Movements, out, body_in
+) -> MovementEndpoints:
+    """The detail, reverse and correct endpoints of one kind, documented with its bodies."""
+    common = {"kind": kind, "movements": movements, "out": out, "id_kwarg": id_kwarg}
+    body, answer = s.correct_in(kind, body_in), s.correct_out(kind, out)
+    refused = {**errors(401, 403, 404), **REFUSED}
+    name = kind.title()
+    return MovementEndpoints(
+        plural,
+        id_kwarg,
+        detail=_documented(
+            MovementDetailView, f"{name}DetailView", common, "get",
+            responses={200: out, **errors(401, 404)},
+            summary=f"One {kind}, with its reversal or what it reverses",
+        ),
+        reverse=_documented(
+            MovementReverseView, f"{name}ReverseView", common, "post", request=s.ReverseIn,
+            responses={201: out, 200: OpenApiResponse(out, description="a replay"), **refused},
+            summary=f"Reverse a {kind} (rules.md §9)",
+        ),
+        correct=_documented(
+            MovementCorrectView, f"{name}CorrectView", {**common, "body": body}, "post",
+            request=body,
+            responses={201: answer, 200: OpenApiResponse(answer, description="a replay"),
+                       **refused},
+            summary=f"Correct a {kind}: reverse it and record it again (rules.md §9)",
+        ),
+    )  # fmt: skip
+
+
+MOVEMENT_ENDPOINTS = (
+    movement_endpoints(
+        "receipt", "receipts", "rid", lists.RECEIPTS, s.ReceiptDetailOut, s.ReceiptIn
+    ),
+    movement_endpoints(
+        "allocation", "allocations", "aid", lists.ALLOCATIONS, s.AllocationDetailOut,
+        s.AllocationIn,
+    ),
+    movement_endpoints(
+        "conversion", "conversions", "cid", lists.CONVERSIONS, s.ConversionDetailOut,
+        s.ConversionIn,
+    ),
+    movement_endpoints(
+        "transfer", "transfers", "tid", lists.TRANSFERS, s.TransferDetailOut, s.TransferIn
+    ),
+)  # fmt: skip

@@ -18,7 +18,20 @@ def amount_field():
     return MoneyField(**MONEY, currency_field_name="currency", currency_choices=FOREIGN_CURRENCIES)
 
 
+class MovementQuerySet(models.QuerySet):
+    def standing(self):
+        """The movements that count (rules.md §9): neither reversed nor a reversal. Every
+        figure (summaries, flags, limits, caps, the dashboard) reads these; lists read all."""
+        return self.filter(reverses__isnull=True, reversed_by__isnull=True)
+
+
 class Movement(models.Model):
+    """What every kind of movement shares. A mistake is never edited: a reversal (rules.md
+    §9) is a movement of the same kind, with its own reference and the original's figures,
+    pointing at the original (``reverses``), its ledger transaction the exact negation of
+    the original's; a correction records the new movement too, which points at the
+    original it replaces (``corrects``)."""
+
     # No index of its own: each kind's unique (firm, reference) leads with the firm.
     firm = models.ForeignKey(Firm, on_delete=models.PROTECT, db_index=False)
     reference = models.CharField(max_length=120)
@@ -29,6 +42,15 @@ class Movement(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    reverses = models.OneToOneField(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversed_by"
+    )
+    reason = models.TextField(blank=True, default="")
+    corrects = models.OneToOneField(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="corrected_into"
+    )
+
+    objects = MovementQuerySet.as_manager()
 
     class Meta:
         abstract = True

@@ -8,6 +8,7 @@ The package's modules, by what they do:
 - ``rules``: the rule versions and reference rates in force for a firm on a day;
 - ``receipts``: a receipt's request, its one judgement (``receipt_judge``), recording one;
 - ``allocations``, ``conversions`` (and transfers), ``accounts``;
+- ``reversals``: reversing and correcting any of those movements (rules.md §9);
 - the import path: ``batch`` (many rows in one transaction), ``copy_rows`` (their rows by
   ``COPY``), ``chunks`` (chunks judged ahead of the lock while a writer commits).
 """
@@ -30,6 +31,8 @@ from .receipts import (
     receipt_month,
     receipt_record,
 )
+from .reversals import KINDS as MOVEMENT_KINDS
+from .reversals import movement_correct, movement_reverse
 from .rules import (
     NO_RATES,
     RefRates,
@@ -43,6 +46,7 @@ from .rules import (
 
 __all__ = [
     "MAX_AMOUNT",
+    "MOVEMENT_KINDS",
     "NO_RATES",
     "ChunkOutcome",
     "Judgement",
@@ -62,6 +66,8 @@ __all__ = [
     "lock_firm",
     "month_item",
     "month_position",
+    "movement_correct",
+    "movement_reverse",
     "receipt_judge",
     "receipt_month",
     "receipt_record",

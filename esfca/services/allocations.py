@@ -38,7 +38,7 @@ def _yearly_proceeds_usd(firm: Firm, year: int) -> list[Fraction]:
     otherwise: the cap is never guessed)."""
     totals = []
     for y in (year - 3, year - 2, year - 1):
-        receipts = Receipt.objects.filter(firm=firm, value_date__year=y)
+        receipts = Receipt.objects.standing().filter(firm=firm, value_date__year=y)
         totals.append(sum((month_item(r).usd_amount for r in receipts), Fraction(0)))
     return totals
 
@@ -66,7 +66,7 @@ def _check_equity(firm: Firm, *, value_date, amount, currency, investee_country,
     )
     if cap is None:
         return  # up to the ESFCA balance: the overdraft check is the cap
-    earlier = Allocation.objects.filter(
+    earlier = Allocation.objects.standing().filter(
         firm=firm, category=Allocation.Category.OVERSEAS_EQUITY, value_date__year=value_date.year
     )
     so_far = sum((_usd_of(a.amount.amount, a.currency, a.value_date) for a in earlier), Fraction(0))

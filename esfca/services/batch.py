@@ -237,7 +237,8 @@ def stored_months(firm: Firm, keys: set[tuple[int, int]]) -> dict[tuple[int, int
         first, last = policy.month_bounds(date(y, m, 1))
         in_months |= Q(value_date__range=(first, last))
     stored = (
-        Receipt.objects.filter(in_months, firm=firm)
+        Receipt.objects.standing()
+        .filter(in_months, firm=firm)
         .values("value_date", "currency", "ref_buy", "ref_buy_usd")
         .annotate(amount_sum=Sum("amount"), retained_sum=Sum("retained"))
         .order_by()

@@ -56,9 +56,13 @@ def check_rate(errors: FieldErrors, field: str, value) -> None:
         errors.add(field, problem)
 
 
-def check_common(errors: FieldErrors, *, reference, value_date, currency, today: date) -> None:
+def check_reference(errors: FieldErrors, reference) -> None:
     if not isinstance(reference, str) or not reference or len(reference) > 120:
         errors.add("reference", "Give a reference of 1 to 120 characters.")
+
+
+def check_common(errors: FieldErrors, *, reference, value_date, currency, today: date) -> None:
+    check_reference(errors, reference)
     if not isinstance(value_date, date):
         errors.add("value_date", "Enter a date as YYYY-MM-DD.")
     elif value_date > today:

@@ -33,13 +33,15 @@ def _receipt_copy_plan() -> tuple[list[str], list[tuple[str, str]]]:
 
 
 RECEIPT_COLUMNS, _RECEIPT_HOW = _receipt_copy_plan()
+# A new receipt's fields a judgement does not set (a reversal's links, its reason).
+_RECEIPT_DEFAULTS = {f.name: f.get_default() for f in Receipt._meta.concrete_fields}
 AUDIT_COLUMNS = ["actor_id", "firm_id", "action", "object_type", "object_id", "details", "at"]
 
 
 def _receipt_row(fields: dict, now) -> tuple:
     row = []
     for how, name in _RECEIPT_HOW:
-        value = fields[name] if how != "now" else now
+        value = fields.get(name, _RECEIPT_DEFAULTS[name]) if how != "now" else now
         if how == "fk" and value is not None:
             value = value.pk
         row.append(value)

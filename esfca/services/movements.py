@@ -76,9 +76,11 @@ def movement_record(
     fingerprint: str,
     check: Callable[[], None],
     write: Callable[[Firm], object],
+    details: Callable[[object], dict] | None = None,
 ):
     """Record a movement once: answer a replay, ``check`` the fields, then under the firm's
-    lock decide a replay again, ``write`` and audit. Returns ``(record, created)``."""
+    lock decide a replay again, ``write`` and audit (with the record's ``details`` beside
+    its reference, when given). Returns ``(record, created)``."""
     existing = replay(model, firm, reference, fingerprint)
     if existing:
         return existing, False
@@ -89,7 +91,14 @@ def movement_record(
         if existing:
             return existing, False
         record = write(locked)
-        audit(actor, locked, action, record, reference=reference)
+        audit(
+            actor,
+            locked,
+            action,
+            record,
+            reference=reference,
+            **(details(record) if details else {}),
+        )
     return record, True
 
 

@@ -177,14 +177,15 @@ class ReceiptMonth:
     later: Sequence[Receipt] = ()
 
 
-def receipt_month(firm: Firm, on: date) -> ReceiptMonth:
-    """The month around ``on`` as stored (the firm locked, or a preview)."""
+def receipt_month(firm: Firm, on: date, *, replacing: Receipt | None = None) -> ReceiptMonth:
+    """The month around ``on`` as stored (the firm locked, or a preview): its standing
+    receipts (§9: a reversed receipt and its reversal leave the month's P and already),
+    without the one a correction is ``replacing``."""
     first, last = policy.month_bounds(on)
-    month = list(
-        Receipt.objects.filter(firm=firm, value_date__range=(first, last)).order_by(
-            "value_date", "pk"
-        )
-    )
+    rows = Receipt.objects.standing().filter(firm=firm, value_date__range=(first, last))
+    if replacing is not None:
+        rows = rows.exclude(pk=replacing.pk)
+    month = list(rows.order_by("value_date", "pk"))
     earlier = [r for r in month if r.value_date <= on]
     return ReceiptMonth(
         so_far=lambda: month_position(earlier), later=[r for r in month if r.value_date > on]
@@ -395,9 +396,15 @@ def receipt_record(
 
 
 def receipt_request_record(
-    *, firm: Firm, actor, request: ReceiptRequest, today: date | None = None
+    *,
+    firm: Firm,
+    actor,
+    request: ReceiptRequest,
+    today: date | None = None,
+    replacing: Receipt | None = None,
 ) -> tuple[Receipt, bool]:
-    """``receipt_record`` of a request already built (an import's backdated row)."""
+    """``receipt_record`` of a request already built (an import's backdated row; a
+    correction's new receipt, judged without the one it is ``replacing``)."""
 
     def write(firm: Firm) -> Receipt:
         judgement = receipt_judge(
@@ -405,7 +412,7 @@ def receipt_request_record(
             actor=actor,
             request=request,
             lookups=StoredLookups(firm),
-            month=receipt_month(firm, request.value_date),
+            month=receipt_month(firm, request.value_date, replacing=replacing),
         )
         receipt = Receipt(**judgement.fields)
         receipt.transaction = transaction_post(**vars(judgement.posting))

@@ -27,8 +27,10 @@ from .formatting import RATIO, local_iso, money, month_label, ratio
 from .loading import FirmMonth, Rules, firm_months
 
 Status = MonthlySummary.Status
-# The kinds of ledger transaction a business record of the month explains.
-_RECORDED_KINDS = ("receipt", "allocation", "conversion", "transfer")
+# The kinds of ledger transaction a business record of the month explains. A reversal is a
+# movement too (rules.md §9): it and its original net to nothing in the ledger and both
+# are left out of the month's figures.
+_RECORDED_KINDS = ("receipt", "allocation", "conversion", "transfer", "reversal")
 
 
 # --- the month's figures and flags ----------------------------------------------------------

@@ -167,9 +167,9 @@ def _dated_rows(model, fields: tuple[str, ...], ids: list[int], since: date, unt
     """The firms' rows of ``model`` (``ReceiptRow`` for ``Receipt``) with a value date from
     ``since`` to ``until``, in firm and date order."""
     return fetch_rows(
-        model.objects.filter(firm_id__in=ids, value_date__range=(since, until)).order_by(
-            "firm_id", "value_date", "id"
-        ),
+        model.objects.standing()
+        .filter(firm_id__in=ids, value_date__range=(since, until))
+        .order_by("firm_id", "value_date", "id"),
         fields,
         f"{model.__name__}Row",
     )
@@ -205,7 +205,8 @@ def firm_months(firms: list[Firm], first: date) -> tuple[dict[int, FirmMonth], R
         months[row.firm_id].conversions.append(row)
 
     transfers = (
-        Transfer.objects.filter(firm_id__in=ids, value_date__range=(first, last))
+        Transfer.objects.standing()
+        .filter(firm_id__in=ids, value_date__range=(first, last))
         .order_by("firm_id", "value_date", "id")
         .values_list("firm_id", "currency", "amount", "to_account__currency", "to_amount")
     )

@@ -1,5 +1,9 @@
+import os
+import subprocess
+import sys
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -26,6 +30,36 @@ def open_firm(
             firm=firm, bank=bank, currency=currency, iban=iban_pk(bank.code, firm.pk * 100 + n)
         )
     return firm
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def sqlite_manage(db_file: Path):
+    """``manage.py`` run in processes of their own on the SQLite file ``db_file`` (the
+    embedded setup, without PostgreSQL or Redis): ``(env, manage)`` where
+    ``manage(*args)`` returns the completed process."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND")
+    }
+    env.update(
+        DATABASE_URL=f"sqlite:///{db_file}",
+        DJANGO_DEBUG="0",
+        DJANGO_SECRET_KEY="sqlite-test-secret-key-not-for-production",
+        DJANGO_SECURE_SSL_REDIRECT="0",
+        DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
+        PYTHONUNBUFFERED="1",
+    )
+
+    def manage(*args) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True,
+            text=True, timeout=300, check=False,
+        )  # fmt: skip
+
+    return env, manage
 
 
 def set_rate(currency: str, day: date, buy: str, sell: str | None = None, source="SBP-WACR"):

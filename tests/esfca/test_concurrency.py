@@ -1,5 +1,6 @@
 """Real parallel writers on PostgreSQL: a firm's headroom and balance are never shared twice."""
 
+import json
 import threading
 from datetime import date
 from decimal import Decimal as D
@@ -7,11 +8,12 @@ from decimal import Decimal as D
 import pytest
 from django.db import connection, connections
 
+from esfca.errors import InvalidState
 from esfca.models import Allocation, Receipt
-from esfca.services import allocation_create, receipt_record
+from esfca.services import allocation_create, movement_reverse, receipt_record
 from ledger.errors import InsufficientFunds
 
-from .conftest import esfca_balance, open_firm
+from .conftest import esfca_balance, open_firm, sqlite_manage
 
 pytestmark = pytest.mark.django_db(transaction=True)
 TODAY = date(2025, 11, 30)
@@ -121,3 +123,70 @@ def test_simultaneous_allocations_spend_the_last_funds_once():
         D("7000.00"),
         D("8500.00"),
     ]
+
+
+# --- reversals (rules.md §9): a movement is reversed once -----------------------------------
+
+
+def fund_and_reverse_in_parallel(n: int, *, same_reference: bool):
+    firm = open_firm()
+    receipt, _ = receipt_record(
+        firm=firm, actor=None, reference="FUND", value_date=date(2025, 11, 4),
+        amount=D("20000.00"), currency="USD", conversion_rate=D("280.7000"),
+        client_name="Client", client_country="US", today=TODAY,
+    )  # fmt: skip
+
+    def reverse(i):
+        reference = "REV" if same_reference else f"REV-{i}"
+        return movement_reverse(
+            firm=firm, actor=None, kind="receipt", movement_id=receipt.pk, reference=reference,
+            reason="recorded twice", today=TODAY,
+        )  # fmt: skip
+
+    return firm, run_in_parallel(n, reverse)
+
+
+def test_simultaneous_reversals_of_one_movement_exactly_one_succeeds():
+    assert connection.vendor == "postgresql", "run with `make test` (PostgreSQL row locks)"
+    firm, results = fund_and_reverse_in_parallel(6, same_reference=False)
+    reversed_ = [r for r in results if isinstance(r, tuple)]
+    refused = [r for r in results if isinstance(r, InvalidState)]
+    assert len(reversed_) == 1 and len(refused) == 5, results
+    assert esfca_balance(firm) == D("0.00")
+    assert Receipt.objects.filter(firm=firm, reverses__isnull=False).count() == 1
+
+
+def test_the_same_reversal_sent_at_once_is_recorded_once():
+    assert connection.vendor == "postgresql", "run with `make test` (PostgreSQL row locks)"
+    firm, results = fund_and_reverse_in_parallel(6, same_reference=True)
+    assert all(isinstance(r, tuple) for r in results), results
+    assert len({reversal.pk for reversal, _ in results}) == 1
+    assert sorted(created for _, created in results) == [False] * 5 + [True]
+    assert esfca_balance(firm) == D("0.00")
+
+
+SQLITE_REVERSALS = """
+import json, threading
+from django.db import connections
+from tests.esfca.test_concurrency import fund_and_reverse_in_parallel
+from esfca.errors import InvalidState
+from ledger.verify import ledger_verify
+firm, results = fund_and_reverse_in_parallel(6, same_reference=False)
+print("RESULT" + json.dumps({
+    "reversed": sum(isinstance(r, tuple) for r in results),
+    "refused": sum(isinstance(r, InvalidState) for r in results),
+    "other": [repr(r) for r in results if not isinstance(r, tuple | InvalidState)],
+    "verified": ledger_verify().ok,
+}))
+"""
+
+
+def test_simultaneous_reversals_on_sqlite(tmp_path):
+    """The same race on SQLite (IMMEDIATE write transactions), in a process of its own."""
+    _, manage = sqlite_manage(tmp_path / "reversals.sqlite3")
+    migrated = manage("migrate", "--noinput")
+    assert migrated.returncode == 0, migrated.stderr
+    run = manage("shell", "-c", SQLITE_REVERSALS)
+    assert run.returncode == 0, run.stderr
+    outcome = json.loads(run.stdout.split("RESULT", 1)[1])
+    assert outcome == {"reversed": 1, "refused": 5, "other": [], "verified": True}

@@ -181,6 +181,16 @@ EXPECTED = {
     ("firms/{}/transfers/", "GET"): firm_read(),
     ("firms/{}/transfers/", "POST"): firm_officer_write({201}),
     # Monthly summaries and reviews (esfca/api/summary_urls.py), as the contract states them.
+    # A movement's page, its reversal and its correction (rules.md §9).
+    **{
+        (f"firms/{{}}/{plural}/{{}}/{action}", method): expect
+        for plural in ("receipts", "allocations", "conversions", "transfers")
+        for action, method, expect in (
+            ("", "GET", firm_read()),
+            ("reverse/", "POST", firm_officer_write({201})),
+            ("correct/", "POST", firm_officer_write({201})),
+        )
+    },
     ("firms/{}/summaries/{}/", "GET"): firm_read(),
     ("firms/{}/summaries/{}/file/", "POST"): firm_officer_write({200, 409}),
     ("firms/{}/summaries/{}/download/", "GET"): firm_read(),
@@ -194,9 +204,17 @@ OWN_ENDPOINTS = {
 }
 
 
-def route_url(route: str, world: World, tenant: str) -> str:
+MOVEMENT_ROUTE = re.compile(r"firms/\{\}/(receipts|allocations|conversions|transfers)/\{\}/")
+
+
+def route_url(route: str, world: World, tenant: str, extra: dict | None = None) -> str:
+    """The route's URL for ``tenant``; a movement's route names the movement of that kind in
+    ``extra`` (a movement id nobody has without it)."""
     values = []
-    if route.startswith("firms/{}"):
+    movement = MOVEMENT_ROUTE.match(route)
+    if movement:
+        values = [firm_of(world, tenant).pk, (extra or {}).get((tenant, movement[1]), MISSING_ID)]
+    elif route.startswith("firms/{}"):
         values = [firm_of(world, tenant).pk, MONTH]
     elif route.startswith("banks/{}"):
         values = [getattr(world, tenant).bank.code, MONTH]
@@ -213,6 +231,13 @@ def route_url(route: str, world: World, tenant: str) -> str:
 def _body(route: str, method: str, world: World, tenant: str, extra: dict):
     if method != "POST":
         return None
+    movement = MOVEMENT_ROUTE.match(route)
+    if movement:
+        body = {"reference": "MATRIX-REV", "reason": "typed wrong"}
+        if route.endswith("correct/"):
+            corrected = _body(f"firms/{{}}/{movement[1]}/", "POST", world, tenant, extra)
+            body[movement[1].removesuffix("s")] = {**corrected, "reference": "MATRIX-NEW"}
+        return body
     t = getattr(world, tenant)
     bodies = {
         "auth/token/": {"username": world.own.officer.username, "password": PASSWORD},
@@ -295,6 +320,15 @@ def matrix_world(db):
         extra[tenant] = firm_account_open(
             firm=t.firm, bank=third, currency="USD", iban=iban_pk("MEZN", 900 + n)
         )
+        # One movement of each kind to read, reverse and correct (funds left for each).
+        for plural in ("receipts", "allocations", "conversions", "transfers"):
+            response = Api(t.officer).call(
+                "POST", f"/api/v1/firms/{t.firm.pk}/{plural}/",
+                {**_body(f"firms/{{}}/{plural}/", "POST", world, tenant, extra),
+                 "reference": f"MATRIX-{plural}"},
+            )  # fmt: skip
+            assert response.status_code == 201, response.content
+            extra[(tenant, plural)] = response.json()["id"]
     return world, extra
 
 
@@ -321,7 +355,7 @@ def test_authorization_matrix(matrix_world, route, method):
             with transaction.atomic():
                 response = Api(user).call(
                     method,
-                    route_url(route, world, tenant),
+                    route_url(route, world, tenant, extra),
                     _body(route, method, world, tenant, extra),
                 )
                 transaction.set_rollback(True)

@@ -9,7 +9,6 @@ locks) behind pytest-django's threaded live server, once on SQLite behind a thre
 
 import http.client
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -28,13 +27,13 @@ from esfca.services import receipt_record
 from ledger.models import Account
 from ledger.verify import ledger_verify
 
+from ..conftest import ROOT, sqlite_manage
 from .conftest import make_world
 
 REQUESTS = 20
 AMOUNT = Decimal("700.00")
 RETAINED = Decimal("10000.00")  # USD 20,000.00, PSEB, first of the month: 50%
 FUNDED = int(RETAINED // AMOUNT)  # 14 fit; 6 must be refused
-ROOT = Path(__file__).resolve().parents[3]
 
 
 def allocation(n: int) -> dict:
@@ -147,19 +146,6 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _manage(env, *args, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        **kwargs,
-    )
-
-
 def _wait_for(port: int, server: subprocess.Popen, log: Path) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -173,22 +159,10 @@ def _wait_for(port: int, server: subprocess.Popen, log: Path) -> None:
 
 
 def test_parallel_allocations_on_sqlite_threaded_server(tmp_path):
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND")
-    }
-    env.update(
-        DATABASE_URL=f"sqlite:///{tmp_path / 'race.sqlite3'}",
-        DJANGO_DEBUG="0",
-        DJANGO_SECRET_KEY="sqlite-race-test-secret-key-not-for-production",
-        DJANGO_SECURE_SSL_REDIRECT="0",
-        DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
-        PYTHONUNBUFFERED="1",
-    )
-    migrated = _manage(env, "migrate", "--noinput")
+    env, manage = sqlite_manage(tmp_path / "race.sqlite3")
+    migrated = manage("migrate", "--noinput")
     assert migrated.returncode == 0, migrated.stderr
-    setup = _manage(env, "shell", "-c", SETUP)
+    setup = manage("shell", "-c", SETUP)
     assert setup.returncode == 0, setup.stderr
     ids = json.loads(setup.stdout.split("SETUP", 1)[1])
 
@@ -225,5 +199,5 @@ def test_parallel_allocations_on_sqlite_threaded_server(tmp_path):
     check_outcomes(results)
     usd = next(a for a in balances["accounts"] if a["id"] == ids["esfca"])
     assert Decimal(usd["balance"]) == RETAINED - AMOUNT * FUNDED
-    verified = _manage(env, "ledger_verify")
+    verified = manage("ledger_verify")
     assert verified.returncode == 0, verified.stdout + verified.stderr
