@@ -15,22 +15,20 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from django.db import models
+from django.db import models, transaction
 
 from exporters.models import Firm
 from ledger.fx.selectors import buying_rates_many
 from ledger.models import Entry
 
-from . import policy
-from .models import Allocation, Conversion, MonthlySummary, Receipt, Transfer
+from . import policy, services
+from .models import MonthlySummary
 from .summaries.figures import summary_compute
 from .summaries.formatting import previous_month
 
+# The kinds reversals know (``services.MOVEMENT_KINDS``), by their models.
 KINDS: dict[str, type[models.Model]] = {
-    "receipt": Receipt,
-    "allocation": Allocation,
-    "conversion": Conversion,
-    "transfer": Transfer,
+    kind: spec.model for kind, spec in services.MOVEMENT_KINDS.items()
 }
 # The accounts (and their banks) each kind's page names.
 _ACCOUNTS = {
@@ -68,6 +66,13 @@ class MovementDetail:
     reference_rates: list[tuple[str, Decimal | None]]
     flags: list[dict]  # the live flags that name it
     filed: list[FiledMention]
+    reversed_by: models.Model | None = None  # its reversal (rules.md §9)
+    corrected_into: models.Model | None = None  # the movement recorded in its place
+
+    @property
+    def reversible(self) -> bool:
+        """Reversed once at most; a reversal is not itself reversible (rules.md §9)."""
+        return self.movement.reverses_id is None and self.reversed_by is None
 
     @property
     def obj(self) -> str:
@@ -109,16 +114,18 @@ def _filed_mentions(firm: Firm, months: list[date], obj: str) -> list[FiledMenti
     return mentions
 
 
-def movement_detail(firm: Firm, kind: str, pk: int) -> MovementDetail:
-    """Everything a movement's page shows. Raises ``LookupError`` for an unknown kind and
-    the model's ``DoesNotExist`` for a movement that is not the firm's."""
+def movement_of(firm: Firm, kind: str, pk: int):
+    """The firm's movement of ``kind`` with its accounts. Raises ``LookupError`` for an
+    unknown kind and the model's ``DoesNotExist`` for a movement that is not the firm's."""
     if kind not in KINDS:
         raise LookupError(f"No movement kind {kind!r}.")
-    movement = (
-        KINDS[kind]
-        .objects.select_related("created_by", "transaction", *_ACCOUNTS[kind])
-        .get(firm=firm, pk=pk)
-    )
+    related = ("created_by", "transaction", "reverses", "corrects", *_ACCOUNTS[kind])
+    return KINDS[kind].objects.select_related(*related).get(firm=firm, pk=pk)
+
+
+def movement_detail(firm: Firm, kind: str, pk: int) -> MovementDetail:
+    """Everything a movement's page shows (``movement_of``'s errors if none)."""
+    movement = movement_of(firm, kind, pk)
     entries = list(
         Entry.objects.filter(transaction_id=movement.transaction_id)
         .select_related("account__bank")
@@ -137,7 +144,13 @@ def movement_detail(firm: Firm, kind: str, pk: int) -> MovementDetail:
         reference_rates=[(c, rates.get((c, movement.value_date))) for c in currencies],
         flags=flags,
         filed=_filed_mentions(firm, months, obj),
+        reversed_by=_linked(kind, reverses=movement),
+        corrected_into=_linked(kind, corrects=movement),
     )
+
+
+def _linked(kind: str, **link):
+    return KINDS[kind].objects.filter(**link).select_related("created_by").first()
 
 
 def flag_targets(firm: Firm, flags: Iterable[dict]) -> dict[str, MovementRef]:
@@ -155,3 +168,37 @@ def flag_targets(firm: Firm, flags: Iterable[dict]) -> dict[str, MovementRef]:
         for reference, pk in rows.values_list("reference", "pk"):
             targets[flag_object(kind, reference)] = MovementRef(kind, firm.pk, pk)
     return targets
+
+
+# --- reversals and corrections (rules.md §9) -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Effect:
+    """One movement a correction would record, with its ledger entries."""
+
+    kind: str
+    movement: models.Model
+    entries: list[Entry]
+
+
+@dataclass(frozen=True)
+class CorrectionPreview:
+    reversal: Effect
+    new: Effect
+
+
+def _effect(kind: str, movement) -> Effect:
+    entries = Entry.objects.filter(transaction_id=movement.transaction_id)
+    return Effect(kind, movement, list(entries.select_related("account__bank").order_by("id")))
+
+
+def correction_preview(*, firm: Firm, kind: str, **correction) -> CorrectionPreview:
+    """Both effects of ``services.movement_correct`` (the reversal and the new movement),
+    as the service itself computes them, inside a transaction that is then rolled back:
+    nothing is kept. Its refusals are raised as they are."""
+    with transaction.atomic():
+        reversal, new, _ = services.movement_correct(firm=firm, kind=kind, **correction)
+        preview = CorrectionPreview(_effect(kind, reversal), _effect(kind, new))
+        transaction.set_rollback(True)
+    return preview

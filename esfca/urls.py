@@ -8,11 +8,15 @@ F = "firms/<int:firm_id>/"
 M = F + "months/<str:month>/"
 
 
-def movement_page(plural: str, kind: str):
-    """A movement's own page (one view for the four kinds): ``<kind>_detail``."""
-    return path(
-        F + f"{plural}/<int:pk>/", movements.movement_detail, {"kind": kind}, name=f"{kind}_detail"
-    )
+def movement_pages(plural: str, kind: str) -> list:
+    """A movement's own page and its reverse and correct actions (one view each for the
+    four kinds): ``<kind>_detail``, ``<kind>_reverse``, ``<kind>_correct``."""
+    page, kwargs = F + f"{plural}/<int:pk>/", {"kind": kind}
+    return [
+        path(page, movements.movement_detail, kwargs, name=f"{kind}_detail"),
+        path(page + "reverse/", money.movement_reverse, kwargs, name=f"{kind}_reverse"),
+        path(page + "correct/", money.movement_correct, kwargs, name=f"{kind}_correct"),
+    ]
 
 
 urlpatterns = [
@@ -21,7 +25,7 @@ urlpatterns = [
     path(F + "receipts/", firm.receipts, name="receipts"),
     path(F + "receipts/export.csv", firm.receipts_csv, name="receipts_csv"),
     path(F + "receipts/new/", money.receipt_new, name="receipt_new"),
-    movement_page("receipts", "receipt"),
+    *movement_pages("receipts", "receipt"),
     path(F + "receipts/preview/", money.receipt_preview, name="receipt_preview"),
     path(F + "imports/", imports.import_new, name="import_new"),
     path(F + "imports/template.<str:fmt>", imports.import_template, name="import_template"),
@@ -31,12 +35,12 @@ urlpatterns = [
     path(F + "allocations/", firm.allocations, name="allocations"),
     path(F + "allocations/export.csv", firm.allocations_csv, name="allocations_csv"),
     path(F + "allocations/new/", money.allocation_new, name="allocation_new"),
-    movement_page("allocations", "allocation"),
+    *movement_pages("allocations", "allocation"),
     path(F + "allocations/context/", money.allocation_context, name="allocation_context"),
     path(F + "conversions/new/", money.conversion_new, name="conversion_new"),
-    movement_page("conversions", "conversion"),
+    *movement_pages("conversions", "conversion"),
     path(F + "transfers/new/", money.transfer_new, name="transfer_new"),
-    movement_page("transfers", "transfer"),
+    *movement_pages("transfers", "transfer"),
     path(F + "months/", months.month_current, name="month_current"),
     path(M, months.month, name="month"),
     path(M + "file/", months.month_file, name="month_file"),

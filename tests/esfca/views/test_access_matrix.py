@@ -34,6 +34,9 @@ def act(officer_status: int) -> dict:
     return {**FIRM_ACT, "officer": officer_status}
 
 
+MOVEMENT_KINDS = ("receipt", "allocation", "conversion", "transfer")
+
+
 # name: {method: expectations}; the officer's POSTs are empty forms (refused: 422, nothing
 # saved) or actions that redirect back (302).
 EXPECT = {
@@ -52,10 +55,12 @@ EXPECT = {
     "receipts_csv": {"GET": FIRM_READ},
     "allocations": {"GET": FIRM_READ},
     "allocations_csv": {"GET": FIRM_READ},
-    "receipt_detail": {"GET": FIRM_READ},
-    "allocation_detail": {"GET": FIRM_READ},
-    "conversion_detail": {"GET": FIRM_READ},
-    "transfer_detail": {"GET": FIRM_READ},
+    **{f"{kind}_detail": {"GET": FIRM_READ} for kind in MOVEMENT_KINDS},
+    **{
+        f"{kind}_{action}": {"GET": FIRM_ACT, "POST": act(422)}
+        for kind in MOVEMENT_KINDS
+        for action in ("reverse", "correct")
+    },
     "month_current": {"GET": {k: 302 if v == 200 else v for k, v in FIRM_READ.items()}},
     "month": {"GET": FIRM_READ},
     "month_download": {"GET": FIRM_READ},
@@ -80,17 +85,20 @@ EXPECT = {
 
 
 def _movement_pages(world, name: str) -> dict:
-    """The four movement pages' arguments (a conversion and a transfer recorded when asked)."""
+    """The movement pages' arguments, by kind (a conversion and a transfer recorded when
+    one of their pages is asked for)."""
     firm = {"firm_id": world.firm.pk}
-    pages = {
-        "receipt_detail": {**firm, "pk": Receipt.objects.get(reference="INV-NOW-1").pk},
-        "allocation_detail": {**firm, "pk": Allocation.objects.get(reference="AWS-PREV-1").pk},
+    found = {
+        "receipt": Receipt.objects.get(reference="INV-NOW-1"),
+        "allocation": Allocation.objects.get(reference="AWS-PREV-1"),
     }
-    if name in ("conversion_detail", "transfer_detail"):
-        conversion, transfer = conversion_and_transfer(world)
-        pages["conversion_detail"] = {**firm, "pk": conversion.pk}
-        pages["transfer_detail"] = {**firm, "pk": transfer.pk}
-    return pages
+    if name.startswith(("conversion_", "transfer_")):
+        found["conversion"], found["transfer"] = conversion_and_transfer(world)
+    return {
+        f"{kind}_{page}": {**firm, "pk": movement.pk}
+        for kind, movement in found.items()
+        for page in ("detail", "reverse", "correct")
+    }
 
 
 def _kwargs(world, job_id: int, name: str = "") -> dict:
@@ -170,7 +178,7 @@ def test_csrf_is_enforced_on_every_form(world, name):
     job = import_job_create(
         firm=world.firm, actor=world.officer, filename="rows.csv", data=EMPTY_CSV
     )
-    url = reverse(name, kwargs=_kwargs(world, job.pk).get(name, {}))
+    url = reverse(name, kwargs=_kwargs(world, job.pk, name).get(name, {}))
     user = world.reviewer if name.startswith("review") else world.officer
     client = Client(enforce_csrf_checks=True)
     client.force_login(user)
