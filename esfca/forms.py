@@ -4,8 +4,14 @@ No rule lives here: limits, categories, payees and rates are judged by the servi
 ``InvalidInput`` details are put back on the fields (``show_refusal``).
 """
 
+from decimal import Decimal
+
 from django import forms
+from django.conf import settings
+from django.db import models
 from django.utils.translation import gettext_lazy as _
+
+from exporters.models import Bank
 
 from .models import Allocation, PurposeCode
 
@@ -22,6 +28,18 @@ def _country(value: str) -> str:
 
 class ServiceForm(forms.Form):
     """A form whose cleaned data goes to one service as keyword arguments."""
+
+    @classmethod
+    def initial_from(cls, movement) -> dict:
+        """The fields of a recorded movement, to start its correction from (rules.md §9);
+        the reference is left empty: the corrected movement needs a new one."""
+        initial = {}
+        for name in cls.base_fields:
+            value = getattr(movement, name, None)
+            if isinstance(value, models.Model):
+                value = value.pk
+            initial[name] = getattr(value, "amount", value)  # Money → its Decimal
+        return {**initial, "reference": ""}
 
     def show_refusal(self, exc) -> None:
         """Put a service's refusal on the form: field messages on their fields."""
@@ -78,6 +96,17 @@ class ReceiptForm(ServiceForm):
         self.fields["purpose_code"].choices = [("", _("— none —"))] + [
             (p.code, f"{p.code} {p.description}") for p in PurposeCode.objects.all()
         ]
+
+    @classmethod
+    def initial_from(cls, receipt) -> dict:
+        asked = receipt.retain_requested
+        return {
+            **super().initial_from(receipt),
+            "retain_mode": "max" if asked == "max" else "amount",
+            "retain_amount": None if asked == "max" else Decimal(asked),
+            # The bank's own rate is part of the request; the table's is looked up again.
+            "conversion_rate": receipt.conversion_rate if receipt.rate_source == "bank" else None,
+        }
 
     def clean_client_country(self):
         return _country(self.cleaned_data["client_country"])
@@ -225,6 +254,37 @@ class TransferForm(ServiceForm):
             "to_account_id": d["to_account"],
             "amount": d["amount"],
         }
+
+
+class ReversalForm(ServiceForm):
+    """The reversal's own reference and the reason, which rules.md §9 requires."""
+
+    reversal_reference = forms.CharField(label=_("Reference of the reversal"), max_length=120)
+    reason = forms.CharField(
+        label=_("Reason"), max_length=2000, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+    def service_kwargs(self) -> dict:
+        d = self.cleaned_data
+        return {"reference": d["reversal_reference"].strip(), "reason": d["reason"].strip()}
+
+
+class FirmAccountForm(ServiceForm):
+    """A firm's PKR account or ESFCA, opened by a platform admin (``firm_account_open``)."""
+
+    bank = forms.ModelChoiceField(label=_("Bank"), queryset=Bank.objects.all())
+    currency = forms.ChoiceField(
+        label=_("Currency"),
+        choices=[(c, c) for c in settings.CURRENCIES],
+        help_text=_("PKR opens the firm's PKR account; any other currency an ESFCA."),
+    )
+    iban = forms.CharField(label=_("IBAN"), max_length=34)
+
+    def clean_iban(self):
+        return "".join(self.cleaned_data["iban"].split()).upper()
+
+    def service_kwargs(self) -> dict:
+        return dict(self.cleaned_data)
 
 
 class ImportUploadForm(forms.Form):

@@ -328,9 +328,11 @@ def summary_revisions(*, firm: Firm, month: date) -> list[MonthlySummary]:
     )
 
 
-def filing_due(month: date) -> date:
-    """Filing is due by the parameter day of the next month (rules.md §5)."""
-    day = Parameter.int_on(Parameter.Key.FILING_DUE_DAY, policy.month_bounds(month)[1])
+def filing_due(month: date, parameters=Parameter) -> date:
+    """Filing is due by the parameter day of the next month (rules.md §5), the day in force
+    at the month's end; ``parameters`` answers ``int_on`` (the table, or rows already loaded
+    as ``flags.Parameters``)."""
+    day = parameters.int_on(Parameter.Key.FILING_DUE_DAY, policy.month_bounds(month)[1])
     return F.filing_due_date(month, day)
 
 

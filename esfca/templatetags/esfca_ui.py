@@ -5,6 +5,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 from django import template
+from django.urls import reverse
 from django.utils import timezone
 
 from esfca import policy
@@ -68,3 +69,9 @@ def month_label(value) -> str:
 @register.filter
 def get(mapping, key):
     return (mapping or {}).get(key)
+
+
+@register.simple_tag
+def movement_url(ref) -> str:
+    """The page of a movement a flag names (``details.MovementRef``)."""
+    return reverse(f"{ref.kind}_detail", kwargs={"firm_id": ref.firm_id, "pk": ref.pk})

@@ -1,21 +1,28 @@
 """The finance officer's actions: record a receipt (with its live preview), allocate,
-convert to PKR, transfer between own ESFCAs. Each POST calls one service."""
+convert to PKR, transfer between own ESFCAs, reverse or correct any of those. Each POST
+calls one service."""
+
+from functools import partial
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ObjectDoesNotExist
+from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from ledger.errors import LedgerError
 
-from .. import selectors, services
+from .. import details, selectors, services
 from ..errors import EsfcaError
 from ..forms import (
     AllocationForm,
     ConversionForm,
     ReceiptForm,
     ReceiptPreviewForm,
+    ReversalForm,
     TransferForm,
 )
 from .access import firm_page, operated_firm
@@ -24,7 +31,8 @@ REFUSALS = (EsfcaError, LedgerError)
 
 
 def _action(request, firm, form, service, template, done_message, redirect_to, **context):
-    """GET: the empty form. POST: parse, call the service, show its refusal in plain words."""
+    """GET: the empty form. POST: parse, call the service, show its refusal in plain words.
+    ``redirect_to``: a firm page's URL name, or a function of the record giving the URL."""
     if request.method == "POST" and form.is_valid():
         try:
             record, created = service(firm=firm, actor=request.user, **form.service_kwargs())
@@ -35,6 +43,8 @@ def _action(request, firm, form, service, template, done_message, redirect_to, *
                 messages.success(request, done_message(record))
             else:
                 messages.info(request, _("This reference was already recorded; nothing changed."))
+            if callable(redirect_to):
+                return redirect(redirect_to(record))
             return redirect(redirect_to, firm_id=firm.pk)
     status = 422 if request.method == "POST" else 200
     return render(request, template, firm_page(request, firm, form=form, **context), status=status)
@@ -169,3 +179,90 @@ def transfer_new(request, firm_id: int):
         "firm_dashboard",
         balances=accounts,
     )
+
+
+# --- reversing and correcting a movement (rules.md §9) ---------------------------------------
+
+CORRECTION_FORMS = {
+    "receipt": ReceiptForm,
+    "allocation": AllocationForm,
+    "conversion": ConversionForm,
+    "transfer": TransferForm,
+}
+
+
+def _movement(firm, kind: str, pk: int):
+    try:
+        return details.movement_of(firm, kind, pk)
+    except ObjectDoesNotExist:
+        raise Http404("No such movement.") from None
+
+
+def _page_of(kind: str, movement) -> str:
+    return reverse(f"{kind}_detail", kwargs={"firm_id": movement.firm_id, "pk": movement.pk})
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def movement_reverse(request, firm_id: int, pk: int, kind: str):
+    firm = operated_firm(request, firm_id)
+    original = _movement(firm, kind, pk)
+    return _action(
+        request,
+        firm,
+        ReversalForm(request.POST or None),
+        partial(services.movement_reverse, kind=kind, movement_id=original.pk),
+        "esfca/movement_reverse.html",
+        lambda r: (
+            _("%(ref)s reversed by %(rev)s.") % {"ref": original.reference, "rev": r.reference}
+        ),
+        lambda r: _page_of(kind, original),
+        kind=kind,
+        m=original,
+    )
+
+
+def _movement_form(kind: str, firm, data, original):
+    initial = CORRECTION_FORMS[kind].initial_from(original)
+    if kind == "transfer":
+        return TransferForm(data, accounts=list(selectors.firm_esfcas(firm)), initial=initial)
+    return CORRECTION_FORMS[kind](data, currencies=selectors.firm_currencies(firm), initial=initial)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def movement_correct(request, firm_id: int, pk: int, kind: str):
+    """The movement's own form, pre-filled; then a confirm screen with both effects (the
+    reversal and the new movement, computed by the service and rolled back); then both,
+    in one step."""
+    firm = operated_firm(request, firm_id)
+    original = _movement(firm, kind, pk)
+    data = request.POST if request.method == "POST" else None
+    form, why = _movement_form(kind, firm, data, original), ReversalForm(data)
+    preview = None
+    valid = data is not None and all([form.is_valid(), why.is_valid()])
+    if valid and "edit" not in data:
+        correction = {
+            "actor": request.user,
+            "movement_id": original.pk,
+            "corrected": form.service_kwargs(),
+            **why.service_kwargs(),
+        }
+        try:
+            if "confirm" not in data:
+                preview = details.correction_preview(firm=firm, kind=kind, **correction)
+            else:
+                reversal, new, _created = services.movement_correct(
+                    firm=firm, kind=kind, **correction
+                )
+                messages.success(
+                    request,
+                    _("%(ref)s corrected: reversed by %(rev)s, %(new)s recorded in its place.")
+                    % {"ref": original.reference, "rev": reversal.reference, "new": new.reference},
+                )
+                return redirect(_page_of(kind, new))
+        except REFUSALS as exc:
+            form.show_refusal(exc)
+    context = firm_page(request, firm, form=form, why=why, preview=preview, kind=kind, m=original)
+    status = 422 if form.errors or why.errors else 200
+    return render(request, "esfca/movement_correct.html", context, status=status)

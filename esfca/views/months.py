@@ -12,13 +12,14 @@ from django.views.decorators.http import require_GET, require_POST
 
 from ledger.errors import LedgerError
 
-from .. import services
+from .. import details, services
 from ..errors import EsfcaError
 from ..models import SummaryEvent
 from ..summaries import documents
 from ..summaries import services as summary_services
 from ..summaries.figures import summary_detail
-from ..summaries.formatting import month_label, month_parse, previous_month
+from ..summaries.formatting import month_label, month_parse
+from ..summaries.months import month_picker
 from .access import firm_page, firm_slice, operated_firm, visible_firm
 
 DOCUMENTS = {
@@ -40,14 +41,6 @@ def attachment(body: bytes, content_type: str, name: str) -> HttpResponse:
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     response["Cache-Control"] = "no-store"
     return response
-
-
-def _recent_months(today, n=12):
-    months, first = [], today.replace(day=1)
-    for _ in range(n):
-        months.append(first)
-        first = previous_month(first)
-    return months
 
 
 @require_GET
@@ -81,7 +74,8 @@ def month(request, firm_id: int, month: str):
             month=first,
             month_text=month,
             events=events,
-            months=_recent_months(services.local_today()),
+            picker=month_picker(firm, today=services.local_today(), selected=first),
+            targets=details.flag_targets(firm, payload["flags"]),
             can_file=payload["status"] in ("draft", "returned") or bool(payload["changes"]),
         ),
     )

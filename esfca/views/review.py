@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from exporters.selectors import bank_slice, banks_reviewed_by
 
-from .. import services
+from .. import details, services
 from ..errors import EsfcaError
 from ..forms import ReviewDecisionForm
 from ..models import SummaryReview
@@ -152,6 +152,7 @@ def summary(request, pk: int):
             ).select_related("actor", "review__bank"),
             "is_reviewer": True,
             "reviewed_firm": review.summary.firm,
+            "targets": details.flag_targets(review.summary.firm, payload["flags"]),
         },
         status=422 if request.method == "POST" else 200,
     )

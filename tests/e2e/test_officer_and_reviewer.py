@@ -174,3 +174,42 @@ def test_reviewer_queue(page: Page, live_server, shoot):
     with page.expect_download() as download:
         page.get_by_role("link", name="Download CSV").click()
     assert "Multan Tech" in download.value.path().read_text()
+
+
+def test_viewer_opens_a_receipt_from_the_list(page: Page, live_server, shoot):
+    world = make_world()
+    log_in(page, live_server, "viewer")
+    page.get_by_role("link", name="Receipts", exact=True).click()
+    page.get_by_role("link", name="INV-NOW-1").click()
+    expect(page.get_by_role("heading", name="Receipt INV-NOW-1")).to_be_visible()
+    expect(page.locator("#figures")).to_contain_text("USD 10,000.00")
+    expect(page.locator("#rules")).to_contain_text("the buying rate of the value date")
+    expect(page.locator("#entries tbody tr")).to_have_count(
+        Receipt.objects.get(reference="INV-NOW-1").transaction.entries.count()
+    )
+    expect(page.locator("#timeline")).to_contain_text("Recorded by officer")
+    shoot("09-receipt-page")
+    page.get_by_role("link", name="its month").click()
+    expect(page.locator("#month-pick")).to_contain_text(f"{world.last_month:%b %Y} · filed")
+
+
+def test_officer_corrects_an_allocation_after_seeing_both_effects(page: Page, live_server, shoot):
+    make_world(file_last_month=False)
+    log_in(page, live_server, "officer")
+    page.get_by_role("link", name="Allocations", exact=True).first.click()
+    page.get_by_role("link", name="AWS-PREV-1").click()
+    page.get_by_role("link", name="Correct").click()
+    expect(page.get_by_label("Amount", exact=True)).to_have_value("500.00")
+    page.get_by_label("Reference", exact=True).fill("AWS-PREV-1B")
+    page.get_by_label("Amount", exact=True).fill("450.00")
+    page.get_by_label("Reference of the reversal").fill("REV-AWS")
+    page.get_by_label("Reason").fill("The invoice was 450.00.")
+    page.get_by_role("button", name="Show both effects").click()
+    expect(page.locator("#reversal-entries")).to_contain_text("500.00")
+    expect(page.locator("#new-entries")).to_contain_text("450.00")
+    shoot("14-correction-confirm")
+    assert not Allocation.objects.filter(reference="AWS-PREV-1B").exists()
+    page.get_by_role("button", name="Confirm the correction").click()
+    expect(page.get_by_role("heading", name="Allocation AWS-PREV-1B")).to_be_visible()
+    expect(page.locator("#timeline")).to_contain_text("Corrects AWS-PREV-1")
+    assert Allocation.objects.get(reference="AWS-PREV-1B").corrects.reference == "AWS-PREV-1"

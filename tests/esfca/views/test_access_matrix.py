@@ -10,6 +10,9 @@ from django.urls import reverse
 
 from esfca import urls as esfca_urls
 from esfca.imports import import_job_create
+from esfca.models import Allocation, Receipt
+
+from .test_movement_pages import conversion_and_transfer
 
 pytestmark = pytest.mark.django_db
 
@@ -31,6 +34,9 @@ def act(officer_status: int) -> dict:
     return {**FIRM_ACT, "officer": officer_status}
 
 
+MOVEMENT_KINDS = ("receipt", "allocation", "conversion", "transfer")
+
+
 # name: {method: expectations}; the officer's POSTs are empty forms (refused: 422, nothing
 # saved) or actions that redirect back (302).
 EXPECT = {
@@ -49,6 +55,12 @@ EXPECT = {
     "receipts_csv": {"GET": FIRM_READ},
     "allocations": {"GET": FIRM_READ},
     "allocations_csv": {"GET": FIRM_READ},
+    **{f"{kind}_detail": {"GET": FIRM_READ} for kind in MOVEMENT_KINDS},
+    **{
+        f"{kind}_{action}": {"GET": FIRM_ACT, "POST": act(422)}
+        for kind in MOVEMENT_KINDS
+        for action in ("reverse", "correct")
+    },
     "month_current": {"GET": {k: 302 if v == 200 else v for k, v in FIRM_READ.items()}},
     "month": {"GET": FIRM_READ},
     "month_download": {"GET": FIRM_READ},
@@ -72,10 +84,28 @@ EXPECT = {
 }
 
 
-def _kwargs(world, job_id: int) -> dict:
+def _movement_pages(world, name: str) -> dict:
+    """The movement pages' arguments, by kind (a conversion and a transfer recorded when
+    one of their pages is asked for)."""
+    firm = {"firm_id": world.firm.pk}
+    found = {
+        "receipt": Receipt.objects.get(reference="INV-NOW-1"),
+        "allocation": Allocation.objects.get(reference="AWS-PREV-1"),
+    }
+    if name.startswith(("conversion_", "transfer_")):
+        found["conversion"], found["transfer"] = conversion_and_transfer(world)
+    return {
+        f"{kind}_{page}": {**firm, "pk": movement.pk}
+        for kind, movement in found.items()
+        for page in ("detail", "reverse", "correct")
+    }
+
+
+def _kwargs(world, job_id: int, name: str = "") -> dict:
     month = f"{world.last_month:%Y-%m}"
     firm = {"firm_id": world.firm.pk}
     return {
+        **_movement_pages(world, name),
         "firm_dashboard": firm,
         "receipts": firm,
         "receipts_csv": firm,
@@ -122,7 +152,7 @@ def test_page_access(world, name, method):
     job = import_job_create(
         firm=world.firm, actor=world.officer, filename="rows.csv", data=EMPTY_CSV
     )
-    url = reverse(name, kwargs=_kwargs(world, job.pk).get(name, {}))
+    url = reverse(name, kwargs=_kwargs(world, job.pk, name).get(name, {}))
     seen, expected = {}, {}
     for role in ROLES:
         client = Client()
@@ -148,7 +178,7 @@ def test_csrf_is_enforced_on_every_form(world, name):
     job = import_job_create(
         firm=world.firm, actor=world.officer, filename="rows.csv", data=EMPTY_CSV
     )
-    url = reverse(name, kwargs=_kwargs(world, job.pk).get(name, {}))
+    url = reverse(name, kwargs=_kwargs(world, job.pk, name).get(name, {}))
     user = world.reviewer if name.startswith("review") else world.officer
     client = Client(enforce_csrf_checks=True)
     client.force_login(user)
@@ -172,6 +202,7 @@ def test_a_reviewer_of_the_firm_other_bank_sees_nothing_at_the_first(world):
     every firm page and download and finds nothing of the firm's SCBL accounts."""
     from decimal import Decimal
 
+    from esfca.models import Receipt
     from esfca.services import firm_account_open, receipt_record
     from exporters.validators import iban_pk
     from ledger.models import Account
@@ -180,7 +211,7 @@ def test_a_reviewer_of_the_firm_other_bank_sees_nothing_at_the_first(world):
         firm_account_open(
             firm=world.firm, bank=world.foreign_bank, currency=currency, iban=iban_pk("HABB", n)
         )
-    receipt_record(
+    at_habb, _ = receipt_record(
         firm=world.firm, actor=world.officer, reference="AT-HABB-1",
         value_date=world.last_month, amount=Decimal("777.00"), currency="USD", bank="HABB",
         client_name="Umbrella plc", client_country="GB", purpose_code="9184",
@@ -205,6 +236,11 @@ def test_a_reviewer_of_the_firm_other_bank_sees_nothing_at_the_first(world):
                 assert secret not in text, (name, secret)
     receipts = client.get(reverse("receipts", kwargs=kwargs["receipts"])).content.decode()
     assert "AT-HABB-1" in receipts
+    # A movement's own page: HABB's receipt is there, an SCBL receipt is not found.
+    at_scbl = Receipt.objects.get(firm=world.firm, reference="INV-PREV-1")
+    for receipt, status in ((at_habb, 200), (at_scbl, 404)):
+        page = reverse("receipt_detail", kwargs={"firm_id": world.firm.pk, "pk": receipt.pk})
+        assert client.get(page).status_code == status
     # The firm's own officer still sees both banks.
     officer = Client()
     officer.force_login(world.officer)
