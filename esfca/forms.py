@@ -106,6 +106,8 @@ class ReceiptForm(ServiceForm):
             "retain_amount": None if asked == "max" else Decimal(asked),
             # The bank's own rate is part of the request; the table's is looked up again.
             "conversion_rate": receipt.conversion_rate if receipt.rate_source == "bank" else None,
+            # The bank credited, for a firm holding the currency at several banks (§11).
+            "bank": receipt.esfca.bank.code if receipt.esfca.bank_id else "",
         }
 
     def clean_client_country(self):

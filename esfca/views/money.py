@@ -50,19 +50,28 @@ def _action(request, firm, form, service, template, done_message, redirect_to, *
     return render(request, template, firm_page(request, firm, form=form, **context), status=status)
 
 
+def _receipt_form_options(firm) -> dict:
+    """The receipt form's choices: the firm's currencies and, when it holds ESFCAs at
+    several banks, the bank credited (rules.md §11). The same for a new receipt and a
+    correction."""
+    return {
+        "currencies": selectors.firm_currencies(firm),
+        "banks": selectors.firm_esfca_banks(firm),
+    }
+
+
 @require_http_methods(["GET", "POST"])
 @login_required
 def receipt_new(request, firm_id: int):
     firm = operated_firm(request, firm_id)
-    currencies = selectors.firm_currencies(firm)
+    options = _receipt_form_options(firm)
     form = ReceiptForm(
         request.POST or None,
-        currencies=currencies,
-        banks=selectors.firm_esfca_banks(firm),
+        **options,
         initial={
             "value_date": services.local_today(),
             "retain_mode": "max",
-            "currency": "USD" if "USD" in currencies else None,
+            "currency": "USD" if "USD" in options["currencies"] else None,
         },
     )
     return _action(
@@ -226,6 +235,8 @@ def _movement_form(kind: str, firm, data, original):
     initial = CORRECTION_FORMS[kind].initial_from(original)
     if kind == "transfer":
         return TransferForm(data, accounts=list(selectors.firm_esfcas(firm)), initial=initial)
+    if kind == "receipt":
+        return ReceiptForm(data, **_receipt_form_options(firm), initial=initial)
     return CORRECTION_FORMS[kind](data, currencies=selectors.firm_currencies(firm), initial=initial)
 
 

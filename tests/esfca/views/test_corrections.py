@@ -7,7 +7,8 @@ import pytest
 from django.urls import reverse
 
 from esfca.models import Allocation, Receipt
-from tests.esfca.conftest import snapshot
+from esfca.services import firm_account_open, receipt_record
+from tests.esfca.conftest import iban_pk, snapshot
 
 from .test_movement_pages import detail_url, text_of
 
@@ -119,3 +120,40 @@ def test_a_receipt_correction_starts_from_its_own_request(world, client_for):
     assert 'value="10000.00"' in form and 'value="Globex GmbH"' in form
     assert 'value="max"' in form and 'id="id_conversion_rate"' in form
     assert 'name="reference" value=' not in form  # a correction needs a new reference
+
+
+def test_a_receipt_correction_names_its_bank_when_the_currency_is_held_at_several(
+    world, client_for
+):
+    """rules.md §11: the correction form offers "Bank credited" like the receipt form,
+    pre-filled with the original's bank, and the corrected receipt is credited there."""
+    for n, currency in enumerate(("PKR", "USD"), start=70):
+        firm_account_open(
+            firm=world.firm, bank=world.foreign_bank, currency=currency, iban=iban_pk("HABB", n)
+        )
+    original, _created = receipt_record(
+        firm=world.firm, actor=world.officer, reference="HB-1", value_date=world.today,
+        amount=Decimal("800.00"), currency="USD", bank="HABB", client_name="Initech",
+        client_country="GB", purpose_code="9184",
+    )  # fmt: skip
+    client = client_for("officer")
+    url = action_url("correct", "receipt", original)
+    form = client.get(url).content.decode()
+    assert 'name="bank"' in form and '<option value="HABB" selected>' in form
+    other = Receipt.objects.get(reference="INV-NOW-1")
+    other_form = client.get(action_url("correct", "receipt", other)).content.decode()
+    assert '<option value="SCBL" selected>' in other_form
+
+    data = {
+        "reference": "HB-1B", "value_date": world.today.isoformat(), "currency": "USD",
+        "amount": "900.00", "retain_mode": "max", "client_name": "Initech",
+        "client_country": "GB", "purpose_code": "9184", "bank": "HABB",
+        "reversal_reference": "REV-HB-1", "reason": "The client paid 900.00.",
+    }  # fmt: skip
+    confirm = client.post(url, data)
+    assert confirm.status_code == 200 and 'name="confirm"' in confirm.content.decode()
+    done = client.post(url, {**data, "confirm": "1"})
+    new = Receipt.objects.get(reference="HB-1B")
+    assert done.status_code == 302 and done["Location"] == detail_url("receipt", new)
+    assert (new.corrects, new.esfca.bank.code) == (original, "HABB")
+    assert Receipt.objects.get(reference="REV-HB-1").esfca == original.esfca
