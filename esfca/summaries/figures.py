@@ -10,7 +10,7 @@ whatever the size of the month.
 import gc
 from collections import defaultdict
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
 
@@ -37,6 +37,15 @@ _MOVEMENT_OBJECTS = ("receipt", "allocation", "conversion")
 
 
 # --- the month's figures and flags ----------------------------------------------------------
+
+
+class LiveFigures(dict):
+    """A month's live figures: the contract's keys, serialised and frozen as a plain dict;
+    and, as an attribute kept out of both, ``reversed_at``: when the latest reversal dated
+    in the month at the slice's accounts was recorded (None: none), which a filing's time
+    is judged against (rules.md §9, §6.8)."""
+
+    reversed_at: datetime | None = None
 
 
 def _receipt_sums(receipts: list) -> tuple[dict, dict, dict]:
@@ -256,16 +265,18 @@ def _compute(data: FirmMonth, rules: Rules, banks: BankSlice = WHOLE_FIRM) -> di
     flags = month_flags(data, rules, currencies)
     if not banks.whole:
         flags = _slice_flags(flags, data, part)
-    return {
-        "firm": firm.pk,
-        "firm_name": firm.name,
-        "ntn": firm.ntn,
-        "registration_body": firm.registration_body,
-        "banks": sorted({a.bank.code for a in part.accounts if a.bank_id}),
-        "month": month_label(data.first),
-        "currencies": currencies,
-        "flags": flags,
-    }
+    live = LiveFigures(
+        firm=firm.pk,
+        firm_name=firm.name,
+        ntn=firm.ntn,
+        registration_body=firm.registration_body,
+        banks=sorted({a.bank.code for a in part.accounts if a.bank_id}),
+        month=month_label(data.first),
+        currencies=currencies,
+        flags=flags,
+    )
+    live.reversed_at = part.reversed_at()
+    return live
 
 
 @contextmanager
@@ -336,6 +347,15 @@ def filing_due(month: date, parameters=Parameter) -> date:
     return F.filing_due_date(month, day)
 
 
+def reversed_since_filing(record, live: dict) -> datetime | None:
+    """When a reversal dated in the month was recorded after ``record`` was filed (the
+    latest such), or None: the filed month changed even if no figure did (rules.md §9)."""
+    if record is None or record.status == Status.DRAFT or record.filed_at is None:
+        return None
+    reversed_at = getattr(live, "reversed_at", None)
+    return reversed_at if reversed_at is not None and reversed_at > record.filed_at else None
+
+
 def summary_filing_flags(
     record, live: dict, due: date, firm_id: int, month: date, frozen: dict | None = None
 ) -> list:
@@ -349,12 +369,14 @@ def summary_filing_flags(
     )
     if filed and frozen is None:
         frozen = record.snapshot
+    reversed_at = reversed_since_filing(record, live)
     return F.filing_flags(
         obj=obj,
         due=due,
         filed_on=timezone.localdate(record.filed_at) if filed else None,
         filed_currencies=frozen.get("currencies") if filed and frozen else None,
         live_currencies=live["currencies"],
+        reversed_on=timezone.localdate(reversed_at) if reversed_at else None,
     )
 
 

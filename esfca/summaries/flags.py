@@ -460,27 +460,32 @@ def filing_flags(
     filed_on: date | None,
     filed_currencies: list[dict] | None,
     live_currencies: list[dict],
+    reversed_on: date | None = None,
 ) -> list[dict]:
-    """§6.8: filed after the due day, or the month's figures changed after filing (a
-    backdated entry landed in a filed month)."""
+    """§6.8: filed after the due day, or the month changed after filing: its figures (a
+    backdated entry landed in a filed month), or a reversal dated in the month was recorded
+    after filing (``reversed_on``, the day; rules.md §9), even one that left every figure
+    as filed (a conversion's rate corrected, a movement reversed and recorded again)."""
     flags = []
     if filed_on is None:
         return flags  # not filed yet: nothing filed late or changed (the due date is shown)
     if filed_on > due:
         flags.append(flag(8, "filed_late", f"Filed on {filed_on}, after the due date {due}.", obj))
-    if filed_currencies is not None:
-        changes = figure_changes(filed_currencies, live_currencies)
-        if changes:
-            flags.append(
-                flag(
-                    8,
-                    "changed_after_filing",
-                    "The month's figures changed after filing (a backdated entry?): "
-                    + ", ".join(changes[:12])
-                    + ("…" if len(changes) > 12 else ""),
-                    obj,
-                )
-            )
+    changes = [] if filed_currencies is None else figure_changes(filed_currencies, live_currencies)
+    reasons = []
+    if changes:
+        reasons.append(
+            "The month's figures changed after filing (a backdated entry?): "
+            + ", ".join(changes[:12])
+            + ("…" if len(changes) > 12 else "")
+        )
+    if reversed_on is not None:
+        reasons.append(
+            f"A movement of the month was reversed on {reversed_on}, after filing on "
+            f"{filed_on}, even if no figure changed: the month can be filed again."
+        )
+    if reasons:
+        flags.append(flag(8, "changed_after_filing", "; ".join(reasons), obj))
     return flags
 
 

@@ -9,11 +9,11 @@ thousand firms the same dozen too.
 
 from collections import defaultdict, namedtuple
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import Q, Sum
+from django.db.models import Max, Q, Sum
 
 from esfca import policy
 from esfca.models import (
@@ -28,7 +28,7 @@ from esfca.models import (
 )
 from exporters.models import Firm
 from exporters.selectors import BankSlice
-from ledger.models import Account, Entry, FxRate
+from ledger.models import Account, Entry, FxRate, Transaction
 
 from . import flags as F
 
@@ -100,6 +100,8 @@ class FirmMonth:
     transfers: list = field(default_factory=list)
     ledger: dict = field(default_factory=dict)  # currency → {"opening","closing", kind sums}
     books: dict = field(default_factory=dict)  # account id → (currency, opening, kind sums)
+    # account id → when the latest reversal dated in the month was recorded (rules.md §9)
+    reversals: dict = field(default_factory=dict)
 
     def at(self, banks: BankSlice) -> "FirmMonth":
         """The part of the month at the slice's banks (rules.md §11): its accounts, the
@@ -122,8 +124,14 @@ class FirmMonth:
                     (t[0], t[1] if out else None, t[2], t[3] if into else None, *t[4:])
                 )
         part.books = {a.pk: self.books[a.pk] for a in accounts if a.pk in self.books}
+        part.reversals = {a.pk: self.reversals[a.pk] for a in accounts if a.pk in self.reversals}
         part.ledger = ledger_books(part.books.values())
         return part
+
+    def reversed_at(self) -> datetime | None:
+        """When the latest reversal dated in the month touching this part's accounts was
+        recorded (None: none): after a filing, the filed month has changed (rules.md §9)."""
+        return max(self.reversals.values(), default=None)
 
     def references(self) -> set[str]:
         """The flag objects of this part's movements (``receipt:REF`` and the like)."""
@@ -198,11 +206,13 @@ def _rules(first: date, last: date, currencies: set[str]) -> Rules:
 def _ledger_sums(
     months: dict[int, FirmMonth], accounts: list[Account], first: date, last: date
 ) -> None:
-    """Each firm's ESFCA opening and closing per currency, and the month's movement per
-    kind of transaction, summed by the database from the entries."""
+    """Each firm's ESFCA opening and closing per currency, the month's movement per kind
+    of transaction, summed by the database from the entries, and per account when the
+    month's latest reversal was recorded (in the same query)."""
     in_month = Q(transaction__value_date__gte=first)
+    reversal = Q(transaction__kind=Transaction.Kind.REVERSAL)
     owner_of = {a.pk: a.owner_id for a in accounts}
-    for account_id, currency, kind, opening_dr, opening_cr, dr, cr in (
+    for account_id, currency, kind, opening_dr, opening_cr, dr, cr, reversed_at in (
         Entry.objects.filter(account_id__in=owner_of, transaction__value_date__lte=last)
         .values_list("account_id", "currency", "transaction__kind")
         .annotate(
@@ -210,10 +220,14 @@ def _ledger_sums(
             opening_cr=Sum("credit", filter=~in_month),
             dr=Sum("debit", filter=in_month),
             cr=Sum("credit", filter=in_month),
+            reversed_at=Max("transaction__posted_at", filter=in_month & reversal),
         )
         .order_by()
     ):
-        books = months[owner_of[account_id]].books
+        month = months[owner_of[account_id]]
+        if reversed_at is not None:
+            month.reversals[account_id] = reversed_at
+        books = month.books
         _, opening, kinds = books.setdefault(account_id, (currency, Decimal(0), {}))
         opening += (opening_dr or 0) - (opening_cr or 0)
         kinds[kind] = kinds.get(kind, Decimal(0)) + (dr or 0) - (cr or 0)

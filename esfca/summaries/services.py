@@ -4,10 +4,11 @@ Lifecycle: ``draft`` (computed live) → ``filed`` by a finance officer once the
 ended (a frozen snapshot with its SHA-256, and one review per bank with the frozen figures
 of that bank's slice) → each bank accepts or returns its slice: the summary is
 ``accepted`` when every bank accepted, ``returned`` as soon as one returns (the other
-pending slices close) → a returned summary, or a filed one whose figures changed since,
-is filed again as a new revision, reviewed again by every bank. Each write locks the
-firm's row (as the money services do), so two filings of one month can never both pass,
-and records a ``SummaryEvent`` and an ``AuditEvent`` in the same transaction.
+pending slices close) → a returned summary, or a filed one changed since (its figures, or
+a reversal dated in the month recorded after filing), is filed again as a new revision,
+reviewed again by every bank. Each write locks the firm's row (as the money services
+do), so two filings of one month can never both pass, and records a ``SummaryEvent`` and
+an ``AuditEvent`` in the same transaction.
 
 Roles are checked by the API and the views (who may act); these services check the
 state (whether the action is possible now).
@@ -31,7 +32,12 @@ from exporters.selectors import bank_slice
 from ledger.models import Account
 
 from . import flags as F
-from .figures import filing_due, summary_compute, summary_compute_slices
+from .figures import (
+    filing_due,
+    reversed_since_filing,
+    summary_compute,
+    summary_compute_slices,
+)
 from .formatting import canonical_json, month_label, previous_month
 
 Status = MonthlySummary.Status
@@ -72,8 +78,9 @@ def firm_banks(firm: Firm) -> list[Bank]:
 
 def _check_fileable(month: date, latest: MonthlySummary | None, live: dict, today: date) -> None:
     """``invalid_state`` while the month runs, or when the latest revision is filed or
-    accepted and its figures have not changed since (rules.md §5, §9: a changed month may
-    be filed again on the firm's own initiative)."""
+    accepted and the month has not changed since: neither its figures nor a reversal dated
+    in it recorded after filing (rules.md §5, §9: a changed month may be filed again on the
+    firm's own initiative)."""
     _, last = policy.month_bounds(month)
     if today <= last:
         raise InvalidState(
@@ -84,6 +91,8 @@ def _check_fileable(month: date, latest: MonthlySummary | None, live: dict, toda
     if latest is None or latest.status not in (Status.FILED, Status.ACCEPTED):
         return
     if F.figure_changes(latest.snapshot.get("currencies", []), live["currencies"]):
+        return
+    if reversed_since_filing(latest, live) is not None:
         return
     raise InvalidState(
         f"{month_label(month)} is already {latest.status} (revision {latest.revision}) and "
@@ -116,8 +125,9 @@ def summary_file(*, firm: Firm, month: date, actor) -> MonthlySummary:
     figures of its slice.
 
     Refused (``invalid_state``) while the month has not ended, or when it is already
-    filed or accepted and unchanged since; after a return, or once its figures changed
-    (a reversal, a backdated entry), it is filed again as a new revision and the previous
+    filed or accepted and unchanged since; after a return, or once the month changed (its
+    figures: a backdated entry; or a reversal dated in it recorded after filing, even one
+    that moved no figure), it is filed again as a new revision and the previous
     revision's pending slices close. A snapshot is written once and never changed.
     """
     month = month.replace(day=1)

@@ -18,7 +18,7 @@ from rest_framework.test import APIClient
 
 from esfca import services as money
 from esfca.errors import InvalidInput, InvalidState, NoAccount
-from esfca.models import AuditEvent, MonthlySummary, SummaryEvent, SummaryReview
+from esfca.models import AuditEvent, Conversion, MonthlySummary, SummaryEvent, SummaryReview
 from esfca.summaries import services
 from esfca.summaries.figures import summary_compute, summary_detail
 from esfca.summaries.flags import figures_diff, flags_compared
@@ -225,6 +225,35 @@ def test_refile_a_changed_month_without_waiting_for_a_return(two_banks):
     assert scbl["changes"] == []
     habb = summary_detail(firm=world.firm, month=OCTOBER, banks=bank_slice(world.other_bank))
     assert {c["figure"] for c in habb["changes"]} >= {"receipts_count", "receipts"}
+
+
+def test_a_reversal_after_filing_flags_the_slice_of_its_own_bank_only(two_banks):
+    """CONV-1 (SCBL) corrected at another rate after filing: no figure moves, SCBL's slice
+    and the whole month are flagged changed, HABB's slice is not."""
+    world = two_banks
+    file(world)
+    conversion = Conversion.objects.get(firm=world.firm, reference="CONV-1")
+    with booked_on(date(2025, 11, 9)):
+        money.movement_correct(
+            firm=world.firm, actor=None, kind="conversion", movement_id=conversion.pk,
+            reference="REV-CONV-1", reason="rate typed wrong",
+            corrected={"reference": "CONV-1B", "value_date": date(2025, 10, 22),
+                       "amount": Decimal("500.00"), "currency": "USD",
+                       "rate": Decimal("281.0000")},
+        )  # fmt: skip
+
+    def codes(flags):
+        return [f["code"] for f in flags if f["rule"] == 8]
+
+    whole = summary_detail(firm=world.firm, month=OCTOBER)
+    scbl = summary_detail(firm=world.firm, month=OCTOBER, banks=bank_slice(world.bank))
+    habb = summary_detail(firm=world.firm, month=OCTOBER, banks=bank_slice(world.other_bank))
+    assert whole["changes"] == scbl["changes"] == habb["changes"] == []
+    assert codes(whole["flags"]) == codes(scbl["flags"]) == ["changed_after_filing"]
+    assert codes(habb["flags"]) == []
+    (a_row,) = api(world.reviewer).get("/api/v1/reviews/").json()["results"]
+    (b_row,) = api(world.other_reviewer).get("/api/v1/reviews/").json()["results"]
+    assert (codes(a_row["flags"]), codes(b_row["flags"])) == (["changed_after_filing"], [])
 
 
 def test_diff_and_flag_comparison_are_plain():

@@ -3,11 +3,13 @@
 import hashlib
 import json
 from datetime import date
+from decimal import Decimal
 
 import pytest
 
+from esfca import services as money
 from esfca.errors import InvalidInput, InvalidState
-from esfca.models import AuditEvent, MonthlySummary, SummaryEvent, SummaryReview
+from esfca.models import AuditEvent, Conversion, MonthlySummary, SummaryEvent, SummaryReview
 from esfca.summaries import services
 from esfca.summaries.figures import summary_compute, summary_detail
 from tests.esfca.summaries.conftest import OCTOBER, booked_on, receipt
@@ -152,3 +154,50 @@ def test_draft_payload_is_live(world):
     assert (detail["status"], detail["revision"], detail["sha256"]) == ("draft", 1, None)
     assert detail["due_date"] == "2025-11-10"
     assert detail["revisions"] == []
+
+
+# --- a reversal after filing (rules.md §9) -------------------------------------------------
+
+
+def correct_conversion(world, day, rate="281.0000"):
+    """CONV-1 (USD 500.00 on 2025-10-22) corrected to the same amount at another rate,
+    booked on ``day``: the summary counts conversions in USD only, so no figure moves."""
+    conversion = Conversion.objects.get(firm=world.firm, reference="CONV-1")
+    with booked_on(day):
+        return money.movement_correct(
+            firm=world.firm, actor=None, kind="conversion", movement_id=conversion.pk,
+            reference="REV-CONV-1", reason="rate typed wrong",
+            corrected={"reference": "CONV-1B", "value_date": date(2025, 10, 22),
+                       "amount": Decimal("500.00"), "currency": "USD", "rate": Decimal(rate)},
+        )  # fmt: skip
+
+
+def filing_codes(detail) -> list[str]:
+    return [f["code"] for f in detail["flags"] if f["rule"] == 8]
+
+
+def test_a_correction_after_filing_that_moves_no_figure_flags_the_month_and_allows_a_refile(
+    world,
+):
+    first = file(world)
+    correct_conversion(world, date(2025, 11, 9))
+    detail = summary_detail(firm=world.firm, month=OCTOBER)
+    assert detail["changes"] == []  # every figure as filed
+    assert filing_codes(detail) == ["changed_after_filing"]
+    message = next(f["message"] for f in detail["flags"] if f["rule"] == 8)
+    assert "reversed on 2025-11-09, after filing on 2025-11-07" in message
+    assert "reversed_at" not in detail and "reversed_at" not in first.snapshot
+    second = file(world, day=date(2025, 11, 10))
+    assert (second.revision, second.status) == (2, "filed")
+    assert second.snapshot["currencies"] == first.snapshot["currencies"]
+    assert filing_codes(summary_detail(firm=world.firm, month=OCTOBER)) == []
+    with pytest.raises(InvalidState):  # unchanged since revision 2
+        file(world, day=date(2025, 11, 11))
+
+
+def test_a_correction_recorded_before_filing_does_not_flag_the_month(world):
+    correct_conversion(world, date(2025, 11, 5))
+    file(world)
+    assert filing_codes(summary_detail(firm=world.firm, month=OCTOBER)) == []
+    with pytest.raises(InvalidState):
+        file(world, day=date(2025, 11, 8))
