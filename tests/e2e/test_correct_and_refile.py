@@ -81,12 +81,16 @@ def test_officer_corrects_a_conversion_after_a_return_and_refiles(page: Page, li
     expect(page).to_have_url(f"{live_server.url}/firms/{firm.pk}/conversions/{wrong.pk}/")
     correct_the_conversion(page, shoot)
 
-    # Back on its month: the rate's flag is gone; filed again as revision 2.
+    # Back on its month: the rate's flag is gone; the correction, recorded after filing,
+    # flags the month changed though no figure moved (§6.8, rules.md §9); filed again as
+    # revision 2, which leaves no flag.
     page.get_by_role("link", name="its month").click()
-    expect(page.locator("#flags")).to_have_count(0)
+    expect(page.locator("#flags li")).to_have_count(1)
+    expect(page.locator("#flags")).to_contain_text("reversed on")
     page.get_by_role("button", name="File again (new revision)").click()
     expect(page.locator("#summary-status")).to_have_text("filed")
     expect(page.locator(".subtitle").first).to_contain_text("revision 2")
+    expect(page.locator("#flags")).to_have_count(0)
     expect(page.locator("#returned-banner")).to_have_count(0)
     shoot("31-month-refiled")
     page.get_by_role("button", name="Log out").click()
