@@ -271,19 +271,45 @@ class MonthPosition:
                 rule=rule, amount=amount, tax_rate=tax_rate, earlier=[self.item()],
                 buy=buy, buy_usd=buy_usd,
             )  # fmt: skip
+        return (Decimal(self._usd_allowed_cents(rule, amount, tax_rate)) / 100).quantize(CENT)
+
+    def allowed_cents(self, **figures) -> int:
+        """``allowed`` in integer cents (what flag 1 compares, receipt by receipt)."""
+        eligible = figures.get("eligible", True)
+        if (
+            eligible
+            and figures.get("buy") is None
+            and not (self.other_amount or self.other_retained)
+        ):
+            return self._usd_allowed_cents(figures["rule"], figures["amount"], figures["tax_rate"])
+        return cents(self.allowed(**figures))
+
+    def _usd_allowed_cents(self, rule: RetentionRule, amount: Decimal, tax_rate: Decimal) -> int:
+        """The integer fast path: a USD receipt in a month of USD receipts only."""
         amount_c = cents(amount)
-        rn, rd = rule.ratio.as_integer_ratio()
+        rn, rd = _ratio(rule.ratio)
         if rule.basis == Basis.PER_RECEIPT:
             by_rule_c = rn * amount_c // rd
         else:  # the same fractions as monthly_headroom_usd, over the common denominator rd
             total_c = self.usd_amount_c + amount_c
-            floor_c = cents(rule.monthly_floor_usd)
+            floor_c = _cents_cached(rule.monthly_floor_usd)
             allowed_total_rd = max(rn * total_c, rd * min(floor_c, total_c))
             headroom_rd = max(0, allowed_total_rd - rd * self.usd_retained_c)
             by_rule_c = min(amount_c, headroom_rd // rd)
-        tn, td = tax_rate.as_integer_ratio()
+        tn, td = _ratio(tax_rate)
         cap_c = amount_c + (amount_c * tn // -td)  # amount − round_up(amount × rate)
-        return (Decimal(max(0, min(by_rule_c, cap_c))) / 100).quantize(CENT)
+        return max(0, min(by_rule_c, cap_c))
+
+
+@functools.lru_cache(maxsize=1024)
+def _ratio(value: Decimal) -> tuple[int, int]:
+    """A rule's ratio or a tax rate as integers (few distinct values, asked per receipt)."""
+    return value.as_integer_ratio()
+
+
+@functools.lru_cache(maxsize=1024)
+def _cents_cached(value: Decimal) -> int:
+    return cents(value)
 
 
 @dataclass(frozen=True)

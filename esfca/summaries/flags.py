@@ -86,7 +86,7 @@ def _rule_key(rule: policy.RetentionRule | None):
     return (rule.effective_from, rule.ratio, rule.monthly_floor_usd, rule.basis)
 
 
-def _retention_flag(row, rule, allowed: Decimal | None) -> dict | None:
+def _retention_flag(row, rule, allowed_c: int | None) -> dict | None:
     """Flag 1 for one receipt judged against the rule in force now (None: no flag)."""
     day, retained = row.value_date, row.retained
     if rule is None:
@@ -98,12 +98,13 @@ def _retention_flag(row, rule, allowed: Decimal | None) -> dict | None:
             f"Retained {retained} {row.currency} but no retention rule is in force on {day}.",
             receipt_obj(row),
         )
-    if retained > allowed:
+    if policy.cents(retained) > allowed_c:
+        allowed = (Decimal(allowed_c) / 100).quantize(policy.CENT)
         return flag(
             1,
             "retention_above_limit",
             f"Retained {retained} {row.currency}; the rules in force allow "
-            f"{allowed.quantize(policy.CENT)} {row.currency} for this receipt.",
+            f"{allowed} {row.currency} for this receipt.",
             receipt_obj(row),
         )
     return None
@@ -169,16 +170,16 @@ def retention_flags(
                         )
                     )
                 continue  # nothing to add to the month's USD sums without a rate
-        allowed = None
+        allowed_c = None
         if rule is not None:
             stored = (row.rule_effective_from, row.rule_ratio, row.rule_monthly_floor_usd)
             if (*stored, row.rule_basis) != rule_key:
                 flags.append(_rule_changed_flag(row, rule))
-            allowed = month.allowed(
+            allowed_c = month.allowed_cents(
                 rule=rule, amount=row.amount, tax_rate=tax_rate, eligible=registered,
                 buy=buy, buy_usd=buy_usd,
             )  # fmt: skip
-        found_flag = _retention_flag(row, rule, allowed)
+        found_flag = _retention_flag(row, rule, allowed_c)
         if found_flag:
             flags.append(found_flag)
         month.add(row.amount, row.retained, buy=buy, buy_usd=buy_usd)

@@ -276,6 +276,10 @@ def test_month_position_allows_what_allowed_retention_allows(receipts, rule, tax
             rule=rule, amount=amount, tax_rate=tax_rate, eligible=eligible,
             buy=buy, buy_usd=buy_usd,
         ) == expected  # fmt: skip
+        assert position.allowed_cents(
+            rule=rule, amount=amount, tax_rate=tax_rate, eligible=eligible,
+            buy=buy, buy_usd=buy_usd,
+        ) == policy.cents(expected)  # fmt: skip
         position.add(amount, retained, buy=buy, buy_usd=buy_usd)
         earlier.append(
             MonthItem(
