@@ -25,7 +25,6 @@ from .movements import (
     replay,
 )
 from .receipts import (
-    FIELDS,
     ReceiptMonth,
     ReceiptRequest,
     receipt_judge,
@@ -268,11 +267,7 @@ class Carried:
 def receipt_requests(rows: list[dict]) -> list[ReceiptRequest]:
     """Import rows as requests; a row naming a field a receipt does not have is a bug of
     the caller, not a refusal (``TypeError`` for the whole call)."""
-    for row in rows:
-        unknown = set(row) - set(FIELDS)
-        if unknown:
-            raise TypeError(f"Unknown receipt fields: {', '.join(sorted(unknown))}.")
-    return [ReceiptRequest(**row) for row in rows]
+    return [ReceiptRequest.from_row(row) for row in rows]
 
 
 class Batch:

@@ -40,11 +40,26 @@ def plain(value) -> str | None:
 
 def request_fingerprint(**fields) -> str:
     """SHA-256 of ``json.dumps({name: plain(value)}, sort_keys=True)``, the JSON written out
-    directly (the same text, which a test checks): an import computes one per row."""
-    body = ", ".join(
-        f"{json_text(name)}: {json_text(plain(value))}" for name, value in sorted(fields.items())
-    )
-    return hashlib.sha256(f"{{{body}}}".encode()).hexdigest()
+    directly (the same text, which a test checks)."""
+    return FingerprintShape(fields).of(fields)
+
+
+class FingerprintShape:
+    """``request_fingerprint`` for requests of one set of field names, with the names'
+    order and JSON text worked out once: an import computes one fingerprint per row."""
+
+    def __init__(self, names):
+        self.names = tuple(sorted(names))
+        self.keys = tuple(f"{json_text(name)}: " for name in self.names)
+
+    def of(self, values) -> str:
+        """The fingerprint of a mapping (or an object's attributes, ``values=vars(obj)``)
+        holding at least ``names``."""
+        body = ", ".join(
+            key + json_text(plain(values[name]))
+            for key, name in zip(self.keys, self.names, strict=True)
+        )
+        return hashlib.sha256(f"{{{body}}}".encode()).hexdigest()
 
 
 def replay(model, firm: Firm, reference: str, fingerprint: str):

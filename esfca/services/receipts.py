@@ -34,12 +34,12 @@ from .checks import (
     local_today,
 )
 from .movements import (
+    FingerprintShape,
     esfca_account,
     internal_account,
     movement_fields,
     movement_record,
     pkr_account,
-    request_fingerprint,
 )
 from .rules import (
     NO_RATES,
@@ -75,11 +75,27 @@ class ReceiptRequest:
         if self.retain is None or self.retain == "":
             object.__setattr__(self, "retain", "max")
 
+    @classmethod
+    def from_row(cls, row: dict) -> "ReceiptRequest":
+        """The request of an import row (a dict of these fields), equal to
+        ``ReceiptRequest(**row)`` but built without the frozen ``__init__``'s per-field
+        ``object.__setattr__``: an import builds one per row. Unknown or missing fields are
+        a bug of the caller (``TypeError``), as they are for the constructor."""
+        names = row.keys()
+        if not names <= FIELD_SET or not names >= REQUIRED:
+            unknown, missing = sorted(names - FIELD_SET), sorted(REQUIRED - names)
+            raise TypeError(f"Receipt fields unknown: {unknown}; missing: {missing}.")
+        request = object.__new__(cls)
+        values = request.__dict__
+        values.update(DEFAULTS)
+        values.update(row)
+        if values["retain"] is None or values["retain"] == "":
+            values["retain"] = "max"
+        return request
+
     @cached_property
     def fingerprint(self) -> str:
-        request = {name: getattr(self, name) for name in FIELDS}
-        request["purpose_code"] = self.purpose_code or ""
-        return request_fingerprint(**request)
+        return FINGERPRINT.of(self.__dict__)
 
     def check(self, *, today: date, purpose_known: Callable[[str], bool]) -> None:
         """Field validation (``validation_error``, every field at once); ``bank`` is judged
@@ -116,9 +132,12 @@ class ReceiptRequest:
 
 
 FIELDS = tuple(f.name for f in fields(ReceiptRequest))
+FIELD_SET = frozenset(FIELDS)
 REQUIRED = frozenset(
     f.name for f in fields(ReceiptRequest) if f.default is MISSING and f.default_factory is MISSING
 )
+DEFAULTS = {f.name: f.default for f in fields(ReceiptRequest) if f.default is not MISSING}
+FINGERPRINT = FingerprintShape(FIELDS)
 
 
 class ReceiptLookups(Protocol):
