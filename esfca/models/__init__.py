@@ -1,4 +1,5 @@
 from .audit import AuditEvent
+from .days import ReceiptDay
 from .imports import ImportJob
 from .movements import Allocation, Conversion, Receipt, Transfer
 from .rules import EquityCapVersion, Parameter, PurposeCode, RetentionRuleVersion, TaxRate
@@ -14,6 +15,7 @@ __all__ = [
     "Parameter",
     "PurposeCode",
     "Receipt",
+    "ReceiptDay",
     "RetentionRuleVersion",
     "SummaryEvent",
     "SummaryReminder",

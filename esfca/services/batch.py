@@ -6,7 +6,6 @@ from datetime import date
 from decimal import Decimal
 
 from django.db import connection, transaction
-from django.db.models import Q, Sum
 
 from exporters.errors import DomainError
 from exporters.models import Firm
@@ -17,6 +16,7 @@ from .. import policy
 from ..models import PurposeCode, Receipt, RetentionRuleVersion
 from .checks import local_today
 from .copy_rows import ReceiptsCopy, receipts_copy, receipts_copy_write, receipts_insert
+from .days import line_of_fields, month_sums, receipt_days_add
 from .movements import (
     esfca_account,
     internal_account,
@@ -223,29 +223,11 @@ def month_key(on: date) -> tuple[int, int]:
 
 
 def stored_months(firm: Firm, keys: set[tuple[int, int]]) -> dict[tuple[int, int], RunningMonth]:
-    """The firm's stored receipts of these months as running months.
-
-    What the month's USD sums read, summed in SQL per day and reference rates: a USD
-    equivalent is linear in the amount, so the sums give the same exact result as the
-    receipts one by one, and a month of thousands is a few rows."""
+    """The firm's stored receipts of these months as running months, read from their
+    stored days (a month of thousands of receipts is a few rows)."""
     months = {key: RunningMonth() for key in keys}
-    if not keys:
-        return months
-    in_months = Q()
-    for y, m in keys:
-        first, last = policy.month_bounds(date(y, m, 1))
-        in_months |= Q(value_date__range=(first, last))
-    stored = (
-        Receipt.objects.standing()
-        .filter(in_months, firm=firm)
-        .values("value_date", "currency", "ref_buy", "ref_buy_usd")
-        .annotate(amount_sum=Sum("amount"), retained_sum=Sum("retained"))
-        .order_by()
-        .values_list(
-            "amount_sum", "retained_sum", "currency", "ref_buy", "ref_buy_usd", "value_date"
-        )
-    )
-    for fields in stored:
+    spans = [policy.month_bounds(date(y, m, 1)) for y, m in keys]
+    for fields in month_sums(firm, spans):
         months[month_key(fields[-1])].add_fields(fields)
     return months
 
@@ -324,6 +306,7 @@ class Batch:
             for n, txn in zip(new, posted.transactions, strict=True):
                 n.fields["transaction"] = txn
             receipts_insert(self.firm, self.actor, new)
+        receipt_days_add(self.firm, (line_of_fields(n.fields) for n, _ in self.pending))
         self.pending, self.prepared, self.copied = [], None, None
 
     def one(self, request: ReceiptRequest) -> RowOutcome:

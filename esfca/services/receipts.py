@@ -33,6 +33,7 @@ from .checks import (
     check_text,
     local_today,
 )
+from .days import line_of_fields, month_sums, receipt_days_add
 from .movements import (
     FingerprintShape,
     esfca_account,
@@ -45,10 +46,10 @@ from .rules import (
     NO_RATES,
     RefRates,
     firm_is_registered,
-    month_position,
     receipt_ref,
     ref_rates,
     retention_rule_on,
+    stored_ref,
     stored_rule,
     tax_rate_on,
 )
@@ -201,13 +202,33 @@ def receipt_month(firm: Firm, on: date, *, replacing: Receipt | None = None) -> 
     receipts (§9: a reversed receipt and its reversal leave the month's P and already),
     without the one a correction is ``replacing``."""
     first, last = policy.month_bounds(on)
-    rows = Receipt.objects.standing().filter(firm=firm, value_date__range=(first, last))
+    later = Receipt.objects.standing().filter(firm=firm, value_date__gt=on, value_date__lte=last)
+    earlier = month_sums(firm, [(first, on)])
+    # A correction's original still standing is in the sums; the reversal takes it out.
+    still_counted = (
+        replacing is not None
+        and Receipt.objects.standing().filter(pk=replacing.pk).exists()
+        and first <= replacing.value_date <= on
+    )
+
+    def so_far() -> policy.MonthPosition:
+        # Rates first, sums after: a receipt without its rates refuses with the sums intact.
+        refs = [stored_ref(c, buy, buy_usd, day) for _, _, c, buy, buy_usd, day in earlier]
+        position = policy.MonthPosition()
+        for (amount, retained, *_), ref in zip(earlier, refs, strict=True):
+            position.add(amount, retained, buy=ref.buy, buy_usd=ref.buy_usd)
+        if still_counted:
+            ref = receipt_ref(replacing)
+            position.add(
+                -replacing.amount.amount, -replacing.retained, buy=ref.buy, buy_usd=ref.buy_usd
+            )
+        return position
+
     if replacing is not None:
-        rows = rows.exclude(pk=replacing.pk)
-    month = list(rows.order_by("value_date", "pk"))
-    earlier = [r for r in month if r.value_date <= on]
+        later = later.exclude(pk=replacing.pk)
     return ReceiptMonth(
-        so_far=lambda: month_position(earlier), later=[r for r in month if r.value_date > on]
+        so_far=so_far,
+        later=list(later.order_by("value_date", "pk")),
     )
 
 
@@ -436,6 +457,7 @@ def receipt_request_record(
         receipt = Receipt(**judgement.fields)
         receipt.transaction = transaction_post(**vars(judgement.posting))
         receipt.save(force_insert=True)
+        receipt_days_add(firm, [line_of_fields(judgement.fields)])
         return receipt
 
     return movement_record(

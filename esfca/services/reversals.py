@@ -37,6 +37,7 @@ from ..models import Allocation, Conversion, Receipt, Transfer
 from .allocations import allocation_create
 from .checks import FieldErrors, check_reference, check_text, local_today
 from .conversions import conversion_create, transfer_create
+from .days import line_of, receipt_days_add
 from .movements import check_covered, movement_fields, movement_record, request_fingerprint
 from .receipts import ReceiptRequest, receipt_record, receipt_request_record
 
@@ -170,7 +171,10 @@ def _reversal_write(spec, firm: Firm, actor, original, *, reference, fingerprint
         reverses=original,
         reason=reason,
     )
-    return spec.model.objects.create(**copied)
+    reversal = spec.model.objects.create(**copied)
+    if isinstance(original, Receipt):  # it leaves its day's sums (§9)
+        receipt_days_add(firm, [line_of(original)], sign=-1)
+    return reversal
 
 
 def movement_reverse(

@@ -9,6 +9,7 @@ import pytest
 
 from esfca.models import AuditEvent, Receipt
 from esfca.services import firm_account_open
+from esfca.services.days import receipt_days_verify
 from exporters.models import Firm
 from exporters.validators import iban_pk
 from ledger.models import Account, Entry, FxRate, Transaction
@@ -100,3 +101,4 @@ def ledger_proves_itself(request):
     yield
     report = ledger_verify()
     assert report.ok, report.problems
+    assert receipt_days_verify() == []

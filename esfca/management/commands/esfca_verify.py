@@ -1,0 +1,18 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from esfca.services.days import receipt_days_verify
+
+
+class Command(BaseCommand):
+    help = (
+        "Prove the regulation's stored figures equal a recompute from the movements "
+        "(the receipt days behind every month's §2 position)."
+    )
+
+    def handle(self, *args, **options):
+        problems = receipt_days_verify()
+        for problem in problems:
+            self.stderr.write(problem)
+        if problems:
+            raise CommandError(f"stored figures NOT consistent: {len(problems)} problems")
+        self.stdout.write(self.style.SUCCESS("stored figures consistent with the movements"))
