@@ -70,8 +70,8 @@ def receipts_per_second(firm: Firm, count: int, prefix: str) -> float:
 
 def postings_per_second(count: int) -> float:
     """The ledger alone: a two-leg posting, one commit each (the floor of a receipt)."""
-    one = account_open(kind=Account.Kind.CLIENT_PROCEEDS, currency="USD", name="bench from")
-    two = account_open(kind=Account.Kind.FX_TRADING, currency="USD", name="bench to")
+    one = account_open(kind=Account.Kind.CLIENT_PROCEEDS, currency="USD")
+    two = account_open(kind=Account.Kind.FX_TRADING, currency="USD")
     started = time.perf_counter()
     for k in range(count):
         transaction_post(
