@@ -223,6 +223,8 @@ FX_GUARD_MAX_MOVE_PCT = os.environ.get("FX_GUARD_MAX_MOVE_PCT", "5")  # a Decima
 FX_STALE_WORKING_DAYS = int(os.environ.get("FX_STALE_WORKING_DAYS", "2"))
 # OXR feed: buy = mid x (1 - spread/200), sell = mid x (1 + spread/200); 0 = buy = sell = mid.
 FX_FEED_SPREAD_PCT = os.environ.get("FX_FEED_SPREAD_PCT", "0")  # a Decimal string
+# A feed answer longer than this many bytes is refused (FX_FEED_TIMEOUT bounds its whole time).
+FX_FEED_MAX_BYTES = int(os.environ.get("FX_FEED_MAX_BYTES", "1000000"))
 
 LOGGING = {
     "version": 1,

@@ -18,6 +18,7 @@ class Route:
     status: int = 200
     content_type: str = "application/json"
     delay: float = 0.0
+    trickle: float = 0.0  # seconds between one byte of the answer and the next
 
 
 def oxr_variant(**changes) -> bytes:
@@ -65,7 +66,13 @@ class FxServer:
                     self.send_header("Content-Type", route.content_type)
                     self.send_header("Content-Length", str(len(route.body)))
                     self.end_headers()
-                    self.wfile.write(route.body)
+                    if not route.trickle:
+                        self.wfile.write(route.body)
+                        return
+                    for byte in route.body:  # a server that keeps the line busy, barely
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                        time.sleep(route.trickle)
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (timeout test)
 
