@@ -42,7 +42,7 @@ from exporters.selectors import (
 )
 from exporters.services import bank_create, firm_create, user_create
 from ledger.fx.selectors import fx_rates
-from ledger.fx.services import fx_rate_store
+from ledger.fx.services import How, RateWriter, fx_rate_store
 
 from . import selectors
 from . import serializers as s
@@ -274,9 +274,9 @@ class FxRatesView(ApiView):
             buy=data["buy"],
             sell=data["sell"],
             source=data["source"],
+            by=RateWriter(How.API, request.user),
             note=f"posted through the API by {request.user.username}",
             refuse_existing=True,
-            guard=False,
         )
         return Response(s.FxRateOut(stored.rate).data, status=status.HTTP_201_CREATED)
 

@@ -4,6 +4,7 @@ import json
 import threading
 import time
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -41,6 +42,19 @@ def oxr_variant(**changes) -> bytes:
 def ecb_variant(old: str, new: str) -> bytes:
     assert old.encode() in ECB_BYTES
     return ECB_BYTES.replace(old.encode(), new.encode())
+
+
+def oxr_dated(day: date) -> bytes:
+    """The real OXR payload published on ``day`` (its timestamp: 00:00:01 UTC that day)."""
+    stamp = int(datetime(day.year, day.month, day.day, 0, 0, 1, tzinfo=UTC).timestamp())
+    old = b'"timestamp": 1762250400'
+    assert old in OXR_BYTES
+    return OXR_BYTES.replace(old, f'"timestamp": {stamp}'.encode())
+
+
+def ecb_dated(day: date) -> bytes:
+    """The real ECB payload published on ``day``."""
+    return ecb_variant("time='2026-10-02'", f"time='{day.isoformat()}'")
 
 
 class FxServer:

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from esfca.models import Allocation, Receipt
 from exporters.models import Bank, Firm, Membership, User
-from ledger.fx.services import fx_rate_store
+from ledger.fx.services import How, RateWriter, fx_rate_store
 from ledger.models import Account, Entry, FxRate
 
 from .conftest import (
@@ -39,6 +39,7 @@ def usd_rate(day: str, buy: str = "280.6469", sell: str = "281.0788") -> FxRate:
         buy=Decimal(buy),
         sell=Decimal(sell),
         source="SBP-WACR",
+        by=RateWriter(How.COMMAND, label="tests"),
     ).rate
 
 
