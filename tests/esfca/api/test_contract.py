@@ -353,7 +353,7 @@ def test_fx_rate_posted_listed_and_duplicate_refused(world):
         "sell": "281.0788",
         "source": "SBP-WACR",
     }
-    response = world.api(world.own.reviewer).post(f"{V1}/fx-rates/", body)
+    response = world.api("admin").post(f"{V1}/fx-rates/", body)
     assert response.status_code == 201
     created = response.json()
     assert {k: created[k] for k in body} == body
@@ -410,7 +410,8 @@ def test_fx_rate_validation(world, changes, field):
     assert FxRate.objects.count() == 0
 
 
-def test_only_admin_and_reviewers_post_rates(world):
+def test_only_the_platform_admin_posts_rates(world):
+    """rules.md §10: a bank reviewer posts no rates (contract 1.1), nor does a firm's user."""
     body = {
         "currency": "USD",
         "date": "2025-11-04",
@@ -418,10 +419,11 @@ def test_only_admin_and_reviewers_post_rates(world):
         "sell": "281.0788",
         "source": "SBP-WACR",
     }
-    for who in (world.own.officer, world.own.viewer):
+    for who in (world.own.officer, world.own.viewer, world.own.reviewer, world.foreign.reviewer):
         response = Api(who).post(f"{V1}/fx-rates/", body)
         assert response.status_code == 403
         assert error_of(response)["code"] == "permission_denied"
+    assert FxRate.objects.count() == 0
 
 
 # --- receipts -------------------------------------------------------------------------------
