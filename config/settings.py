@@ -217,12 +217,20 @@ FX_CURRENCIES = tuple(
 )
 # Refreshable providers, in run order (ECB crosses through a USD/PKR rate stored by a better one).
 FX_PROVIDERS = tuple(p for p in os.environ.get("FX_PROVIDERS", "oxr,ecb").split(",") if p)
-# A new rate moving more than this percentage from the last active one of its source is held.
+# A new rate moving more than this percentage from the latest active one is held (rules.md §10).
 FX_GUARD_MAX_MOVE_PCT = os.environ.get("FX_GUARD_MAX_MOVE_PCT", "5")  # a Decimal string
 # A rate older than this many working days (Mon-Fri) is shown as stale.
 FX_STALE_WORKING_DAYS = int(os.environ.get("FX_STALE_WORKING_DAYS", "2"))
 # OXR feed: buy = mid x (1 - spread/200), sell = mid x (1 + spread/200); 0 = buy = sell = mid.
 FX_FEED_SPREAD_PCT = os.environ.get("FX_FEED_SPREAD_PCT", "0")  # a Decimal string
+# --- Rates by rules.md §10 ---
+# The move guard compares with the latest active rate dated at most this many working days
+# before the new one, from any source.
+FX_GUARD_WINDOW_WORKING_DAYS = int(os.environ.get("FX_GUARD_WINDOW_WORKING_DAYS", "10"))
+# A feed job refuses a payload dated in the future or more than this many working days ago.
+FX_FEED_MAX_AGE_WORKING_DAYS = int(os.environ.get("FX_FEED_MAX_AGE_WORKING_DAYS", "5"))
+# A feed answer longer than this many bytes is refused (FX_FEED_TIMEOUT bounds its whole time).
+FX_FEED_MAX_BYTES = int(os.environ.get("FX_FEED_MAX_BYTES", "1000000"))
 
 LOGGING = {
     "version": 1,

@@ -5,7 +5,15 @@ from django.template.response import TemplateResponse
 from django.urls import path
 
 from .fx.arith import rate_error
-from .fx.services import IMPORTABLE_SOURCES, fx_held_decide, fx_import_csv, fx_rate_store
+from .fx.services import (
+    IMPORTABLE_SOURCES,
+    How,
+    RateWriter,
+    fx_held_decide,
+    fx_import_csv,
+    fx_rate_store,
+    rate_date_error,
+)
 from .models import Account, Entry, FxRate, FxRefreshLog, Transaction
 
 
@@ -57,19 +65,27 @@ class FxCsvUploadForm(forms.Form):
 
 
 class FxRateForm(forms.ModelForm):
-    """A rate typed in: the figures every stored rate must have (positive, places, limit)."""
+    """A rate typed in: the figures every stored rate must have (positive, places, limit),
+    and a date that is not in the future (any past date is fine, rules.md §10)."""
 
     def clean(self):
         cleaned = super().clean()
         for side in ("buy", "sell"):  # absent once stored: read-only then
             if cleaned.get(side) is not None and (problem := rate_error(cleaned[side])):
                 self.add_error(side, problem)
+        if cleaned.get("date") is not None and (problem := rate_date_error(cleaned["date"])):
+            self.add_error("date", problem)
         return cleaned
 
 
 @admin.register(FxRate)
 class FxRateAdmin(admin.ModelAdmin):
-    """Rates: entered by hand (through the move guard), uploaded as CSV, held ones reviewed."""
+    """Rates: entered by hand (through the move guard), uploaded as CSV, held ones reviewed.
+
+    Only platform admins (superusers) write rates (rules.md §10), whatever model permissions
+    a staff user was given; every rate typed, uploaded, approved or rejected here is audited
+    (the services announce it, ``ledger.fx.signals``).
+    """
 
     form = FxRateForm
     list_display = ["currency", "date", "source", "buy", "sell", "status", "note"]
@@ -78,6 +94,15 @@ class FxRateAdmin(admin.ModelAdmin):
     actions = ["approve_held", "reject_held"]
     change_list_template = "admin/ledger/fxrate/change_list.html"
     fields = ["currency", "date", "source", "buy", "sell", "status", "note"]
+
+    def has_add_permission(self, request):
+        return request.user.is_active and request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_superuser
 
     def get_readonly_fields(self, request, obj=None):
         # A stored rate's figures change only through the store service (upload or feed).
@@ -95,6 +120,7 @@ class FxRateAdmin(admin.ModelAdmin):
             buy=obj.buy,
             sell=obj.sell,
             source=obj.source,
+            by=RateWriter(How.ADMIN, request.user),
             note=obj.note or f"Entered by {request.user}",
         )
         obj.pk, obj.status, obj.note = outcome.rate.pk, outcome.rate.status, outcome.rate.note
@@ -104,11 +130,25 @@ class FxRateAdmin(admin.ModelAdmin):
 
     @admin.action(description="Approve the selected rates held for review")
     def approve_held(self, request, queryset):
-        fx_held_decide(rate_ids=queryset.values("pk"), approve=True)
+        self._decide(request, queryset, approve=True)
 
     @admin.action(description="Reject the selected rates held for review")
     def reject_held(self, request, queryset):
-        fx_held_decide(rate_ids=queryset.values("pk"), approve=False)
+        self._decide(request, queryset, approve=False)
+
+    def _decide(self, request, queryset, *, approve: bool) -> None:
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        selected = list(queryset.values_list("pk", flat=True))
+        decided = fx_held_decide(
+            rate_ids=selected, approve=approve, by=RateWriter(How.ADMIN, request.user)
+        )
+        verb = "approved" if approve else "rejected"
+        messages.success(request, f"{len(decided)} held rate(s) {verb}.")
+        if skipped := len(selected) - len(decided):
+            messages.warning(
+                request, f"{skipped} selected rate(s) not held for review: left as they were."
+            )
 
     def get_urls(self):
         upload = path(
@@ -134,6 +174,7 @@ class FxRateAdmin(admin.ModelAdmin):
                     text=text,
                     source=form.cleaned_data["source"],
                     dry_run=form.cleaned_data["dry_run"],
+                    by=RateWriter(How.UPLOAD, request.user),
                 )
                 level = messages.SUCCESS if report.ok else messages.WARNING
                 summary = ", ".join(

@@ -110,3 +110,16 @@ def add_working_days(day: date, n: int) -> date:
         if current.weekday() < 5:
             n -= 1
     return current
+
+
+def working_days_window_start(day: date, n: int) -> date:
+    """The earliest day ``d`` with ``working_days_between(d, day) <= n``: the first day of the
+    ``n`` working days up to ``day`` (a rate dated ``d`` is at most ``n`` working days old on
+    ``day``). Ten working days up to Monday 2025-11-17 start on Monday 2025-11-03."""
+    start, count = day, 0
+    while start > date.min:
+        count += start.weekday() < 5  # stepping back one day passes over ``start``
+        if count > n:
+            return start
+        start -= timedelta(days=1)
+    return start

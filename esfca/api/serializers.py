@@ -297,7 +297,11 @@ class FxRateOut(serializers.Serializer):
     buy = RateOut()
     sell = RateOut()
     source = serializers.CharField()
-    status = serializers.CharField()
+    status = serializers.CharField(
+        help_text="active (used), held (moved beyond the guard: used by nothing until a "
+        "platform admin approves it) or rejected (rules.md §10)."
+    )
+    note = serializers.CharField(help_text="Why a held rate is held, or who entered it.")
 
 
 # --- money movements --------------------------------------------------------------------------

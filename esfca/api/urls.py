@@ -33,6 +33,8 @@ urlpatterns = [
     ),
     path("users/", views.UsersView.as_view(), name="api-users"),
     path("fx-rates/", views.FxRatesView.as_view(), name="api-fx-rates"),
+    path("fx-rates/<int:pk>/approve/", views.FxRateApproveView.as_view(), name="api-fx-approve"),
+    path("fx-rates/<int:pk>/reject/", views.FxRateRejectView.as_view(), name="api-fx-reject"),
     # Monthly summaries, filing, downloads and bank reviews (esfca/api/summary_views.py).
     path("", include("esfca.api.summary_urls")),
 ]

@@ -42,13 +42,13 @@ from exporters.selectors import (
 )
 from exporters.services import bank_create, firm_create, user_create
 from ledger.fx.selectors import fx_rates
-from ledger.fx.services import fx_rate_store
+from ledger.fx.services import How, RateWriter, fx_rate_decide, fx_rate_store
 
 from . import selectors
 from . import serializers as s
 from .authentication import AUTHENTICATION
 from .parsers import AsciiJSONRenderer, DecimalJSONParser
-from .permissions import DENIED, CanPostRates, IsPlatformAdmin
+from .permissions import DENIED, IsPlatformAdmin
 
 _paginated: dict[type, type] = {}
 
@@ -264,9 +264,21 @@ class FxRatesView(ApiView):
         )
         return self.page(rates, s.FxRateOut)
 
-    @extend_schema(request=s.FxRateIn, responses={201: s.FxRateOut, **errors(400, 401, 403, 409)})
+    @extend_schema(
+        request=s.FxRateIn,
+        responses={
+            201: OpenApiResponse(
+                s.FxRateOut,
+                description="stored: status active, or held when the move guard holds it "
+                "(rules.md §10)",
+            ),
+            **errors(400, 401, 403, 409),
+        },
+        description="Platform admins only (rules.md §10); every rate goes through the move "
+        "guard and is audited.",
+    )
     def post(self, request):
-        self.require(CanPostRates)
+        self.require(IsPlatformAdmin)
         data = self.parse(s.FxRateIn)
         stored = fx_rate_store(
             currency=data["currency"],
@@ -274,11 +286,47 @@ class FxRatesView(ApiView):
             buy=data["buy"],
             sell=data["sell"],
             source=data["source"],
+            by=RateWriter(How.API, request.user),
             note=f"posted through the API by {request.user.username}",
             refuse_existing=True,
-            guard=False,
         )
         return Response(s.FxRateOut(stored.rate).data, status=status.HTTP_201_CREATED)
+
+
+class FxRateDecisionView(ApiView):
+    """A platform admin approves or rejects a rate held by the move guard (rules.md §10)."""
+
+    approve: bool
+
+    def post(self, request, pk: int):
+        self.require(IsPlatformAdmin)
+        rate = fx_rate_decide(
+            rate_id=pk, approve=self.approve, by=RateWriter(How.API, request.user)
+        )
+        return Response(s.FxRateOut(rate).data)
+
+
+def _decision_view(name: str, approve: bool, summary: str) -> type[FxRateDecisionView]:
+    schema = extend_schema(
+        operation_id=f"fx_rates_{name}",
+        request=None,
+        responses={
+            200: OpenApiResponse(s.FxRateOut, description="the rate with its new status"),
+            **errors(401, 403, 404),
+            409: OpenApiResponse(s.ErrorOut, description="invalid_state: the rate is not held"),
+        },
+        summary=summary,
+    )
+    view = type(f"FxRate{name.title()}View", (FxRateDecisionView,), {"approve": approve})
+    return extend_schema_view(post=schema)(view)
+
+
+FxRateApproveView = _decision_view(
+    "approve", True, "Approve a held rate: it becomes active (platform admin)"
+)
+FxRateRejectView = _decision_view(
+    "reject", False, "Reject a held rate: it is never used (platform admin)"
+)
 
 
 # --- money movements (the firm's finance officer) ---------------------------------------------

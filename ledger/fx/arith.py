@@ -27,6 +27,7 @@ __all__ = [
     "RATE_QUANTUM",
     "move_pct",
     "rate_error",
+    "rate_text",
     "round_half_up",
 ]
 
@@ -39,6 +40,14 @@ def rate_error(value) -> str | None:
     if value >= MAX_RATE or value != value.quantize(RATE_QUANTUM):
         return f"A rate has at most {RATE_PLACES} decimal places and is below {MAX_RATE:,}."
     return None
+
+
+def rate_text(value: Decimal) -> str:
+    """A rate as people read it, exactly: at least 4 places (SBP quotes 4), no trailing zeros
+    beyond them (280 → "280.0000", 294.000001 → "294.000001")."""
+    exponent = value.normalize().as_tuple().exponent
+    places = max(4, -exponent) if isinstance(exponent, int) else 4
+    return format(value.quantize(Decimal(1).scaleb(-places)), "f")
 
 
 def move_pct(old: Decimal, new: Decimal) -> Fraction:

@@ -1,10 +1,25 @@
-"""Why a rate was not stored: a second rate for a key, or a provider that produced none."""
+"""Why a rate was not stored or decided: a second rate for a key, a provider that produced
+none, a decision on a rate that does not exist or is not held."""
 
 from ledger.errors import IdempotencyConflict, LedgerError
 
 
 class DuplicateRate(IdempotencyConflict):
     default_message = "A rate for this currency, date and source already exists."
+
+
+class RateNotFound(LedgerError):
+    code = "not_found"
+    status = 404
+    default_message = "No such rate."
+
+
+class RateNotHeld(LedgerError):
+    """Only a rate held by the move guard can be approved or rejected (rules.md §10)."""
+
+    code = "invalid_state"
+    status = 409
+    default_message = "Only a rate held for review can be approved or rejected."
 
 
 class FxFeedError(LedgerError):

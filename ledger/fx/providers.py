@@ -8,11 +8,14 @@ raises ``FxFeedInvalid`` (permanent) or ``FxFeedUnavailable`` (transient, to
 retry), so a bad fetch stores nothing.
 """
 
+import contextlib
 import csv
 import http.client
 import io
 import json
 import re
+import socket
+import threading
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -20,7 +23,7 @@ from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from urllib.error import HTTPError, URLError
 from urllib.parse import urlsplit, urlunsplit
-from urllib.request import Request, urlopen
+from urllib.request import HTTPHandler, HTTPSHandler, Request, build_opener
 
 from django.conf import settings
 from django.utils import timezone
@@ -31,7 +34,6 @@ from .arith import HOME_CURRENCY, RATE_PLACES, rate_error, round_half_up
 from .errors import FxFeedInvalid, FxFeedUnavailable
 from .selectors import fx_rate_better_than
 
-MAX_PAYLOAD_BYTES = 1_000_000  # the real feeds are a few kilobytes
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _PLAIN_DECIMAL = re.compile(r"^\d{1,12}(\.\d{1,6})?$")
 
@@ -74,30 +76,116 @@ def redact(url: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
 
 
-def http_get(url: str, *, timeout: float, accept: str) -> bytes:
-    """GET ``url`` (http/https only) with a timeout and a size bound; errors become FxFeed*."""
+class _Deadline:
+    """Ends a feed's answer when its time is up, however the server sends it.
+
+    A socket timeout bounds each read, not the answer: a server sending one byte every few
+    seconds never trips it. When ``seconds`` have passed since the request started, every
+    connection the request opened is shut down, so the read in progress returns at once.
+    """
+
+    def __init__(self, seconds: float):
+        self.expired = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> "_Deadline":
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._timer.cancel()
+
+    def watch(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sockets.append(sock)
+            if self.expired:
+                self._shut(sock)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            for sock in self._sockets:
+                self._shut(sock)
+
+    @staticmethod
+    def _shut(sock: socket.socket) -> None:
+        # The plain socket's shutdown, also for TLS: it wakes a blocked read without touching
+        # the TLS state another thread is using.
+        with contextlib.suppress(OSError):
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+class _Watched:
+    """A urllib handler whose connections are shut down when their deadline passes."""
+
+    def __init__(self, deadline: _Deadline):
+        super().__init__()
+        self.deadline = deadline
+
+    def do_open(self, http_class, req, **kwargs):
+        deadline = self.deadline
+
+        class WatchedConnection(http_class):
+            def connect(self):
+                super().connect()
+                deadline.watch(self.sock)
+
+        return super().do_open(WatchedConnection, req, **kwargs)
+
+
+class _WatchedHTTPHandler(_Watched, HTTPHandler):
+    pass
+
+
+class _WatchedHTTPSHandler(_Watched, HTTPSHandler):
+    pass
+
+
+def http_get(url: str, *, timeout: float, accept: str, max_bytes: int | None = None) -> bytes:
+    """GET ``url`` (http/https only); errors become FxFeed*.
+
+    ``timeout`` bounds the whole answer (status line, headers and body), not each read: a
+    server that trickles its answer fails like one that does not answer. An answer over
+    ``max_bytes`` (``FX_FEED_MAX_BYTES``) is refused, by its Content-Length before reading.
+    """
     if urlsplit(url).scheme not in ("http", "https"):
         raise FxFeedInvalid(f"Feed URL must be http(s), got {redact(url)!r}.")
+    limit = settings.FX_FEED_MAX_BYTES if max_bytes is None else max_bytes
     request = Request(url, headers={"Accept": accept, "User-Agent": "esfca-manager"})
     where = redact(url)
-    try:
-        with urlopen(request, timeout=timeout) as response:  # scheme checked above
-            body = response.read(MAX_PAYLOAD_BYTES + 1)
-    except HTTPError as exc:
-        exc.close()
-        if exc.code >= 500 or exc.code == 429:
-            raise FxFeedUnavailable(f"HTTP {exc.code} from {where}.") from exc
-        raise FxFeedInvalid(f"HTTP {exc.code} from {where}.") from exc
-    except TimeoutError as exc:
-        raise FxFeedUnavailable(f"Timed out after {timeout}s waiting for {where}.") from exc
-    except (URLError, OSError, http.client.HTTPException) as exc:
-        reason = getattr(exc, "reason", exc)
-        if isinstance(reason, TimeoutError):
-            raise FxFeedUnavailable(f"Timed out after {timeout}s waiting for {where}.") from exc
-        raise FxFeedUnavailable(f"Could not read {where}: {reason}.") from exc
-    if len(body) > MAX_PAYLOAD_BYTES:
-        raise FxFeedInvalid(f"Payload from {where} is larger than {MAX_PAYLOAD_BYTES} bytes.")
+    timed_out = f"Timed out after {timeout}s waiting for the whole answer of {where}."
+    with _Deadline(timeout) as deadline:
+        opener = build_opener(_WatchedHTTPHandler(deadline), _WatchedHTTPSHandler(deadline))
+        try:
+            with opener.open(request, timeout=timeout) as response:  # scheme checked above
+                _refuse_declared_size(response, limit, where)
+                body = response.read(limit + 1)
+        except HTTPError as exc:
+            exc.close()
+            if deadline.expired:
+                raise FxFeedUnavailable(timed_out) from exc
+            if exc.code >= 500 or exc.code == 429:
+                raise FxFeedUnavailable(f"HTTP {exc.code} from {where}.") from exc
+            raise FxFeedInvalid(f"HTTP {exc.code} from {where}.") from exc
+        except (URLError, OSError, http.client.HTTPException) as exc:
+            reason = getattr(exc, "reason", exc)
+            if deadline.expired or isinstance(reason, TimeoutError):
+                raise FxFeedUnavailable(timed_out) from exc
+            raise FxFeedUnavailable(f"Could not read {where}: {reason}.") from exc
+    if deadline.expired:  # a body without a length ends when the connection is shut down
+        raise FxFeedUnavailable(timed_out)
+    if len(body) > limit:
+        raise FxFeedInvalid(f"Payload from {where} is larger than {limit} bytes.")
     return body
+
+
+def _refuse_declared_size(response, limit: int, where: str) -> None:
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise FxFeedInvalid(f"Payload from {where} is larger than {limit} bytes ({declared}).")
 
 
 def _positive(value, what: str) -> Decimal:

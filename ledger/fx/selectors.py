@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db.models import QuerySet
 
 from ledger.errors import FxRateMissing
-from ledger.exact import working_days_between
+from ledger.exact import working_days_between, working_days_window_start
 from ledger.models import FxRate
 
 from .arith import HOME_CURRENCY
@@ -68,6 +68,20 @@ def fx_rate_better_than(*, source: str, currency: str, on: date) -> FxRate | Non
     """The best active rate of ``currency`` on ``on`` from a source ranked above ``source``."""
     better = [s for s, p in FxRate.PRIORITY.items() if p < FxRate.PRIORITY[source]]
     return _best(_active(currency=currency, date=on, source__in=better))
+
+
+def fx_rate_guarding(*, currency: str, on: date) -> FxRate | None:
+    """The rate the move guard compares a new rate of ``currency`` dated ``on`` with (rules.md
+    §10): the latest *active* rate of that currency from any source dated on or before ``on``
+    and at most ``FX_GUARD_WINDOW_WORKING_DAYS`` working days before it (10: a rate dated
+    Monday 2025-11-03 still counts for one dated Monday 2025-11-17, Friday 2025-10-31 no
+    longer does). Several sources on that day: the best one (the one the selectors use).
+    Rates of other sources on ``on`` itself count; None when the window has no active rate.
+    """
+    since = working_days_window_start(on, settings.FX_GUARD_WINDOW_WORKING_DAYS)
+    window = _active(currency=currency, date__range=(since, on))
+    newest = window.order_by("-date").values_list("date", flat=True).first()
+    return None if newest is None else _best(window.filter(date=newest))
 
 
 def buying_rate(*, currency: str, on: date) -> Decimal:

@@ -4,6 +4,7 @@ import json
 import threading
 import time
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -18,6 +19,7 @@ class Route:
     status: int = 200
     content_type: str = "application/json"
     delay: float = 0.0
+    trickle: float = 0.0  # seconds between one byte of the answer and the next
 
 
 def oxr_variant(**changes) -> bytes:
@@ -40,6 +42,19 @@ def oxr_variant(**changes) -> bytes:
 def ecb_variant(old: str, new: str) -> bytes:
     assert old.encode() in ECB_BYTES
     return ECB_BYTES.replace(old.encode(), new.encode())
+
+
+def oxr_dated(day: date) -> bytes:
+    """The real OXR payload published on ``day`` (its timestamp: 00:00:01 UTC that day)."""
+    stamp = int(datetime(day.year, day.month, day.day, 0, 0, 1, tzinfo=UTC).timestamp())
+    old = b'"timestamp": 1762250400'
+    assert old in OXR_BYTES
+    return OXR_BYTES.replace(old, f'"timestamp": {stamp}'.encode())
+
+
+def ecb_dated(day: date) -> bytes:
+    """The real ECB payload published on ``day``."""
+    return ecb_variant("time='2026-10-02'", f"time='{day.isoformat()}'")
 
 
 class FxServer:
@@ -65,7 +80,13 @@ class FxServer:
                     self.send_header("Content-Type", route.content_type)
                     self.send_header("Content-Length", str(len(route.body)))
                     self.end_headers()
-                    self.wfile.write(route.body)
+                    if not route.trickle:
+                        self.wfile.write(route.body)
+                        return
+                    for byte in route.body:  # a server that keeps the line busy, barely
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                        time.sleep(route.trickle)
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (timeout test)
 

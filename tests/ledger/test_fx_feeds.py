@@ -1,5 +1,6 @@
 """The OXR and ECB providers against real payloads served locally, and every way a feed fails."""
 
+import time
 from datetime import date
 from decimal import Decimal
 
@@ -9,7 +10,7 @@ from ledger.fx.providers import EcbProvider, OxrProvider
 from ledger.fx.selectors import fx_rate_for
 from ledger.fx.services import fx_refresh
 from ledger.models import FxRate, FxRefreshLog
-from tests.ledger.fx_support import FxServer, Route, ecb_variant, oxr_variant
+from tests.ledger.fx_support import OXR_BYTES, FxServer, Route, ecb_variant, oxr_variant
 
 pytestmark = pytest.mark.django_db
 
@@ -23,6 +24,9 @@ def feed(settings):
         settings.FX_FEED_URL = server.url("/oxr.json?app_id=secret-app-id")
         settings.ECB_FEED_URL = server.url("/ecb.xml")
         settings.FX_FEED_TIMEOUT = 0.3
+        # The payloads are recorded ones, dated long before today: the feed age limit
+        # (rules.md §10) is lifted here and has its own tests (test_fx_rules.py).
+        settings.FX_FEED_MAX_AGE_WORKING_DAYS = 100_000
         yield server
 
 
@@ -191,6 +195,36 @@ def test_a_timeout_stores_nothing_and_is_retryable(feed):
     log = fx_refresh(provider="oxr")
     assert (log.ok, log.retryable) == (False, True)
     assert "Timed out after 0.3s" in log.message
+    assert FxRate.objects.count() == 0
+
+
+def test_a_trickling_feed_fails_within_its_timeout_and_stores_nothing(feed, settings):
+    """A feed sending its answer a byte at a time held the refresh 61 s despite a 10 s
+    timeout (a socket timeout bounds each read, issue 14). The real payload, one byte every
+    0.2 s (401 bytes: 80 s), timeout 1 s: the refresh fails after about 1 s."""
+    settings.FX_FEED_TIMEOUT = 1
+    feed.routes["/oxr.json"] = Route(OXR_BYTES, trickle=0.2)
+
+    started = time.monotonic()
+    log = fx_refresh(provider="oxr")
+    elapsed = time.monotonic() - started
+
+    assert elapsed < 2.5, elapsed
+    assert (log.ok, log.retryable) == (False, True)
+    assert log.message.startswith("Timed out after 1s waiting for the whole answer of http://")
+    assert FxRate.objects.count() == 0
+
+
+def test_a_feed_answer_over_the_size_cap_is_refused_unread(feed, settings):
+    settings.FX_FEED_TIMEOUT = 1
+    settings.FX_FEED_MAX_BYTES = 100  # the real payload has 401 bytes
+    # Trickled: reading it would time out, refusing it by its Content-Length does not.
+    feed.routes["/oxr.json"] = Route(OXR_BYTES, trickle=0.2)
+
+    log = fx_refresh(provider="oxr")
+
+    assert (log.ok, log.retryable) == (False, False)
+    assert f"is larger than 100 bytes ({len(OXR_BYTES)})" in log.message
     assert FxRate.objects.count() == 0
 
 

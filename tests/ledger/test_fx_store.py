@@ -17,10 +17,14 @@ from ledger.fx.selectors import (
     latest_rate,
     working_days_between,
 )
-from ledger.fx.services import fx_import_csv, fx_rate_store, fx_rates_store
+from ledger.fx.services import How, RateWriter, fx_import_csv, fx_rate_store, fx_rates_store
 from ledger.models import FxRate, FxRefreshLog
 
 pytestmark = pytest.mark.django_db
+
+# These tests are about storing (reconciling, guarding, importing), not about feed dates
+# (tests/ledger/test_fx_rules.py): their rates are written as a command at the shell would.
+SHELL = RateWriter(How.COMMAND, label="tests")
 
 MON, TUE, WED, THU, FRI = (date(2025, 11, d) for d in (3, 4, 5, 6, 7))
 SAT, SUN, NEXT_MON, NEXT_WED = (
@@ -34,7 +38,7 @@ SAT, SUN, NEXT_MON, NEXT_WED = (
 def store(on, buy, sell=None, currency="USD", source=FxRate.Source.OXR):
     sell = buy if sell is None else sell
     rate_set = RateSet(date=on, rates={currency: (Decimal(buy), Decimal(sell))})
-    return fx_rates_store(source=source, rate_sets=[rate_set])
+    return fx_rates_store(source=source, rate_sets=[rate_set], by=SHELL)
 
 
 def rows():
@@ -88,7 +92,7 @@ def test_a_move_within_the_limit_is_active_and_one_beyond_it_is_held():
 
     assert held.outcome == "held" and held.rate.status == "held"
     assert held.message == (
-        "Held: buy 294.000001 moved 5.00% from 280.000000 of 2025-11-05 (limit 5%)."
+        "Held: buy 294.000001 moved 5.00% from 280.0000 (OXR) of 2025-11-05 (limit 5%)."
     )
     # Not used: the selectors skip it, and there is no other rate that day.
     with pytest.raises(FxRateMissing):
@@ -96,15 +100,20 @@ def test_a_move_within_the_limit_is_active_and_one_beyond_it_is_held():
     assert latest_rate(currency="USD", on_or_before=THU).rate.date == WED
 
 
-def test_the_guard_compares_with_the_same_source_only_and_sell_too(settings):
+def test_the_guard_compares_across_sources_and_sell_too(settings):
+    """rules.md §10: a source's first rate is compared with the latest active one of any
+    source (the old guard compared with the same source only, and let this 250 through)."""
     settings.FX_GUARD_MAX_MOVE_PCT = "2"
     store(MON, "280.0000", "281.0000", source=FxRate.Source.SBP_WACR)
-    store(TUE, "250.000000")  # OXR's first rate: nothing to compare with
+    first_oxr = store(TUE, "250.000000").outcomes[0]  # OXR's first rate: -10.71% from SBP's
     result = store(TUE, "280.0000", "290.0000", source=FxRate.Source.SBP_WACR)
 
+    assert first_oxr.rate.status == "held"
+    assert first_oxr.message.startswith("Held: buy 250.0000 moved 10.71% from 280.0000 (SBP")
     assert result.outcomes[0].rate.status == "held"
     assert result.outcomes[0].message.startswith("Held: sell 290.0000 moved 3.20% from 281.0000")
-    assert fx_rate_for(currency="USD", on=TUE).source == "OXR"  # SBP held: next best used
+    with pytest.raises(FxRateMissing):  # both held: Tuesday has no rate
+        fx_rate_for(currency="USD", on=TUE)
 
 
 def test_the_guard_follows_the_last_active_rate_not_a_held_one():
@@ -156,9 +165,10 @@ def test_a_rate_entered_in_the_admin_goes_through_the_guard(admin_client):
 def test_every_way_in_refuses_a_rate_of_a_million_or_more(admin_client):
     """MAX_RATE is 1,000,000 for every rate: the file, the admin form and the store itself."""
     report = fx_import_csv(
+        by=SHELL,
         text="date,currency,buy,sell\n"
         "2025-11-04,USD,1000000,1000000\n"
-        "2025-11-04,EUR,999999.9999,999999.9999\n"
+        "2025-11-04,EUR,999999.9999,999999.9999\n",
     )
     assert report.lines == [
         (2, "error", "buy 1000000: A rate has at most 6 decimal places and is below 1,000,000."),
@@ -174,7 +184,12 @@ def test_every_way_in_refuses_a_rate_of_a_million_or_more(admin_client):
 
     with pytest.raises(InvalidPosting) as refused:
         fx_rate_store(
-            currency="USD", on=WED, buy=Decimal("1000000"), sell=Decimal("0"), source="FEED"
+            currency="USD",
+            on=WED,
+            buy=Decimal("1000000"),
+            sell=Decimal("0"),
+            source="FEED",
+            by=SHELL,
         )
     assert refused.value.details == {
         "buy": ["A rate has at most 6 decimal places and is below 1,000,000."],
@@ -248,18 +263,18 @@ MIXED_CSV = """Date,Currency,Buy,Sell,Remark
 
 
 def test_csv_import_stores_good_rows_and_is_idempotent():
-    report = fx_import_csv(text=GOOD_CSV)
+    report = fx_import_csv(by=SHELL, text=GOOD_CSV)
     assert report.ok and report.count("created") == 4
     assert buying_rate(currency="USD", on=TUE) == Decimal("280.6469")
     assert FxRate.objects.filter(source="SBP-WACR").count() == 4
 
-    again = fx_import_csv(text=GOOD_CSV)
+    again = fx_import_csv(by=SHELL, text=GOOD_CSV)
     assert again.ok and again.count("unchanged") == 4 and again.count("created") == 0
     assert FxRefreshLog.objects.filter(provider="csv:SBP-WACR").count() == 2
 
 
 def test_csv_import_reports_each_bad_row_and_stores_the_good_ones():
-    report = fx_import_csv(text=MIXED_CSV)
+    report = fx_import_csv(by=SHELL, text=MIXED_CSV)
 
     assert report.lines == [
         (2, "created", ""),
@@ -279,7 +294,7 @@ def test_csv_import_reports_each_bad_row_and_stores_the_good_ones():
 
 
 def test_csv_without_the_columns_is_refused_whole():
-    report = fx_import_csv(text="day,code,rate\n2025-11-04,USD,280\n")
+    report = fx_import_csv(by=SHELL, text="day,code,rate\n2025-11-04,USD,280\n")
     assert report.lines == [(1, "error", "Header must have the columns date, currency, buy, sell.")]
     assert FxRate.objects.count() == 0
 
@@ -335,6 +350,6 @@ def test_admin_csv_upload_shows_a_per_row_report(admin_client):
 
 
 def test_refresh_log_is_visible_in_the_admin(admin_client):
-    fx_import_csv(text=GOOD_CSV)
+    fx_import_csv(by=SHELL, text=GOOD_CSV)
     page = admin_client.get(reverse("admin:ledger_fxrefreshlog_changelist")).content.decode()
     assert "csv:SBP-WACR" in page

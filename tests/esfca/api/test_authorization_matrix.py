@@ -16,6 +16,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from esfca.services import firm_account_open, receipt_record
 from exporters.services import bank_create, user_create
+from ledger.models import FxRate
 
 from .conftest import PASSWORD, Api, World, error_of, iban_pk, make_world
 
@@ -72,15 +73,6 @@ def authenticated(ok):
 def admin_only(ok):
     def expect(role, tenant):
         return {401} if role == "anonymous" else {ok} if role == "admin" else {403}
-
-    return expect
-
-
-def rate_posters(ok):
-    def expect(role, tenant):
-        if role == "anonymous":
-            return {401}
-        return {ok} if role in ("admin", "bank_reviewer") else {403}
 
     return expect
 
@@ -167,7 +159,10 @@ EXPECTED = {
     ("firms/", "POST"): admin_only(201),
     ("users/", "POST"): admin_only(201),
     ("fx-rates/", "GET"): authenticated(200),
-    ("fx-rates/", "POST"): rate_posters(201),
+    # Reference rates: platform admins only (rules.md §10); a held rate decided by one.
+    ("fx-rates/", "POST"): admin_only(201),
+    ("fx-rates/{}/approve/", "POST"): admin_only(200),
+    ("fx-rates/{}/reject/", "POST"): admin_only(200),
     ("firms/{}/", "GET"): firm_read(),
     ("firms/{}/accounts/", "GET"): firm_read(),
     ("firms/{}/accounts/", "POST"): firm_admin_write(201),
@@ -216,6 +211,8 @@ def route_url(route: str, world: World, tenant: str, extra: dict | None = None) 
         values = [firm_of(world, tenant).pk, (extra or {}).get((tenant, movement[1]), MISSING_ID)]
     elif route.startswith("firms/{}"):
         values = [firm_of(world, tenant).pk, MONTH]
+    elif route.startswith("fx-rates/{}"):
+        values = [(extra or {}).get("held rate", MISSING_ID)]
     elif route.startswith("banks/{}"):
         values = [getattr(world, tenant).bank.code, MONTH]
     elif route.startswith("reviews/{}"):
@@ -256,6 +253,8 @@ def _body(route: str, method: str, world: World, tenant: str, extra: dict):
             "sell": "302.5",
             "source": "MANUAL",
         },
+        "fx-rates/{}/approve/": {},
+        "fx-rates/{}/reject/": {},
         "firms/{}/accounts/": {
             "bank": "SCBL",
             "currency": "EUR",
@@ -305,7 +304,11 @@ def _body(route: str, method: str, world: World, tenant: str, extra: dict):
 def matrix_world(db):
     world = make_world()
     third = bank_create(code="MEZN", name="Meezan Bank")  # no reviewer: changes no visibility
-    extra = {}
+    held = FxRate.objects.create(
+        currency="GBP", date=date(2025, 11, 4), source="OXR", buy=Decimal("370"),
+        sell=Decimal("371"), status=FxRate.Status.HELD,
+    )  # fmt: skip
+    extra = {"held rate": held.pk}
     for n, tenant in enumerate(TENANTS):
         t = getattr(world, tenant)
         receipt_record(

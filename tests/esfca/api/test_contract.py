@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from esfca.models import Allocation, Receipt
 from exporters.models import Bank, Firm, Membership, User
-from ledger.fx.services import fx_rate_store
+from ledger.fx.services import How, RateWriter, fx_rate_store
 from ledger.models import Account, Entry, FxRate
 
 from .conftest import (
@@ -39,6 +39,7 @@ def usd_rate(day: str, buy: str = "280.6469", sell: str = "281.0788") -> FxRate:
         buy=Decimal(buy),
         sell=Decimal(sell),
         source="SBP-WACR",
+        by=RateWriter(How.COMMAND, label="tests"),
     ).rate
 
 
@@ -352,7 +353,7 @@ def test_fx_rate_posted_listed_and_duplicate_refused(world):
         "sell": "281.0788",
         "source": "SBP-WACR",
     }
-    response = world.api(world.own.reviewer).post(f"{V1}/fx-rates/", body)
+    response = world.api("admin").post(f"{V1}/fx-rates/", body)
     assert response.status_code == 201
     created = response.json()
     assert {k: created[k] for k in body} == body
@@ -409,7 +410,8 @@ def test_fx_rate_validation(world, changes, field):
     assert FxRate.objects.count() == 0
 
 
-def test_only_admin_and_reviewers_post_rates(world):
+def test_only_the_platform_admin_posts_rates(world):
+    """rules.md §10: a bank reviewer posts no rates (contract 1.1), nor does a firm's user."""
     body = {
         "currency": "USD",
         "date": "2025-11-04",
@@ -417,10 +419,11 @@ def test_only_admin_and_reviewers_post_rates(world):
         "sell": "281.0788",
         "source": "SBP-WACR",
     }
-    for who in (world.own.officer, world.own.viewer):
+    for who in (world.own.officer, world.own.viewer, world.own.reviewer, world.foreign.reviewer):
         response = Api(who).post(f"{V1}/fx-rates/", body)
         assert response.status_code == 403
         assert error_of(response)["code"] == "permission_denied"
+    assert FxRate.objects.count() == 0
 
 
 # --- receipts -------------------------------------------------------------------------------
