@@ -64,6 +64,14 @@ class MovementNotFound(EsfcaError):
     default_message = "No such movement."
 
 
+class NoSuchMonth(EsfcaError):
+    """A well-formed month outside the months the rules cover (api-contract.md 1.1)."""
+
+    code = "not_found"
+    status = 404
+    default_message = "No such month."
+
+
 class NotPermitted(EsfcaError):
     code = "permission_denied"
     status = 403
