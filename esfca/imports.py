@@ -30,6 +30,7 @@ from celery import shared_task
 from django.db import transaction
 from django.utils import timezone
 
+from .exports import CsvWriter, xlsx_append
 from .models import ImportJob
 from .services import (
     RowOutcome,
@@ -80,7 +81,7 @@ class ImportFileError(Exception):
 
 def template_csv() -> bytes:
     buffer = io.StringIO()
-    csv.writer(buffer).writerow(COLUMNS)
+    CsvWriter(buffer).writerow(COLUMNS)
     return buffer.getvalue().encode()
 
 
@@ -90,14 +91,14 @@ def template_xlsx() -> bytes:
     book = Workbook()
     sheet = book.active
     sheet.title = "Receipts"
-    sheet.append(COLUMNS)
+    xlsx_append(sheet, COLUMNS)
     for column in sheet.iter_cols(min_row=1, max_row=1000, max_col=len(COLUMNS)):
         for cell in column:
             cell.number_format = "@"  # text: amounts keep the digits typed
     help_sheet = book.create_sheet("Help")
-    help_sheet.append(["column", "required", "meaning"])
+    xlsx_append(help_sheet, ["column", "required", "meaning"])
     for name in COLUMNS:
-        help_sheet.append([name, "yes" if name in REQUIRED else "no", HELP[name]])
+        xlsx_append(help_sheet, [name, "yes" if name in REQUIRED else "no", HELP[name]])
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
