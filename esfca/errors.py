@@ -72,6 +72,14 @@ class NoSuchMonth(EsfcaError):
     default_message = "No such month."
 
 
+class QueueUnavailable(EsfcaError):
+    """The task queue (Redis) did not take a job: nothing was started."""
+
+    code = "service_unavailable"
+    status = 503
+    default_message = "The task queue is not answering; try again in a few minutes."
+
+
 class NotPermitted(EsfcaError):
     code = "permission_denied"
     status = 403
