@@ -178,24 +178,67 @@ def _kind(name: str) -> str:
 
 
 # --- reading files: a row at a time, within the limits ---------------------------------------
-# Each reader yields ``(row number, {column index: text})``; ``_receipt_rows`` counts cells
-# and rows as they come and stops at the first limit passed, so no file is ever held in
-# memory beyond its bytes and the receipts' rows.
+# Each reader yields ``(row number, cells)``, the cells a list (CSV) or ``{column index:
+# text}`` (XLSX: a sheet's cells are sparse); ``_receipt_rows`` counts cells and rows as they
+# come and stops at the first limit passed, so no file is ever held in memory beyond its
+# bytes and the receipts' rows.
 
 
-def _limited(table, limit: Limits):
+def _receipt_rows(table, limit: Limits) -> list[dict]:
+    """The receipts of a table whose first row names the columns (any order, unknown
+    columns ignored); blank rows skipped; every value as stripped text."""
     cells = 0
+    names = None
+    rows = []
     for number, row in table:
-        cells += len(row)
+        values = row.values() if isinstance(row, dict) else row
+        cells += len(values)
         if cells > limit.cells:
             raise ImportFileError(
                 f"The file has more than {limit.cells:,} cells, the most one import takes: "
                 "split it into smaller files."
             )
-        for text in row.values():
-            if len(text) > limit.cell_chars:
-                raise _cell_too_long(number, limit)
-        yield number, row
+        if values and max(map(len, values)) > limit.cell_chars:
+            raise _cell_too_long(number, limit)
+        if names is None:  # the header
+            names, indexes, absent = _header(row)
+            continue
+        if not "".join(values).strip():
+            continue
+        if len(rows) == limit.rows:
+            raise ImportFileError(
+                f"The file has more than {limit.rows:,} rows, the most one import takes: "
+                "split it into smaller files."
+            )
+        if isinstance(row, dict):
+            picked = [row.get(index, "") for index in indexes]
+        else:
+            width = len(row)
+            picked = [row[index] if index < width else "" for index in indexes]
+        rows.append({**dict(zip(names, map(str.strip, picked), strict=True)), **absent})
+    if names is None:
+        raise ImportFileError("The file is empty.")
+    return rows
+
+
+def _header(row) -> tuple[list[str], list[int], dict]:
+    """The columns the first row names: ``(names, their indexes, {absent name: ""})``;
+    a column named twice is read from its last place."""
+    cells = row if isinstance(row, dict) else dict(enumerate(row))
+    where = {}
+    for index in sorted(cells):
+        name = (cells[index] or "").strip().lower()
+        if name in COLUMNS:
+            where[name] = index
+    missing = sorted(REQUIRED - where.keys())
+    if missing:
+        raise ImportFileError(
+            f"The first row must name the columns; missing: {', '.join(missing)}. "
+            "Download the template to see them."
+        )
+    names = [name for name in COLUMNS if name in where]
+    absent = {name: "" for name in COLUMNS if name not in where}
+    return names, [where[name] for name in names], absent
 
 
 def _cell_too_long(number: int, limit: Limits) -> ImportFileError:
@@ -203,36 +246,6 @@ def _cell_too_long(number: int, limit: Limits) -> ImportFileError:
         f"Row {number} has a cell longer than {limit.cell_chars:,} characters: "
         "no column of a receipt is that long."
     )
-
-
-def _receipt_rows(table, limit: Limits) -> list[dict]:
-    """The receipts of a table whose first row names the columns (any order, unknown
-    columns ignored); blank rows skipped; every value as stripped text."""
-    table = _limited(table, limit)
-    first = next(table, None)
-    if first is None:
-        raise ImportFileError("The file is empty.")
-    header = {index: (first[1][index] or "").strip().lower() for index in sorted(first[1])}
-    missing = sorted(REQUIRED - set(header.values()))
-    if missing:
-        raise ImportFileError(
-            f"The first row must name the columns; missing: {', '.join(missing)}. "
-            "Download the template to see them."
-        )
-    where = {name: index for index, name in header.items() if name in COLUMNS}
-    rows = []
-    for _, cells in table:
-        if not any(text.strip() for text in cells.values()):
-            continue
-        if len(rows) == limit.rows:
-            raise ImportFileError(
-                f"The file has more than {limit.rows:,} rows, the most one import takes: "
-                "split it into smaller files."
-            )
-        rows.append(
-            {name: cells.get(where[name], "").strip() if name in where else "" for name in COLUMNS}
-        )
-    return rows
 
 
 def read_csv(data: bytes, limit: Limits | None = None) -> list[dict]:
@@ -245,7 +258,7 @@ def _csv_table(data: bytes, limit: Limits):
     reader = csv.reader(text)
     try:
         for cells in reader:
-            yield reader.line_num, dict(enumerate(cells))
+            yield reader.line_num, cells
     except UnicodeDecodeError as exc:
         raise ImportFileError("Save the CSV file as UTF-8.") from exc
     except csv.Error as exc:  # the csv module's own cell limit (131,072), or a broken line
