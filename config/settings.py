@@ -249,6 +249,10 @@ ESFCA_IMPORT_MAX_CELLS = int(os.environ.get("ESFCA_IMPORT_MAX_CELLS", "4000000")
 ESFCA_IMPORT_MAX_CELL_CHARS = int(os.environ.get("ESFCA_IMPORT_MAX_CELL_CHARS", "32767"))
 ESFCA_IMPORT_MAX_UNPACKED_BYTES = int(os.environ.get("ESFCA_IMPORT_MAX_UNPACKED_BYTES", 200 << 20))
 ESFCA_IMPORT_MAX_RATIO = int(os.environ.get("ESFCA_IMPORT_MAX_RATIO", "100"))
+# A month in an API path is any segment: malformed is a 400, out of range a 404 (the view).
+SPECTACULAR_SETTINGS["PATH_CONVERTER_OVERRIDES"] = {
+    "month": {"type": "string", "example": "2025-11", "description": "YYYY-MM, 2021-02 to 9999-12"}
+}
 # Sending a task to a broker that is down fails within seconds (the import answers 503)
 # instead of hanging on a connection that never opens.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 3}
