@@ -145,7 +145,9 @@ def limits() -> Limits:
     )
 
 
-def _mib(size: int) -> str:
+def _size(size: int) -> str:
+    if size < 1 << 20:
+        return f"{size / 1024:,.0f} KiB"
     return f"{size / (1 << 20):,.1f} MiB"
 
 
@@ -154,7 +156,7 @@ def file_size_check(size: int) -> None:
     limit = limits().file_bytes
     if size > limit:
         raise ImportFileError(
-            f"The file is larger than {_mib(limit)}, the most one import takes: "
+            f"The file is larger than {_size(limit)}, the most one import takes: "
             "split it into smaller files."
         )
 
@@ -309,7 +311,7 @@ def _workbook(data: bytes, limit: Limits) -> zipfile.ZipFile:
     unpacked = sum(member.file_size for member in members)
     if unpacked > limit.unpacked_bytes:
         raise ImportFileError(
-            f"The workbook unpacks to more than {_mib(limit.unpacked_bytes)}, the most one "
+            f"The workbook unpacks to more than {_size(limit.unpacked_bytes)}, the most one "
             "import takes: split it, or save it as CSV."
         )
     if unpacked > limit.ratio * len(data):
@@ -685,14 +687,24 @@ def _send(task, job: ImportJob, before: str) -> None:
         ) from exc
 
 
-# The job row is the task's result: no result backend is written, or waited for.
+# The job row is the task's result: no result backend is written, or waited for. A job that
+# is gone (its start refused while the broker was half down, yet the task got through) is
+# nothing to do.
 @shared_task(name="esfca.imports.dry_run", ignore_result=True)
-def import_dry_run_task(job_id: int) -> dict:
-    job = import_dry_run(job_id=job_id)
+def import_dry_run_task(job_id: int) -> dict | None:
+    try:
+        job = import_dry_run(job_id=job_id)
+    except ImportJob.DoesNotExist:
+        logger.warning("Import job %s is gone: nothing to check.", job_id)
+        return None
     return {"accepted": job.accepted, "replayed": job.replayed, "refused": job.refused}
 
 
 @shared_task(name="esfca.imports.run", ignore_result=True)
-def import_run_task(job_id: int) -> dict:
-    job = import_run(job_id=job_id)
+def import_run_task(job_id: int) -> dict | None:
+    try:
+        job = import_run(job_id=job_id)
+    except ImportJob.DoesNotExist:
+        logger.warning("Import job %s is gone: nothing to import.", job_id)
+        return None
     return {"accepted": job.accepted, "replayed": job.replayed, "refused": job.refused}

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 
 import pytest
 from celery.contrib.testing.worker import start_worker
-from django.test import Client
+from django.test import Client, RequestFactory
 from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -27,6 +27,7 @@ from config.celery_app import app as celery_app
 from esfca import imports
 from esfca.api.exceptions import api_exception_handler
 from esfca.errors import QueueUnavailable
+from esfca.limits import TooLargeUpload
 from esfca.models import ImportJob, Receipt
 from tests.esfca.views.world import make_world
 
@@ -127,8 +128,13 @@ def test_a_file_over_the_size_limit_is_refused_on_the_form(world, settings):
     assert 64 * 1024 < len(data) < 64 * 1024 + MiB
     response = _officer(world).post(import_url(world), {"file": upload("big.csv", data)})
     assert response.status_code == 422
-    assert "The file is larger than 0.1 MiB, the most one import takes" in response.content.decode()
+    assert "The file is larger than 64 KiB, the most one import takes" in response.content.decode()
     assert ImportJob.objects.count() == 0
+    # The bytes past the limit were dropped as they arrived: the request holds none of it.
+    request = RequestFactory().post(import_url(world), {"file": upload("big.csv", data)})
+    received = request.FILES["file"]
+    assert isinstance(received, TooLargeUpload)
+    assert (received.size, received.read()) == (len(data), b"")
 
 
 @pytest.mark.django_db
@@ -372,6 +378,12 @@ def test_an_import_started_while_redis_is_down_is_a_503_and_leaves_no_job(monkey
         job.refresh_from_db()
         assert job.status == "checked"  # still checked: run it again later
     assert Receipt.objects.filter(reference__startswith="U-").count() == 0
+
+
+@pytest.mark.django_db
+def test_a_task_for_a_job_that_is_gone_does_nothing():
+    assert imports.import_dry_run_task.apply(args=[987654]).result is None
+    assert imports.import_run_task.apply(args=[987654]).result is None
 
 
 def test_the_api_answers_a_queue_down_with_service_unavailable():
