@@ -272,6 +272,9 @@ def _csv_table(data: bytes, limit: Limits):
 _M = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
 _SMALL_XML = 1 << 20  # the workbook's and its relations' XML are read whole: a few KB
+# Elements of one row (or shared string) held at once: a row of Excel's 16,384 columns has
+# some 50,000 (cell, value, inline string).
+_ITEM_ELEMENTS = 100_000
 _DATE_COLUMNS = {"value_date"}
 _EXCEL_EPOCH = date(1899, 12, 30)
 _NOT_XLSX = "This is not a readable XLSX workbook."
@@ -325,17 +328,33 @@ def _workbook(data: bytes, limit: Limits) -> zipfile.ZipFile:
 
 
 def _elements(stream, parent: str, item: str):
-    """Each complete ``item`` element under ``parent`` as the XML streams in; dropped once
-    used, so that one is held at a time."""
-    holder = None
+    """Each complete ``item`` element under ``parent`` as the XML streams in. Memory holds
+    one at a time: an item is dropped once used, and so is any other child of the root once
+    complete; an item (or other child) of more than ``_ITEM_ELEMENTS`` elements is refused
+    before it is complete."""
+    depth, root, holder, held = 0, None, None, 0
     for event, element in ElementTree.iterparse(stream, events=("start", "end")):
         if event == "start":
+            depth += 1
+            root = element if root is None else root
             if element.tag == parent:
                 holder = element
-        elif element.tag == item:
+            held += 1
+            if held > _ITEM_ELEMENTS:
+                raise ImportFileError(
+                    "A row of the file holds more than any spreadsheet's row can: "
+                    "this is not a spreadsheet of receipts."
+                )
+            continue
+        depth -= 1
+        if element.tag == item:
             yield element
             if holder is not None:
                 holder.clear()
+            held = 0
+        elif depth == 1:  # a child of the root, done with
+            root.clear()
+            held = 0
 
 
 def _string_item(item) -> str:

@@ -284,6 +284,20 @@ def test_an_xlsx_is_read_a_row_at_a_time_and_stops_at_the_limit(settings):
     assert len(rows) == 3000 and rows[-1]["amount"] == "10.00"
 
 
+def test_a_row_larger_than_any_spreadsheet_row_is_refused_before_it_is_read_whole(settings):
+    """One row of 400,000 cells (a sheet's row has at most 16,384): refused as it streams."""
+    settings.ESFCA_IMPORT_MAX_RATIO = 10_000  # the same cell again and again packs tight
+    data = xlsx_file([imports.COLUMNS, ["x"] * 400_000])
+    tracemalloc.start()
+    try:
+        with pytest.raises(imports.ImportFileError, match="holds more than any spreadsheet"):
+            imports.read_file("wide.xlsx", data)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 40 * MiB, peak
+
+
 GOOD_XLSX = xlsx_file(
     [imports.COLUMNS, ["H-1", "2025-11-03", "10.00", "USD", "", "", "Client", "US", "9184", ""]],
     repeat=50,
