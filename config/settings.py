@@ -238,3 +238,30 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "INFO")},
 }
+
+# --- Request and upload limits (api-contract.md 1.1 "Errors and limits"; README) ----------
+# A request body (JSON, a form) over this many bytes is refused with 413 before it is read.
+DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DJANGO_DATA_UPLOAD_MAX_MEMORY_SIZE", 1 << 20))
+MIDDLEWARE.insert(1, "esfca.limits.RequestBodyLimitMiddleware")  # before anything reads it
+# Each uploaded file is counted as it streams in; past ESFCA_IMPORT_MAX_BYTES it is dropped.
+FILE_UPLOAD_HANDLERS = [
+    "esfca.limits.FileSizeLimitHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
+# A receipts import: the file as uploaded; its rows; its cells and the characters in one; an
+# XLSX's members unpacked, in all and as a multiple of the file's size (a zip bomb is not).
+ESFCA_IMPORT_MAX_BYTES = int(os.environ.get("ESFCA_IMPORT_MAX_BYTES", 20 << 20))
+ESFCA_IMPORT_MAX_ROWS = int(os.environ.get("ESFCA_IMPORT_MAX_ROWS", "200000"))
+ESFCA_IMPORT_MAX_CELLS = int(os.environ.get("ESFCA_IMPORT_MAX_CELLS", "4000000"))
+ESFCA_IMPORT_MAX_CELL_CHARS = int(os.environ.get("ESFCA_IMPORT_MAX_CELL_CHARS", "32767"))
+ESFCA_IMPORT_MAX_UNPACKED_BYTES = int(os.environ.get("ESFCA_IMPORT_MAX_UNPACKED_BYTES", 200 << 20))
+ESFCA_IMPORT_MAX_RATIO = int(os.environ.get("ESFCA_IMPORT_MAX_RATIO", "100"))
+# A month in an API path is any segment: malformed is a 400, out of range a 404 (the view).
+SPECTACULAR_SETTINGS["PATH_CONVERTER_OVERRIDES"] = {
+    "month": {"type": "string", "example": "2025-11", "description": "YYYY-MM, 2021-02 to 9999-12"}
+}
+# Sending a task to a broker that is down fails within seconds (the import answers 503)
+# instead of hanging on a connection that never opens.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 3}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5}

@@ -64,6 +64,22 @@ class MovementNotFound(EsfcaError):
     default_message = "No such movement."
 
 
+class NoSuchMonth(EsfcaError):
+    """A well-formed month outside the months the rules cover (api-contract.md 1.1)."""
+
+    code = "not_found"
+    status = 404
+    default_message = "No such month."
+
+
+class QueueUnavailable(EsfcaError):
+    """The task queue (Redis) did not take a job: nothing was started."""
+
+    code = "service_unavailable"
+    status = 503
+    default_message = "The task queue is not answering; try again in a few minutes."
+
+
 class NotPermitted(EsfcaError):
     code = "permission_denied"
     status = 403

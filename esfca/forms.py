@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from exporters.models import Bank
 
+from .imports import ImportFileError, file_size_check
 from .models import Allocation, PurposeCode
 
 DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -294,6 +295,15 @@ class ImportUploadForm(forms.Form):
         label=_("CSV or XLSX file"),
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,.xlsx"}),
     )
+
+    def clean_file(self):
+        """A file dropped as it streamed in (``esfca.limits``) keeps only its size."""
+        upload = self.cleaned_data["file"]
+        try:
+            file_size_check(upload.size)
+        except ImportFileError as exc:
+            raise forms.ValidationError(str(exc)) from None
+        return upload
 
 
 class ReviewDecisionForm(forms.Form):

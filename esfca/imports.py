@@ -12,24 +12,35 @@ rows at a time:
   moves the progress bar after each; a row already recorded with the same details is a
   replay, so importing a file twice posts nothing twice.
 
-Files are read as text: CSV cells as they are, XLSX cells from the sheet's XML (the raw
-``<v>`` text), so amounts never pass through a float.
+The web request only checks the file's envelope and keeps its bytes on the job
+(``import_job_create``); the worker reads its rows in the dry run. Files are read as text,
+a row at a time and within the limits of the settings (``limits``: size, rows, cells, an
+XLSX's unpacked size): CSV cells as they are, XLSX cells from the sheet's XML (the raw
+``<v>`` text, streamed), so amounts never pass through a float.
 """
 
 import csv
+import functools
 import io
+import logging
 import posixpath
 import zipfile
+import zlib
 from collections import Counter
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from itertools import pairwise
 from xml.etree import ElementTree
 
 from celery import shared_task
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerUnreachable
 
+from .errors import QueueUnavailable
+from .exports import CsvWriter, xlsx_append
 from .models import ImportJob
 from .services import (
     RowOutcome,
@@ -63,7 +74,6 @@ HELP = {
     "bank": "Code of the bank credited, e.g. SCBL: needed when the currency is held at "
     "more than one bank",
 }
-MAX_ROWS = 200_000
 # Rows per database transaction (and per step of the progress bar). Each chunk costs a few
 # queries and a pipeline step whatever its size; 5,000 rows hold the firm's lock for about
 # a second on the benchmark machine (docs/benchmarks.md: 2,000 rows were ~6 % slower).
@@ -71,8 +81,11 @@ CHUNK = 5000
 EDGE = 1000
 
 
+logger = logging.getLogger(__name__)
+
+
 class ImportFileError(Exception):
-    """The file itself can't be read (not a row's fault)."""
+    """The file itself can't be read, or passes a limit (not a row's fault)."""
 
 
 # --- templates -------------------------------------------------------------------------------
@@ -80,7 +93,7 @@ class ImportFileError(Exception):
 
 def template_csv() -> bytes:
     buffer = io.StringIO()
-    csv.writer(buffer).writerow(COLUMNS)
+    CsvWriter(buffer).writerow(COLUMNS)
     return buffer.getvalue().encode()
 
 
@@ -90,55 +103,195 @@ def template_xlsx() -> bytes:
     book = Workbook()
     sheet = book.active
     sheet.title = "Receipts"
-    sheet.append(COLUMNS)
+    xlsx_append(sheet, COLUMNS)
     for column in sheet.iter_cols(min_row=1, max_row=1000, max_col=len(COLUMNS)):
         for cell in column:
             cell.number_format = "@"  # text: amounts keep the digits typed
     help_sheet = book.create_sheet("Help")
-    help_sheet.append(["column", "required", "meaning"])
+    xlsx_append(help_sheet, ["column", "required", "meaning"])
     for name in COLUMNS:
-        help_sheet.append([name, "yes" if name in REQUIRED else "no", HELP[name]])
+        xlsx_append(help_sheet, [name, "yes" if name in REQUIRED else "no", HELP[name]])
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
 
 
-# --- reading files ---------------------------------------------------------------------------
+# --- the file's limits -----------------------------------------------------------------------
 
 
-def _rows_from_table(table: list[list[str]]) -> list[dict]:
-    if not table:
+@dataclass(frozen=True)
+class Limits:
+    """What one import file may hold (settings ``ESFCA_IMPORT_MAX_*``, README): the file as
+    uploaded, its rows of receipts, its cells and the characters of one, and an XLSX's
+    members unpacked, in bytes and as a multiple of the file (a zip bomb's is in the
+    hundreds; a spreadsheet's 10 to 20)."""
+
+    file_bytes: int
+    rows: int
+    cells: int
+    cell_chars: int
+    unpacked_bytes: int
+    ratio: int
+
+
+def limits() -> Limits:
+    return Limits(
+        file_bytes=settings.ESFCA_IMPORT_MAX_BYTES,
+        rows=settings.ESFCA_IMPORT_MAX_ROWS,
+        cells=settings.ESFCA_IMPORT_MAX_CELLS,
+        cell_chars=settings.ESFCA_IMPORT_MAX_CELL_CHARS,
+        unpacked_bytes=settings.ESFCA_IMPORT_MAX_UNPACKED_BYTES,
+        ratio=settings.ESFCA_IMPORT_MAX_RATIO,
+    )
+
+
+def _size(size: int) -> str:
+    if size < 1 << 20:
+        return f"{size / 1024:,.0f} KiB"
+    return f"{size / (1 << 20):,.1f} MiB"
+
+
+def file_size_check(size: int) -> None:
+    """The file as uploaded is within ``ESFCA_IMPORT_MAX_BYTES``."""
+    limit = limits().file_bytes
+    if size > limit:
+        raise ImportFileError(
+            f"The file is larger than {_size(limit)}, the most one import takes: "
+            "split it into smaller files."
+        )
+
+
+def file_check(name: str, data: bytes) -> None:
+    """What the upload checks before keeping a file, reading none of its rows: its kind,
+    its size, and for an XLSX the zip's directory (unpacked size and ratio)."""
+    kind = _kind(name)
+    file_size_check(len(data))
+    if not data:
         raise ImportFileError("The file is empty.")
-    header = [h.strip().lower() for h in table[0]]
-    missing = sorted(REQUIRED - set(header))
+    if kind == "xlsx":
+        _workbook(data, limits())
+
+
+def _kind(name: str) -> str:
+    extension = name.lower().rpartition(".")[2]
+    if extension not in ("csv", "xlsx"):
+        raise ImportFileError("Upload a .csv or .xlsx file.")
+    return extension
+
+
+# --- reading files: a row at a time, within the limits ---------------------------------------
+# Each reader yields ``(row number, cells)``, the cells a list (CSV) or ``{column index:
+# text}`` (XLSX: a sheet's cells are sparse); ``_receipt_rows`` counts cells and rows as they
+# come and stops at the first limit passed, so no file is ever held in memory beyond its
+# bytes and the receipts' rows.
+
+
+def _receipt_rows(table, limit: Limits) -> list[dict]:
+    """The receipts of a table whose first row names the columns (any order, unknown
+    columns ignored); blank rows skipped; every value as stripped text."""
+    cells = 0
+    names = None
+    rows = []
+    for number, row in table:
+        values = row.values() if isinstance(row, dict) else row
+        cells += len(values)
+        if cells > limit.cells:
+            raise ImportFileError(
+                f"The file has more than {limit.cells:,} cells, the most one import takes: "
+                "split it into smaller files."
+            )
+        if values and max(map(len, values)) > limit.cell_chars:
+            raise _cell_too_long(number, limit)
+        if names is None:  # the header
+            names, indexes, absent = _header(row)
+            continue
+        if not "".join(values).strip():
+            continue
+        if len(rows) == limit.rows:
+            raise ImportFileError(
+                f"The file has more than {limit.rows:,} rows, the most one import takes: "
+                "split it into smaller files."
+            )
+        if isinstance(row, dict):
+            picked = [row.get(index, "") for index in indexes]
+        else:
+            width = len(row)
+            picked = [row[index] if index < width else "" for index in indexes]
+        rows.append({**dict(zip(names, map(str.strip, picked), strict=True)), **absent})
+    if names is None:
+        raise ImportFileError("The file is empty.")
+    return rows
+
+
+def _header(row) -> tuple[list[str], list[int], dict]:
+    """The columns the first row names: ``(names, their indexes, {absent name: ""})``;
+    a column named twice is read from its last place."""
+    cells = row if isinstance(row, dict) else dict(enumerate(row))
+    where = {}
+    for index in sorted(cells):
+        name = (cells[index] or "").strip().lower()
+        if name in COLUMNS:
+            where[name] = index
+    missing = sorted(REQUIRED - where.keys())
     if missing:
         raise ImportFileError(
             f"The first row must name the columns; missing: {', '.join(missing)}. "
             "Download the template to see them."
         )
-    rows = []
-    for cells in table[1:]:
-        if not any((c or "").strip() for c in cells):
-            continue
-        row = {name: (cells[i].strip() if i < len(cells) else "") for i, name in enumerate(header)}
-        rows.append({name: row.get(name, "") for name in COLUMNS})
-    if len(rows) > MAX_ROWS:
-        raise ImportFileError(f"At most {MAX_ROWS} rows per file.")
-    return rows
+    names = [name for name in COLUMNS if name in where]
+    absent = {name: "" for name in COLUMNS if name not in where}
+    return names, [where[name] for name in names], absent
 
 
-def read_csv(data: bytes) -> list[dict]:
+def _cell_too_long(number: int, limit: Limits) -> ImportFileError:
+    return ImportFileError(
+        f"Row {number} has a cell longer than {limit.cell_chars:,} characters: "
+        "no column of a receipt is that long."
+    )
+
+
+def read_csv(data: bytes, limit: Limits | None = None) -> list[dict]:
+    limit = limit or limits()
+    return _receipt_rows(_csv_table(data, limit), limit)
+
+
+def _csv_table(data: bytes, limit: Limits):
+    text = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline="")
+    reader = csv.reader(text)
     try:
-        text = data.decode("utf-8-sig")
+        for cells in reader:
+            yield reader.line_num, cells
     except UnicodeDecodeError as exc:
         raise ImportFileError("Save the CSV file as UTF-8.") from exc
-    return _rows_from_table(list(csv.reader(io.StringIO(text))))
+    except csv.Error as exc:  # the csv module's own cell limit (131,072), or a broken line
+        if "field larger than field limit" in str(exc):
+            raise _cell_too_long(reader.line_num, limit) from exc
+        raise ImportFileError(f"Line {reader.line_num} of the CSV file: {exc}.") from exc
 
 
-_NS = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
+_M = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
+_SMALL_XML = 1 << 20  # the workbook's and its relations' XML are read whole: a few KB
+# Elements of one row (or shared string) held at once: a row of Excel's 16,384 columns has
+# some 50,000 (cell, value, inline string).
+_ITEM_ELEMENTS = 100_000
 _DATE_COLUMNS = {"value_date"}
 _EXCEL_EPOCH = date(1899, 12, 30)
+_NOT_XLSX = "This is not a readable XLSX workbook."
+# What a damaged or foreign zip or XML raises as it is read.
+_XLSX_ERRORS = (
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    NotImplementedError,  # a compression method zipfile lacks
+    RuntimeError,  # an encrypted member
+    KeyError,
+    IndexError,
+    ValueError,
+    StopIteration,
+    AttributeError,
+    ElementTree.ParseError,
+)
 
 
 def _column_index(ref: str) -> int:
@@ -150,54 +303,155 @@ def _column_index(ref: str) -> int:
     return n - 1
 
 
-def read_xlsx(data: bytes) -> list[dict]:
-    """The first sheet's cells as text, straight from the XML (no float on the way)."""
+def _workbook(data: bytes, limit: Limits) -> zipfile.ZipFile:
+    """The XLSX as a zip, its directory checked against the limits before a byte of it is
+    unpacked (a member's size is what zipfile unpacks at most)."""
     try:
         book = zipfile.ZipFile(io.BytesIO(data))
-        shared = []
-        if "xl/sharedStrings.xml" in book.namelist():
-            root = ElementTree.fromstring(book.read("xl/sharedStrings.xml"))
-            for item in root.findall("m:si", _NS):
-                shared.append("".join(t.text or "" for t in item.iter(f"{{{_NS['m']}}}t")))
-        workbook = ElementTree.fromstring(book.read("xl/workbook.xml"))
-        first = workbook.find("m:sheets/m:sheet", _NS)
-        rels = ElementTree.fromstring(book.read("xl/_rels/workbook.xml.rels"))
-        target = next(r.get("Target") for r in rels if r.get("Id") == first.get(_REL))
-        path = target.lstrip("/") if target.startswith("/") else posixpath.join("xl", target)
-        sheet = ElementTree.fromstring(book.read(path))
-    except (zipfile.BadZipFile, KeyError, StopIteration, AttributeError) as exc:
-        raise ImportFileError("This is not a readable XLSX workbook.") from exc
-    except ElementTree.ParseError as exc:
-        raise ImportFileError("This is not a readable XLSX workbook.") from exc
-    table: list[list[str]] = []
-    for row in sheet.iterfind("m:sheetData/m:row", _NS):
-        cells: dict[int, str] = {}
-        for cell in row.iterfind("m:c", _NS):
-            kind = cell.get("t", "n")
-            if kind == "inlineStr":
-                text = "".join(t.text or "" for t in cell.iter(f"{{{_NS['m']}}}t"))
-            else:
-                value = cell.find("m:v", _NS)
-                text = value.text or "" if value is not None else ""
-                if kind == "s" and text:
-                    text = shared[int(text)]
-            cells[_column_index(cell.get("r", "A"))] = text
-        width = max(cells) + 1 if cells else 0
-        table.append([cells.get(i, "") for i in range(width)])
-    rows = _rows_from_table(table)
-    for row in rows:  # a date typed as a date is a serial day number in the XML
+        members = book.infolist()
+    except _XLSX_ERRORS as exc:
+        raise ImportFileError(_NOT_XLSX) from exc
+    unpacked = sum(member.file_size for member in members)
+    if unpacked > limit.unpacked_bytes:
+        raise ImportFileError(
+            f"The workbook unpacks to more than {_size(limit.unpacked_bytes)}, the most one "
+            "import takes: split it, or save it as CSV."
+        )
+    if unpacked > limit.ratio * len(data):
+        raise ImportFileError(
+            f"The workbook unpacks to more than {limit.ratio} times its size: "
+            "this is not a spreadsheet of receipts."
+        )
+    if "xl/workbook.xml" not in book.namelist():
+        raise ImportFileError(_NOT_XLSX)
+    return book
+
+
+def _elements(stream, parent: str, item: str):
+    """Each complete ``item`` element under ``parent`` as the XML streams in. Memory holds
+    one at a time: an item is dropped once used, and so is any other child of the root once
+    complete; an item (or other child) of more than ``_ITEM_ELEMENTS`` elements is refused
+    before it is complete."""
+    depth, root, holder, held = 0, None, None, 0
+    for event, element in ElementTree.iterparse(stream, events=("start", "end")):
+        if event == "start":
+            depth += 1
+            root = element if root is None else root
+            if element.tag == parent:
+                holder = element
+            held += 1
+            if held > _ITEM_ELEMENTS:
+                raise ImportFileError(
+                    "A row of the file holds more than any spreadsheet's row can: "
+                    "this is not a spreadsheet of receipts."
+                )
+            continue
+        depth -= 1
+        if element.tag == item:
+            yield element
+            if holder is not None:
+                holder.clear()
+            held = 0
+        elif depth == 1:  # a child of the root, done with
+            root.clear()
+            held = 0
+
+
+def _string_item(item) -> str:
+    """A shared or inline string's text: its ``t``, or its runs' (not a phonetic guide's)."""
+    plain = item.find(f"{_M}t")
+    if plain is not None:
+        return plain.text or ""
+    return "".join(t.text or "" for t in item.iterfind(f"{_M}r/{_M}t"))
+
+
+def _shared_strings(book: zipfile.ZipFile, limit: Limits) -> list[str]:
+    if "xl/sharedStrings.xml" not in book.namelist():
+        return []
+    strings = []
+    with book.open("xl/sharedStrings.xml") as stream:
+        for item in _elements(stream, f"{_M}sst", f"{_M}si"):
+            text = _string_item(item)
+            if len(text) > limit.cell_chars:
+                raise _cell_too_long(len(strings) + 1, limit)
+            strings.append(text)
+            if len(strings) > limit.cells:  # more strings than cells to hold them
+                raise ImportFileError(
+                    f"The file has more than {limit.cells:,} cells, the most one import "
+                    "takes: split it into smaller files."
+                )
+    return strings
+
+
+def _small_xml(book: zipfile.ZipFile, name: str):
+    if book.getinfo(name).file_size > _SMALL_XML:
+        raise ImportFileError(_NOT_XLSX)
+    return ElementTree.fromstring(book.read(name))
+
+
+def _first_sheet(book: zipfile.ZipFile) -> str:
+    workbook = _small_xml(book, "xl/workbook.xml")
+    first = workbook.find(f"{_M}sheets/{_M}sheet")
+    rels = _small_xml(book, "xl/_rels/workbook.xml.rels")
+    target = next(r.get("Target") for r in rels if r.get("Id") == first.get(_REL))
+    return target.lstrip("/") if target.startswith("/") else posixpath.join("xl", target)
+
+
+def _cell_text(cell, shared: list[str]) -> str:
+    kind = cell.get("t", "n")
+    if kind == "inlineStr":
+        inline = cell.find(f"{_M}is")
+        return _string_item(inline) if inline is not None else ""
+    value = cell.find(f"{_M}v")
+    text = value.text or "" if value is not None else ""
+    return shared[int(text)] if kind == "s" and text else text
+
+
+def _xlsx_table(data: bytes, limit: Limits):
+    """The first sheet's rows, cells as text straight from the XML (the raw ``<v>``: no
+    float on the way), streamed."""
+    try:
+        book = _workbook(data, limit)
+        shared = _shared_strings(book, limit)
+        with book.open(_first_sheet(book)) as stream:
+            number = 0
+            for row in _elements(stream, f"{_M}sheetData", f"{_M}row"):
+                number = int(row.get("r") or number + 1)
+                cells, column = {}, -1
+                for cell in row.iterfind(f"{_M}c"):
+                    ref = cell.get("r")
+                    column = _column_index(ref) if ref else column + 1
+                    cells[column] = _cell_text(cell, shared)
+                yield number, cells
+    except _XLSX_ERRORS as exc:
+        raise ImportFileError(_NOT_XLSX) from exc
+
+
+def _excel_day(text: str) -> str:
+    """A date typed as a date is its serial day number in the XML: as ``YYYY-MM-DD``."""
+    try:
+        return (_EXCEL_EPOCH + timedelta(days=int(text))).isoformat()
+    except OverflowError:
+        return text  # no such day: the service refuses it as it stands
+
+
+def read_xlsx(data: bytes, limit: Limits | None = None) -> list[dict]:
+    """The first sheet's receipts, as text."""
+    limit = limit or limits()
+    rows = _receipt_rows(_xlsx_table(data, limit), limit)
+    for row in rows:
         for name in _DATE_COLUMNS:
-            if row[name].isdigit():
-                row[name] = (_EXCEL_EPOCH + timedelta(days=int(row[name]))).isoformat()
+            if row[name].isdigit() and row[name].isascii():
+                row[name] = _excel_day(row[name])
     return rows
 
 
 def read_file(name: str, data: bytes) -> list[dict]:
-    if name.lower().endswith(".xlsx"):
-        return read_xlsx(data)
-    if name.lower().endswith(".csv"):
-        return read_csv(data)
-    raise ImportFileError("Upload a .csv or .xlsx file.")
+    """The receipts of a CSV or XLSX file, within ``limits()``; ``ImportFileError`` says
+    what is wrong with the file (not with a row: the service judges those)."""
+    kind = _kind(name)
+    file_size_check(len(data))
+    return read_xlsx(data) if kind == "xlsx" else read_csv(data)
 
 
 # --- one row -------------------------------------------------------------------------------
@@ -296,14 +550,15 @@ def _chunks(job: ImportJob):
 
 
 def import_job_create(*, firm, actor, filename: str, data: bytes) -> ImportJob:
-    """Read the file into a new job (raises ``ImportFileError`` for an unreadable file)."""
-    rows = read_file(filename, data)
+    """Keep the file on a new job, its envelope checked (``file_check``: kind, size, an
+    XLSX's unpacked size; raises ``ImportFileError``). Its rows are read by the worker, in
+    the dry run, never here: a web request holds the file's bytes, not its parse."""
+    file_check(filename, data)
     return ImportJob.objects.create(
         firm=firm,
         created_by=actor if getattr(actor, "is_authenticated", False) else None,
         filename=filename[:200],
-        rows=rows,
-        total=len(rows),
+        data=data,
     )
 
 
@@ -316,8 +571,30 @@ def _counts(statuses: Counter) -> dict:
 
 
 def _job(job_id: int) -> ImportJob:
-    """The job with its rows; not its report (a former run's, rewritten at the end)."""
-    return ImportJob.objects.select_related("firm", "created_by").defer("report").get(pk=job_id)
+    """The job with its rows; not its report (a former run's, rewritten at the end) nor its
+    file (``_rows_read``)."""
+    return (
+        ImportJob.objects.select_related("firm", "created_by")
+        .defer("report", "data")
+        .get(pk=job_id)
+    )
+
+
+def _rows_read(job: ImportJob) -> bool:
+    """Read the job's file into its rows, the first time (then the file is dropped). False
+    when the file is refused (a limit, not a readable CSV or XLSX): the job has failed,
+    saying why, and keeps nothing of the file."""
+    data = ImportJob.objects.filter(pk=job.pk).values_list("data", flat=True).get()
+    if not data:
+        return True
+    try:
+        rows = read_file(job.filename, bytes(data))
+    except ImportFileError as exc:
+        failed = ImportJob.Status.FAILED
+        _finish(job, status=failed, data=b"", message=str(exc), finished_at=timezone.now())
+        return False
+    _finish(job, rows=rows, total=len(rows), data=b"")
+    return True
 
 
 def _finish(job: ImportJob, **values) -> ImportJob:
@@ -330,8 +607,11 @@ def _finish(job: ImportJob, **values) -> ImportJob:
 
 
 def import_dry_run(*, job_id: int) -> ImportJob:
-    """Judge every row with the real service inside a transaction that is rolled back."""
+    """Read the file (the first time), then judge every row with the real service inside
+    a transaction that is rolled back."""
     job = _job(job_id)
+    if not _rows_read(job):
+        return job
     report: list[dict] = []
     chunks = list(_chunks(job))
     try:
@@ -361,6 +641,8 @@ def import_run(*, job_id: int) -> ImportJob:
     """Record every row for real, one transaction per chunk (the next chunk judged while
     one is written, on PostgreSQL); replays post nothing."""
     job = _job(job_id)
+    if not _rows_read(job):
+        return job
     report: list[dict] = []
     statuses: Counter = Counter()  # kept as the report grows: it is read after every chunk
     chunks = list(_chunks(job))
@@ -398,20 +680,50 @@ def import_run(*, job_id: int) -> ImportJob:
 
 
 def import_start(*, job: ImportJob, dry_run: bool) -> None:
-    """Mark the job and send its task once the transaction commits."""
+    """Mark the job and send its task once the transaction commits. When the queue cannot
+    take it (Redis down) nothing is left waiting for a worker that will never come: a new
+    upload's job is deleted, a checked one is checked again, and ``QueueUnavailable`` (503)
+    says so."""
+    before = job.status
     status = ImportJob.Status.CHECKING if dry_run else ImportJob.Status.IMPORTING
     ImportJob.objects.filter(pk=job.pk).update(status=status, processed=0, message="")
     task = import_dry_run_task if dry_run else import_run_task
-    transaction.on_commit(lambda: task.delay(job.pk))
+    transaction.on_commit(functools.partial(_send, task, job, before))
 
 
-@shared_task(name="esfca.imports.dry_run")
-def import_dry_run_task(job_id: int) -> dict:
-    job = import_dry_run(job_id=job_id)
+def _send(task, job: ImportJob, before: str) -> None:
+    try:
+        task.delay(job.pk)
+    except BrokerUnreachable as exc:
+        logger.warning("Import job %s not started, the task queue is unreachable: %s", job.pk, exc)
+        if before == ImportJob.Status.UPLOADED:
+            ImportJob.objects.filter(pk=job.pk).delete()
+        else:
+            ImportJob.objects.filter(pk=job.pk).update(status=before)
+        raise QueueUnavailable(
+            "The import could not be started: its task queue is not answering. Nothing was "
+            "recorded; try again in a few minutes."
+        ) from exc
+
+
+# The job row is the task's result: no result backend is written, or waited for. A job that
+# is gone (its start refused while the broker was half down, yet the task got through) is
+# nothing to do.
+@shared_task(name="esfca.imports.dry_run", ignore_result=True)
+def import_dry_run_task(job_id: int) -> dict | None:
+    try:
+        job = import_dry_run(job_id=job_id)
+    except ImportJob.DoesNotExist:
+        logger.warning("Import job %s is gone: nothing to check.", job_id)
+        return None
     return {"accepted": job.accepted, "replayed": job.replayed, "refused": job.refused}
 
 
-@shared_task(name="esfca.imports.run")
-def import_run_task(job_id: int) -> dict:
-    job = import_run(job_id=job_id)
+@shared_task(name="esfca.imports.run", ignore_result=True)
+def import_run_task(job_id: int) -> dict | None:
+    try:
+        job = import_run(job_id=job_id)
+    except ImportJob.DoesNotExist:
+        logger.warning("Import job %s is gone: nothing to import.", job_id)
+        return None
     return {"accepted": job.accepted, "replayed": job.replayed, "refused": job.refused}

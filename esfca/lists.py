@@ -95,9 +95,11 @@ class MovementFilter(django_filters.FilterSet):
     def filter_month(self, queryset, name, value):
         try:
             year, month = (int(part) for part in value.split("-"))
-            return in_month(queryset, (year, month))
         except ValueError:
             return queryset.none()
+        if not (1 <= year <= 9999 and 1 <= month <= 12):  # no value date in such a month
+            return queryset.none()
+        return in_month(queryset, (year, month))
 
 
 COUNTRY_CHOICES = sorted((c, c) for c in ISO_COUNTRIES)

@@ -6,6 +6,7 @@ equivalents, headroom); rounding happens once, at the end, exactly where rules.m
 limits round down, conversions and tax half up.
 """
 
+import calendar
 import functools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -468,9 +469,17 @@ def equity_cap_usd(
 
 
 def month_bounds(day: date) -> tuple[date, date]:
+    """The first and last day of ``day``'s month (December 9999 included: no day after)."""
     first = day.replace(day=1)
-    next_first = (first + timedelta(days=32)).replace(day=1)
-    return first, next_first - timedelta(days=1)
+    return first, first.replace(day=calendar.monthrange(first.year, first.month)[1])
+
+
+def day_after(day: date, days: int = 1) -> date:
+    """``day`` plus ``days``, or the last day a date can hold (9999-12-31) past it."""
+    try:
+        return day + timedelta(days=days)
+    except OverflowError:
+        return date.max
 
 
 def herfindahl(shares: Iterable[Decimal]) -> Fraction:

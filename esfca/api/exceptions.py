@@ -10,7 +10,9 @@ Django-level handlers below make a 404/400/500 under ``/api/`` JSON too.
 
 import logging
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.db import DataError
 from django.http import Http404, JsonResponse
 from django.views import defaults
@@ -41,6 +43,15 @@ _DRF_CODES: list[tuple[type[exceptions.APIException], str]] = [
 
 def error_body(code: str, message: str, details=None) -> dict:
     return {"error": {"code": code, "message": _text(message), "details": details or {}}}
+
+
+def payload_too_large_body(limit: int) -> dict:
+    """413 ``payload_too_large`` (api-contract.md 1.1): the body's limit in bytes."""
+    return error_body(
+        "payload_too_large",
+        f"The request body is larger than {limit:,} bytes; send at most that.",
+        {"max_bytes": limit},
+    )
 
 
 def _text(value) -> str:
@@ -127,6 +138,12 @@ def api_exception_handler(exc, context):
     if isinstance(exc, exceptions.APIException):
         set_rollback()
         return _drf_response(exc)
+    if isinstance(exc, RequestDataTooBig):  # a form-encoded body read past the limit
+        set_rollback()
+        return Response(
+            payload_too_large_body(settings.DATA_UPLOAD_MAX_MEMORY_SIZE),
+            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
     if isinstance(exc, RecursionError):
         # A body nested thousands deep, parsed by a view with DRF's stock JSON parser.
         logger.warning("API input too deeply nested: %s", exc)
@@ -159,6 +176,10 @@ def _is_api(request) -> bool:
 
 
 def handler400(request, exception=None):
+    if isinstance(exception, RequestDataTooBig):  # form fields read past the body's limit
+        from esfca.limits import too_large  # it answers with this module's error body
+
+        return too_large(request)
     if _is_api(request):
         return JsonResponse(
             error_body("validation_error", "The request could not be understood."), status=400

@@ -6,9 +6,10 @@ from . import summary_views as views
 
 
 class MonthConverter:
-    """``YYYY-MM``; the view validates the month number (13 is a 400, not a 404)."""
+    """One path segment; the view parses it (``formatting.month_parse``): a malformed month
+    is a 400, a month out of range a 404 (api-contract.md 1.1)."""
 
-    regex = r"\d{4}-\d{2}"
+    regex = r"[^/]+"
 
     def to_python(self, value: str) -> str:
         return value

@@ -1,8 +1,9 @@
-"""Progress of a receipts import (CSV/XLSX): the parsed rows, the dry-run report, the counts.
+"""Progress of a receipts import (CSV/XLSX): the file, its rows, the dry-run report, the counts.
 
-The rows are kept as text exactly as read from the file (never floats); the services parse
-and judge them. The import itself runs in a Celery task that updates the counts as it goes,
-so the page can poll a progress bar.
+The upload keeps the file as it came (``data``); the worker reads it into rows, kept as
+text exactly as read (never floats), and drops it. The services parse and judge the rows.
+The dry run and the import run in Celery tasks that update the counts as they go, so the
+page can poll a progress bar.
 """
 
 from django.conf import settings
@@ -27,6 +28,9 @@ class ImportJob(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     filename = models.CharField(max_length=200)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.UPLOADED)
+    data = models.BinaryField(
+        default=b"", editable=False, help_text="The file as uploaded, until the worker reads it"
+    )
     rows = models.JSONField(default=list, help_text="Parsed rows, every value as text")
     report = models.JSONField(default=list, blank=True, help_text="Per row: status and why")
     total = models.PositiveIntegerField(default=0)

@@ -1,13 +1,15 @@
 """A summary as a document: CSV (machine-readable), XLSX (numbers as numbers) and PDF (a
 document a bank files). All three render the same payload the API returns, so their
-figures are the JSON's figures.
+figures are the JSON's figures. CSV and XLSX cells go through ``esfca.exports``: figures
+as numbers, every text (a firm's name, a flag's message) safe from formula injection.
 """
 
-import csv
 import io
 from decimal import Decimal
 
 from django.template.loader import render_to_string
+
+from esfca.exports import CsvWriter, xlsx_append
 
 CSV_TYPE = "text/csv; charset=utf-8"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -59,54 +61,6 @@ def _header_value(payload: dict, key: str) -> str:
     return "" if value is None else str(value)
 
 
-# --- CSV ------------------------------------------------------------------------------------
-
-
-def summary_rows(payload: dict) -> list[list[str]]:
-    """The tidy table: section, currency, metric, key, value (plain decimals as text)."""
-    rows = [["section", "currency", "metric", "key", "value"]]
-    for key, _ in HEADER_FIELDS:
-        rows.append(["summary", "", key, "", _header_value(payload, key)])
-    for c in payload["currencies"]:
-        cur = c["currency"]
-        for key, _, _ in FIGURES:
-            value = c.get(key)
-            rows.append(["currency", cur, key, "", "" if value is None else str(value)])
-        for category, amount in c["allocations"].items():
-            rows.append(["currency", cur, "allocations", category, amount])
-        for item in c["by_client_country"]:
-            rows.append(
-                ["currency", cur, "receipts_by_client_country", item["country"], item["amount"]]
-            )
-            rows.append(
-                [
-                    "currency",
-                    cur,
-                    "receipts_count_by_client_country",
-                    item["country"],
-                    str(item["count"]),
-                ]
-            )
-        for item in c["by_purpose_code"]:
-            code = item["purpose_code"]
-            rows.append(["currency", cur, "receipts_by_purpose_code", code, item["amount"]])
-            rows.append(
-                ["currency", cur, "receipts_count_by_purpose_code", code, str(item["count"])]
-            )
-    for f in payload["flags"]:
-        rows.append(["flag", "", f["code"], f["object"], f["message"]])
-    return rows
-
-
-def summary_csv(payload: dict) -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerows(summary_rows(payload))
-    return out.getvalue().encode("utf-8")
-
-
-# --- XLSX -----------------------------------------------------------------------------------
-
 MONEY_FORMAT = "#,##0.00"
 RATIO_FORMAT = "0.0000"
 COUNT_FORMAT = "0"
@@ -122,15 +76,58 @@ def _number(kind: str, value):
     return Decimal(value), MONEY_FORMAT
 
 
+# --- CSV ------------------------------------------------------------------------------------
+
+
+def summary_rows(payload: dict) -> list[list]:
+    """The tidy table: section, currency, metric, key, value (figures as Decimal or int,
+    written as plain decimals; everything else text)."""
+    rows = [["section", "currency", "metric", "key", "value"]]
+    for key, _ in HEADER_FIELDS:
+        rows.append(["summary", "", key, "", _header_value(payload, key)])
+    for c in payload["currencies"]:
+        cur = c["currency"]
+        for key, _, kind in FIGURES:
+            rows.append(["currency", cur, key, "", _number(kind, c.get(key))[0]])
+        for category, amount in c["allocations"].items():
+            rows.append(["currency", cur, "allocations", category, Decimal(amount)])
+        for item in c["by_client_country"]:
+            country = item["country"]
+            rows.append(
+                ["currency", cur, "receipts_by_client_country", country, Decimal(item["amount"])]
+            )
+            rows.append(
+                ["currency", cur, "receipts_count_by_client_country", country, item["count"]]
+            )
+        for item in c["by_purpose_code"]:
+            code = item["purpose_code"]
+            rows.append(
+                ["currency", cur, "receipts_by_purpose_code", code, Decimal(item["amount"])]
+            )
+            rows.append(["currency", cur, "receipts_count_by_purpose_code", code, item["count"]])
+    for f in payload["flags"]:
+        rows.append(["flag", "", f["code"], f["object"], f["message"]])
+    return rows
+
+
+def summary_csv(payload: dict) -> bytes:
+    out = io.StringIO()
+    CsvWriter(out, lineterminator="\r\n").writerows(summary_rows(payload))
+    return out.getvalue().encode("utf-8")
+
+
+# --- XLSX -----------------------------------------------------------------------------------
+
+
 def _sheet(workbook, title: str, header: list[str], rows: list[list], formats: dict | None = None):
     from openpyxl.styles import Font
 
     sheet = workbook.create_sheet(title)
-    sheet.append(header)
+    xlsx_append(sheet, header)
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     for row in rows:
-        sheet.append(row)
+        xlsx_append(sheet, row)
     for col, fmt in (formats or {}).items():
         for (cell,) in sheet.iter_rows(min_row=2, min_col=col, max_col=col):
             cell.number_format = fmt
@@ -155,12 +152,9 @@ def summary_xlsx(payload: dict) -> bytes:
         [[label, _header_value(payload, key)] for key, label in HEADER_FIELDS],
     )
     sheet = workbook.create_sheet("Currencies")
-    sheet.append(["currency", *(key for key, _, _ in FIGURES)])
+    xlsx_append(sheet, ["currency", *(key for key, _, _ in FIGURES)])
     for c in payload["currencies"]:
-        row = [c["currency"]]
-        for key, _, kind in FIGURES:
-            row.append(_number(kind, c.get(key))[0])
-        sheet.append(row)
+        xlsx_append(sheet, [c["currency"], *(_number(k, c.get(key))[0] for key, _, k in FIGURES)])
     for col, (_, _, kind) in enumerate(FIGURES, start=2):
         fmt = {"count": COUNT_FORMAT, "ratio": RATIO_FORMAT}.get(kind, MONEY_FORMAT)
         for (cell,) in sheet.iter_rows(min_row=2, min_col=col, max_col=col):
@@ -296,7 +290,8 @@ PORTFOLIO_HEADER = (
 
 
 def portfolio_rows(data: dict) -> list[list]:
-    """One row per firm and currency (a firm without ESFCA activity: one row, no currency)."""
+    """One row per firm and currency (a firm without ESFCA activity: one row, no currency);
+    figures as Decimal or int."""
     rows = []
     for firm in data["firms"]:
         head = [
@@ -311,16 +306,16 @@ def portfolio_rows(data: dict) -> list[list]:
             " ".join(firm["flag_codes"]),
         ]
         for c in firm["currencies"] or [{"currency": ""}]:
-            rows.append([*head, c["currency"], *(c.get(key) for key, _ in PORTFOLIO_COLUMNS)])
+            figures = (_number(kind, c.get(key))[0] for key, kind in PORTFOLIO_COLUMNS)
+            rows.append([*head, c["currency"], *figures])
     return rows
 
 
 def portfolio_csv(data: dict) -> bytes:
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = CsvWriter(out, lineterminator="\r\n")
     writer.writerow(PORTFOLIO_HEADER)
-    for row in portfolio_rows(data):
-        writer.writerow(["" if v is None else v for v in row])
+    writer.writerows(portfolio_rows(data))
     return out.getvalue().encode("utf-8")
 
 
@@ -330,12 +325,7 @@ def portfolio_xlsx(data: dict) -> bytes:
     workbook = Workbook()
     workbook.remove(workbook.active)
     offset = len(PORTFOLIO_HEADER) - len(PORTFOLIO_COLUMNS)
-    rows = []
-    for row in portfolio_rows(data):
-        values = row[:offset]
-        for (_, kind), value in zip(PORTFOLIO_COLUMNS, row[offset:], strict=True):
-            values.append(_number(kind, value)[0])
-        rows.append(values)
+    rows = portfolio_rows(data)
     formats = {
         offset + i: {"count": COUNT_FORMAT, "ratio": RATIO_FORMAT}.get(kind, MONEY_FORMAT)
         for i, (_, kind) in enumerate(PORTFOLIO_COLUMNS, start=1)

@@ -397,8 +397,12 @@ def registration_flags(
 
 
 def filing_due_date(month_first: date, due_day: int) -> date:
-    """The parameter day of the month after the summary's month (clamped to its length)."""
-    next_first = policy.month_bounds(month_first)[1] + timedelta(days=1)
+    """The parameter day of the month after the summary's month (clamped to its length);
+    December 9999 has no month after it: due on its own last day, the last date there is."""
+    last_of_month = policy.month_bounds(month_first)[1]
+    if last_of_month == date.max:
+        return date.max
+    next_first = last_of_month + timedelta(days=1)
     last = policy.month_bounds(next_first)[1]
     return next_first.replace(day=min(due_day, last.day))
 

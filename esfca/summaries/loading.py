@@ -9,7 +9,7 @@ thousand firms the same dozen too.
 
 from collections import defaultdict, namedtuple
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 
 from django.db import connection
@@ -269,7 +269,7 @@ def firm_months(firms: list[Firm], first: date) -> tuple[dict[int, FirmMonth], R
         (int(p.value) for p in Parameter.objects.filter(key=Parameter.Key.ROUND_TRIP_DAYS)),
         default=0,
     )
-    until = last + timedelta(days=window)
+    until = policy.day_after(last, window)
     for row in _dated_rows(Allocation, ALLOCATION_FIELDS, ids, first, until):
         target = months[row.firm_id]
         (target.allocations if row.value_date <= last else target.allocations_after).append(row)

@@ -83,10 +83,9 @@ def _check_fileable(month: date, latest: MonthlySummary | None, live: dict, toda
     firm's own initiative)."""
     _, last = policy.month_bounds(month)
     if today <= last:
+        after = f"; it can be filed from {last + timedelta(days=1)}" if last < date.max else ""
         raise InvalidState(
-            f"{month_label(month)} has not ended yet; it can be filed from "
-            f"{last + timedelta(days=1)}.",
-            month=month_label(month),
+            f"{month_label(month)} has not ended yet{after}.", month=month_label(month)
         )
     if latest is None or latest.status not in (Status.FILED, Status.ACCEPTED):
         return

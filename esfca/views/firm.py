@@ -1,7 +1,5 @@
 """Landing page, the firm dashboard, and the receipts and allocations lists."""
 
-import csv
-
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import StreamingHttpResponse
@@ -12,6 +10,7 @@ from exporters.models import Membership
 from exporters.selectors import firms_visible_to, user_primary_role
 
 from .. import lists, selectors
+from ..exports import CsvWriter
 from ..summaries.reviews import months_returned
 from .access import firm_page, firm_slice, visible_firm
 from .charts import monthly_bars
@@ -68,8 +67,9 @@ class _Echo:
 
 
 def _csv_response(filename: str, header: list[str], rows) -> StreamingHttpResponse:
-    """Plain decimals and ISO dates in files (no thousands separators)."""
-    writer = csv.writer(_Echo())
+    """Plain decimals and ISO dates in files (no thousands separators); text that a
+    spreadsheet would run as a formula is neutralised (``esfca.exports``)."""
+    writer = CsvWriter(_Echo())
 
     def lines():
         yield writer.writerow(header)
@@ -104,7 +104,7 @@ def receipts_csv(request, firm_id: int):
     rows = (
         [
             r.reference,
-            r.value_date.isoformat(),
+            r.value_date,
             r.amount.currency.code,
             r.amount.amount,
             r.retained,
@@ -147,7 +147,7 @@ def allocations_csv(request, firm_id: int):
     rows = (
         [
             a.reference,
-            a.value_date.isoformat(),
+            a.value_date,
             a.amount.currency.code,
             a.amount.amount,
             a.category,

@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from .. import imports, selectors
+from ..errors import QueueUnavailable
 from ..forms import ImportUploadForm
 from ..models import ImportJob
 from .access import firm_page, operated_firm
@@ -19,21 +20,28 @@ REPORT_PAGE = 200
 @require_http_methods(["GET", "POST"])
 @login_required
 def import_new(request, firm_id: int):
+    """Keep the file and start its dry run; the file's refusals on the form (422), a task
+    queue that does not answer too (503, nothing kept)."""
     firm = operated_firm(request, firm_id)
     form = ImportUploadForm(request.POST or None, request.FILES or None)
+    status = 200
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
         try:
             job = imports.import_job_create(
                 firm=firm, actor=request.user, filename=upload.name, data=upload.read()
             )
+            imports.import_start(job=job, dry_run=True)
         except imports.ImportFileError as exc:
             form.add_error("file", str(exc))
+        except QueueUnavailable as exc:
+            form.add_error(None, exc.message)
+            status = exc.status
         else:
-            imports.import_start(job=job, dry_run=True)
             return redirect("import_detail", firm_id=firm.pk, job_id=job.pk)
+    if request.method == "POST" and status == 200:
+        status = 422
     jobs = selectors.import_jobs_of(firm)[:10]
-    status = 422 if request.method == "POST" else 200
     return render(
         request,
         "esfca/import_new.html",
@@ -58,18 +66,26 @@ def import_template(request, firm_id: int, fmt: str):
 
 def _job(request, firm_id: int, job_id: int):
     firm = operated_firm(request, firm_id)
-    return firm, get_object_or_404(ImportJob.objects.filter(firm=firm), pk=job_id)
+    jobs = ImportJob.objects.filter(firm=firm).defer("data", "rows")
+    return firm, get_object_or_404(jobs, pk=job_id)
 
 
 @require_GET
 @login_required
 def import_detail(request, firm_id: int, job_id: int):
     firm, job = _job(request, firm_id, job_id)
+    return _detail(request, firm, job)
+
+
+def _detail(request, firm, job, status: int = 200):
     show = request.GET.get("show", "all")
     lines = [r for r in job.report if show == "all" or r["status"] == show]
     page = Paginator(lines, REPORT_PAGE).get_page(request.GET.get("page"))
     return render(
-        request, "esfca/import_detail.html", firm_page(request, firm, job=job, page=page, show=show)
+        request,
+        "esfca/import_detail.html",
+        firm_page(request, firm, job=job, page=page, show=show),
+        status=status,
     )
 
 
@@ -79,8 +95,12 @@ def import_run(request, firm_id: int, job_id: int):
     firm, job = _job(request, firm_id, job_id)
     if job.status != ImportJob.Status.CHECKED:
         messages.error(request, _("Only a checked file can be imported."))
-    else:
+        return redirect("import_detail", firm_id=firm.pk, job_id=job.pk)
+    try:
         imports.import_start(job=job, dry_run=False)
+    except QueueUnavailable as exc:  # the job is still checked: the button stays
+        messages.error(request, exc.message)
+        return _detail(request, firm, job, status=exc.status)
     return redirect("import_detail", firm_id=firm.pk, job_id=job.pk)
 
 

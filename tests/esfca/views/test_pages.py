@@ -223,12 +223,26 @@ def test_import_dry_run_then_import_is_idempotent(
     assert snapshot()[:3] == entries[:3]  # re-importing posts nothing
 
 
-def test_an_unreadable_file_is_explained(world, client_for):
+def test_an_unreadable_file_is_explained(world, client_for, django_capture_on_commit_callbacks):
+    """The worker reads the file (the upload only keeps it): its refusal is the job's,
+    shown on the job's page, and nothing of the file is kept."""
     upload = io.BytesIO(b"amount\n1\n")
     upload.name = "bad.csv"
-    response = client_for("officer").post(url("import_new", world), {"file": upload})
+    client = client_for("officer")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url("import_new", world), {"file": upload})
+    assert response.status_code == 302
+    job = ImportJob.objects.get()
+    assert (job.status, job.total, job.rows, bytes(job.data)) == ("failed", 0, [], b"")
+    page = client.get(response["Location"]).content.decode()
+    assert "missing: client_country, client_name, currency" in page
+
+    upload = io.BytesIO(b"amount\n1\n")
+    upload.name = "receipts.txt"  # the kind is checked at once, on the form
+    response = client.post(url("import_new", world), {"file": upload})
     assert response.status_code == 422
-    assert "missing: client_country, client_name, currency" in response.content.decode()
+    assert "Upload a .csv or .xlsx file." in response.content.decode()
+    assert ImportJob.objects.count() == 1
 
 
 def test_month_page_files_and_downloads(world, client_for):
