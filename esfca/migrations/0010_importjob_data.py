@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('esfca', '0008_summary_reviews'),
+        ('esfca', '0009_receipt_days'),
     ]
 
     operations = [
