@@ -137,7 +137,11 @@ PORTFOLIO_SCHEMA = inline_serializer(
         "firms": serializers.ListField(child=serializers.DictField()),
     },
 )
-DOCUMENT = {(200, "application/octet-stream"): OpenApiTypes.BINARY}
+DOCUMENT = {
+    (200, documents.CSV_TYPE): OpenApiTypes.BINARY,
+    (200, documents.XLSX_TYPE): OpenApiTypes.BINARY,
+    (200, documents.PDF_TYPE): OpenApiTypes.BINARY,
+}
 
 
 class SummaryView(APIView):
@@ -312,7 +316,12 @@ class BankPortfolioView(APIView):
     @extend_schema(
         summary="Every firm of a bank for a month: totals, retention ratio, flags, filing",
         parameters=[OpenApiParameter("format", OpenApiTypes.STR, enum=["json", "csv", "xlsx"])],
-        responses={200: PORTFOLIO_SCHEMA, **errors(400, 401, 404)},
+        responses={
+            (200, "application/json"): PORTFOLIO_SCHEMA,
+            (200, documents.CSV_TYPE): OpenApiTypes.BINARY,
+            (200, documents.XLSX_TYPE): OpenApiTypes.BINARY,
+            **errors(400, 401, 404),
+        },
     )
     def get(self, request, code: str, month: str):
         bank = banks_overseen_by(request.user).filter(code=code).first()
