@@ -5,6 +5,7 @@ DATABASE_URL, Celery on Redis via CELERY_BROKER_URL, DJANGO_DEBUG=0 and a secret
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -152,6 +153,28 @@ if not DEBUG:
     SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_SECURE_HSTS_SECONDS", "31536000"))
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
+
+# --- Sign-in security (issue 14): throttling ---------------------------------------------
+# django-axes (esfca/lockout.py): 10 failed sign-ins for one username, or from one address,
+# lock it out for 15 minutes (429 with Retry-After), on the web login and the API's token.
+# Counts live in the database (shared by every web worker, on SQLite and PostgreSQL alike).
+INSTALLED_APPS += ["axes"]
+MIDDLEWARE += ["axes.middleware.AxesMiddleware"]  # last, as axes asks
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out username or address
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = 10
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each on its own, not the pair
+AXES_RESET_ON_SUCCESS = False  # a success on one's own account must not clear an address
+AXES_LOCKOUT_CALLABLE = "esfca.lockout.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "esfca.lockout.client_address"
+AXES_VERBOSE = False  # no banner on every manage.py command; failures are still logged
+# Reverse proxies in front of Django that append the client's address to X-Forwarded-For
+# (SECURE_PROXY_SSL_HEADER already trusts one when DEBUG is off); 0 where Django faces clients.
+TRUSTED_PROXIES = int(os.environ.get("DJANGO_TRUSTED_PROXIES", "0" if DEBUG else "1"))
 
 # --- REST API ------------------------------------------------------------------------------
 REST_FRAMEWORK = {

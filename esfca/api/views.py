@@ -16,13 +16,13 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers, status
 from rest_framework.authtoken.models import Token
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import APIException, NotFound, Throttled
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from esfca import lists
+from esfca import lists, lockout
 from esfca.services import (
     allocation_create,
     conversion_create,
@@ -76,6 +76,7 @@ def errors(*statuses: int) -> dict[int, OpenApiResponse]:
         403: "permission_denied",
         404: "not_found",
         409: "duplicate_reference",
+        429: "throttled (with Retry-After, in seconds)",
     }
     return {code: OpenApiResponse(s.ErrorOut, description=described[code]) for code in statuses}
 
@@ -149,19 +150,29 @@ class FirmView(ApiView):
 # --- auth -------------------------------------------------------------------------------------
 
 
+class SignInLocked(Throttled):
+    """429 ``throttled`` with Retry-After: the username or the address is locked out."""
+
+    def __init__(self):
+        APIException.__init__(self, lockout.lockout_message())
+        self.wait = lockout.retry_after()
+
+
 class TokenView(ApiView):
     authentication_classes = []
     permission_classes = [AllowAny]
 
     @extend_schema(
         request=s.TokenRequest,
-        responses={200: s.TokenResponse, **errors(400)},
+        responses={200: s.TokenResponse, **errors(400, 429)},
         auth=[],
         summary="Exchange a username and password for an API token",
     )
     def post(self, request):
         data = self.parse(s.TokenRequest)
         user = authenticate(request, username=data["username"], password=data["password"])
+        if lockout.is_locked_out(request):
+            raise SignInLocked()
         if user is None:
             raise serializers.ValidationError(
                 {"non_field_errors": ["Unable to log in with the credentials given."]}
