@@ -176,6 +176,10 @@ AXES_VERBOSE = False  # no banner on every manage.py command; failures are still
 # (SECURE_PROXY_SSL_HEADER already trusts one when DEBUG is off); 0 where Django faces clients.
 TRUSTED_PROXIES = int(os.environ.get("DJANGO_TRUSTED_PROXIES", "0" if DEBUG else "1"))
 
+# --- Sign-in security (issue 14): API tokens ----------------------------------------------
+# A token lives this long from its creation (esfca/tokens.py); expired → 401.
+API_TOKEN_LIFETIME_HOURS = float(os.environ.get("API_TOKEN_LIFETIME_HOURS", "24"))
+
 # --- REST API ------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

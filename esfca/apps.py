@@ -1,4 +1,6 @@
 from django.apps import AppConfig
+from django.conf import settings
+from django.db.models.signals import pre_save
 
 
 class EsfcaConfig(AppConfig):
@@ -9,3 +11,11 @@ class EsfcaConfig(AppConfig):
         # Celery's autodiscovery looks in esfca/tasks.py only; the import tasks live beside
         # the import code, so register them here.
         from . import imports  # noqa: F401
+        from .tokens import tokens_revoke_on_password_change
+
+        # A changed password revokes the user's API tokens, whichever page or command set it.
+        pre_save.connect(
+            tokens_revoke_on_password_change,
+            sender=settings.AUTH_USER_MODEL,
+            dispatch_uid="esfca.tokens.revoke_on_password_change",
+        )

@@ -177,6 +177,7 @@ class TokenRequest(StrictSerializer):
 
 class TokenResponse(serializers.Serializer):
     token = serializers.CharField()
+    expires = serializers.DateTimeField(help_text="When the token stops working.")
 
 
 # --- onboarding -------------------------------------------------------------------------------

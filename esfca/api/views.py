@@ -15,7 +15,6 @@ from drf_spectacular.utils import (
     extend_schema_view,
 )
 from rest_framework import serializers, status
-from rest_framework.authtoken.models import Token
 from rest_framework.exceptions import APIException, NotFound, Throttled
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import AllowAny
@@ -32,6 +31,7 @@ from esfca.services import (
     receipt_record,
     transfer_create,
 )
+from esfca.tokens import token_expires_at, token_issue, token_revoke
 from exporters.models import Bank, Firm, Membership
 from exporters.selectors import (
     BankSlice,
@@ -159,14 +159,30 @@ class SignInLocked(Throttled):
 
 
 class TokenView(ApiView):
-    authentication_classes = []
-    permission_classes = [AllowAny]
+    # POST: anyone, unauthenticated (a stale Authorization header must not stop a sign-in);
+    # DELETE: the caller, by token or session. (A comment: drf-spectacular prints docstrings.)
+
+    def revoking(self) -> bool:
+        # No request yet while drf-spectacular builds its mock one: no authenticators either.
+        return getattr(self.request, "method", None) == "DELETE"
+
+    def get_authenticators(self):
+        return super().get_authenticators() if self.revoking() else []
+
+    def get_permissions(self):
+        return super().get_permissions() if self.revoking() else [AllowAny()]
 
     @extend_schema(
         request=s.TokenRequest,
         responses={200: s.TokenResponse, **errors(400, 429)},
         auth=[],
         summary="Exchange a username and password for an API token",
+        description=(
+            "The token lives API_TOKEN_LIFETIME_HOURS (default 24) from its creation; every "
+            "sign-in of the same user gets the same token until then. 10 failed sign-ins for "
+            "a username or from an address within 15 minutes lock it out for 15 minutes (429 "
+            "with Retry-After), the right password included."
+        ),
     )
     def post(self, request):
         data = self.parse(s.TokenRequest)
@@ -177,8 +193,20 @@ class TokenView(ApiView):
             raise serializers.ValidationError(
                 {"non_field_errors": ["Unable to log in with the credentials given."]}
             )
-        token, _ = Token.objects.get_or_create(user=user)
-        return Response({"token": token.key})
+        token = token_issue(user=user)
+        return Response(
+            s.TokenResponse({"token": token.key, "expires": token_expires_at(token)}).data
+        )
+
+    @extend_schema(
+        request=None,
+        responses={204: OpenApiResponse(description="The token is revoked."), **errors(401)},
+        summary="Revoke the caller's API token",
+        description="Revokes every API token of the caller; a new sign-in issues a new one.",
+    )
+    def delete(self, request):
+        token_revoke(user=request.user, actor=request.user, reason="revoked_by_owner")
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 # --- onboarding -------------------------------------------------------------------------------

@@ -1,12 +1,20 @@
 """Sign-in security on the API (contract 1.1, "Errors and limits" and "Tokens"): the password
-validators on POST /users/, throttling of the token endpoint."""
+validators on POST /users/, throttling of the token endpoint, the tokens' lifetime and
+revocation (DELETE, and every path that changes a password)."""
 
-from datetime import timedelta
+import io
+import re
+from datetime import datetime, timedelta
 
 import pytest
 from axes.models import AccessAttempt
+from django.core.management import call_command
+from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
+from rest_framework.authtoken.models import Token
 
+from esfca.models import AuditEvent
 from exporters.models import User
 
 from .conftest import PASSWORD, Api, error_of
@@ -108,3 +116,152 @@ def test_a_forwarded_header_that_is_not_an_address_falls_back_to_the_peer(world)
     response = token("x", "wrong-guess", HTTP_X_FORWARDED_FOR="not-an-ip\x00", address="10.0.4.4")
     assert response.status_code == 400
     assert AccessAttempt.objects.get().ip_address == "10.0.4.4"
+
+
+# --- tokens: lifetime, revocation, revocation on a password change --------------------------
+
+
+def signed_in_api(username: str, password: str = PASSWORD) -> tuple[Api, str]:
+    response = token(username, password)
+    assert response.status_code == 200, response.content
+    api = Api()
+    api.client.credentials(HTTP_AUTHORIZATION=f"Token {response.json()['token']}")
+    return api, response.json()["token"]
+
+
+def assert_not_authenticated(response):
+    assert response.status_code == 401, response.content
+    assert error_of(response)["code"] == "not_authenticated"
+
+
+def test_a_token_expires_after_its_lifetime(world):
+    officer = world.own.officer
+    api, key = signed_in_api(officer.username)
+    created = Token.objects.get(key=key).created
+    body = token(officer.username, PASSWORD).json()
+    assert body["token"] == key  # the same token while it lives
+    assert datetime.fromisoformat(body["expires"]) == created + timedelta(hours=24)
+
+    Token.objects.filter(key=key).update(created=timezone.now() - timedelta(hours=23, minutes=59))
+    assert api.get(f"{V1}/firms/").status_code == 200
+    Token.objects.filter(key=key).update(created=timezone.now() - timedelta(hours=24, seconds=1))
+    response = api.get(f"{V1}/firms/")
+    assert_not_authenticated(response)
+    assert "expired" in error_of(response)["message"]
+    assert not Token.objects.filter(key=key).exists()
+    assert AuditEvent.objects.filter(action="api_token_revoked", details__reason="expired").exists()
+    # Signing in again gives a new token.
+    new_api, new_key = signed_in_api(officer.username)
+    assert new_key != key and new_api.get(f"{V1}/firms/").status_code == 200
+
+
+def test_the_lifetime_is_a_setting(world, settings):
+    settings.API_TOKEN_LIFETIME_HOURS = 1
+    api, key = signed_in_api(world.own.officer.username)
+    Token.objects.filter(key=key).update(created=timezone.now() - timedelta(minutes=61))
+    assert_not_authenticated(api.get(f"{V1}/firms/"))
+
+
+def test_an_expired_token_is_replaced_at_sign_in(world):
+    _, key = signed_in_api(world.own.officer.username)
+    Token.objects.filter(key=key).update(created=timezone.now() - timedelta(days=2))
+    _, new_key = signed_in_api(world.own.officer.username)
+    assert new_key != key
+    assert list(Token.objects.filter(user=world.own.officer).values_list("key", flat=True)) == [
+        new_key
+    ]
+
+
+def test_delete_revokes_the_callers_token(world):
+    officer = world.own.officer
+    api, key = signed_in_api(officer.username)
+    other, _ = signed_in_api(world.own.viewer.username)
+    response = api.client.delete(f"{V1}/auth/token/")
+    assert response.status_code == 204 and response.content == b""
+    assert not Token.objects.filter(key=key).exists()
+    assert_not_authenticated(api.get(f"{V1}/firms/"))
+    assert_not_authenticated(api.client.delete(f"{V1}/auth/token/"))
+    assert other.get(f"{V1}/firms/").status_code == 200  # only the caller's
+    event = AuditEvent.objects.get(action="api_token_revoked")
+    assert (event.actor, event.object_id, event.details) == (
+        officer,
+        str(officer.pk),
+        {"reason": "revoked_by_owner"},
+    )
+
+
+def test_delete_without_credentials_is_401(world):
+    assert_not_authenticated(Api().client.delete(f"{V1}/auth/token/"))
+
+
+def test_a_stale_authorization_header_does_not_stop_a_sign_in(world):
+    response = Api().post(
+        f"{V1}/auth/token/",
+        {"username": world.own.officer.username, "password": PASSWORD},
+        HTTP_AUTHORIZATION="Token " + "0" * 40,
+    )
+    assert response.status_code == 200
+
+
+def test_set_password_and_save_revokes_the_tokens(world):
+    officer = world.own.officer
+    api, _ = signed_in_api(officer.username)
+    officer.refresh_from_db()
+    officer.set_password("amber-Kite-7-river")
+    officer.save()
+    assert not Token.objects.filter(user=officer).exists()
+    assert_not_authenticated(api.get(f"{V1}/firms/"))
+    event = AuditEvent.objects.get(action="api_token_revoked")
+    assert event.details == {"reason": "password_changed"} and event.actor is None
+
+
+def test_saving_a_user_without_changing_the_password_keeps_the_tokens(world):
+    officer = world.own.officer
+    api, _ = signed_in_api(officer.username)
+    officer.refresh_from_db()
+    officer.email = "new@example.com"
+    officer.save()
+    officer.save(update_fields=["last_login"])
+    assert api.get(f"{V1}/firms/").status_code == 200
+
+
+def test_the_password_change_page_revokes_the_tokens(world):
+    officer = world.own.officer
+    api, _ = signed_in_api(officer.username)
+    browser = Client()
+    browser.force_login(officer)
+    response = browser.post(
+        reverse("password_change"),
+        {
+            "old_password": PASSWORD,
+            "new_password1": "amber-Kite-7-river",
+            "new_password2": "amber-Kite-7-river",
+        },
+    )
+    assert response.status_code == 302
+    assert_not_authenticated(api.get(f"{V1}/firms/"))
+
+
+def test_a_password_reset_revokes_the_tokens(world, mailoutbox):
+    officer = world.own.officer
+    officer.email = "officer@example.com"
+    officer.save(update_fields=["email"])
+    api, _ = signed_in_api(officer.username)
+    browser = Client()
+    browser.post(reverse("password_reset"), {"email": "officer@example.com"})
+    link = re.search(r"http://testserver(/reset/\S+/)", mailoutbox[0].body)[1]
+    form_url = browser.get(link)["Location"]
+    response = browser.post(
+        form_url, {"new_password1": "amber-Kite-7-river", "new_password2": "amber-Kite-7-river"}
+    )
+    assert response.status_code == 302
+    assert_not_authenticated(api.get(f"{V1}/firms/"))
+    assert token(officer.username, "amber-Kite-7-river").status_code == 200
+
+
+def test_changepassword_revokes_the_tokens(world, monkeypatch):
+    officer = world.own.officer
+    api, _ = signed_in_api(officer.username)
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": "amber-Kite-7-river")
+    call_command("changepassword", officer.username, stdout=io.StringIO())
+    assert_not_authenticated(api.get(f"{V1}/firms/"))
