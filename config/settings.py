@@ -154,12 +154,22 @@ if not DEBUG:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
 
-# --- Sign-in security (issue 14): throttling ---------------------------------------------
+# --- Sign-in security (issue 14): throttling, second factor ------------------------------
 # django-axes (esfca/lockout.py): 10 failed sign-ins for one username, or from one address,
 # lock it out for 15 minutes (429 with Retry-After), on the web login and the API's token.
 # Counts live in the database (shared by every web worker, on SQLite and PostgreSQL alike).
-INSTALLED_APPS += ["axes"]
-MIDDLEWARE += ["axes.middleware.AxesMiddleware"]  # last, as axes asks
+# django-otp (esfca/second_factor.py): TOTP and recovery codes for reviewers and admins.
+INSTALLED_APPS += [
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+]
+MIDDLEWARE += [
+    "django_otp.middleware.OTPMiddleware",  # request.user.is_verified()
+    "esfca.middleware.SecondFactorMiddleware",  # reviewers and admins pass it before any page
+    "axes.middleware.AxesMiddleware",  # last, as axes asks
+]
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out username or address
     "django.contrib.auth.backends.ModelBackend",
@@ -175,6 +185,8 @@ AXES_VERBOSE = False  # no banner on every manage.py command; failures are still
 # Reverse proxies in front of Django that append the client's address to X-Forwarded-For
 # (SECURE_PROXY_SSL_HEADER already trusts one when DEBUG is off); 0 where Django faces clients.
 TRUSTED_PROXIES = int(os.environ.get("DJANGO_TRUSTED_PROXIES", "0" if DEBUG else "1"))
+OTP_TOTP_ISSUER = "ESFCA manager"  # the account's label in authenticator apps
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True  # the admin never shows a TOTP key or a recovery code
 
 # --- Sign-in security (issue 14): API tokens ----------------------------------------------
 # A token lives this long from its creation (esfca/tokens.py); expired → 401.
@@ -182,9 +194,9 @@ API_TOKEN_LIFETIME_HOURS = float(os.environ.get("API_TOKEN_LIFETIME_HOURS", "24"
 
 # --- REST API ------------------------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
+    "DEFAULT_AUTHENTICATION_CLASSES": [  # token lifetime, second factor on sessions
+        "esfca.api.authentication.ApiTokenAuthentication",
+        "esfca.api.authentication.VerifiedSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",

@@ -22,6 +22,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from esfca import lists, lockout
+from esfca.second_factor import (
+    SecondFactorRefused,
+    second_factor_expected,
+    second_factor_pass,
+    user_onboard,
+)
 from esfca.services import (
     allocation_create,
     conversion_create,
@@ -40,7 +46,7 @@ from exporters.selectors import (
     firms_visible_to,
     user_can_operate,
 )
-from exporters.services import bank_create, firm_create, user_create
+from exporters.services import bank_create, firm_create
 from ledger.fx.selectors import fx_rates
 from ledger.fx.services import fx_rate_store
 
@@ -181,7 +187,10 @@ class TokenView(ApiView):
             "The token lives API_TOKEN_LIFETIME_HOURS (default 24) from its creation; every "
             "sign-in of the same user gets the same token until then. 10 failed sign-ins for "
             "a username or from an address within 15 minutes lock it out for 15 minutes (429 "
-            "with Retry-After), the right password included."
+            "with Retry-After), the right password included. A user who has enrolled a second "
+            "factor (bank reviewers and platform admins must) also sends `otp`; missing or "
+            "wrong → 400 validation_error under details.otp, and a wrong one counts as a "
+            "failed sign-in."
         ),
     )
     def post(self, request):
@@ -193,6 +202,14 @@ class TokenView(ApiView):
             raise serializers.ValidationError(
                 {"non_field_errors": ["Unable to log in with the credentials given."]}
             )
+        if second_factor_expected(user):
+            try:
+                second_factor_pass(user=user, code=data["otp"])
+            except SecondFactorRefused:
+                lockout.login_failed(request, user.get_username())
+                if lockout.is_locked_out(request):
+                    raise SignInLocked() from None
+                raise
         token = token_issue(user=user)
         return Response(
             s.TokenResponse({"token": token.key, "expires": token_expires_at(token)}).data
@@ -273,7 +290,7 @@ class UsersView(ApiView):
     def post(self, request):
         self.require(IsPlatformAdmin)
         data = self.parse(s.UserIn)
-        user = user_create(**data)
+        user, enrolment = user_onboard(actor=request.user, **data)
         reviewer = data["role"] == Membership.Role.BANK_REVIEWER
         body = {
             "id": user.pk,
@@ -281,6 +298,8 @@ class UsersView(ApiView):
             "role": data["role"],
             "firm": None if reviewer else data["firm"].pk,
             "bank": data["bank"].code if reviewer else None,
+            "otp_uri": enrolment.uri if enrolment else None,
+            "recovery_codes": enrolment.recovery_codes if enrolment else [],
         }
         return Response(s.UserOut(body).data, status=status.HTTP_201_CREATED)
 

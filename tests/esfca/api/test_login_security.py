@@ -1,10 +1,13 @@
 """Sign-in security on the API (contract 1.1, "Errors and limits" and "Tokens"): the password
 validators on POST /users/, throttling of the token endpoint, the tokens' lifetime and
-revocation (DELETE, and every path that changes a password)."""
+revocation (DELETE, and every path that changes a password), the second factor (``otp``,
+``otp_uri``, recovery codes, sessions)."""
 
 import io
 import re
+from base64 import b32decode
 from datetime import datetime, timedelta
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 from axes.models import AccessAttempt
@@ -12,10 +15,14 @@ from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.authtoken.models import Token
 
 from esfca.models import AuditEvent
+from esfca.second_factor import MALFORMED, MISSING, NOT_ENROLLED, WRONG
 from exporters.models import User
+from tests.esfca.second_factor import code_from_secret, log_in, totp_code, totp_device
 
 from .conftest import PASSWORD, Api, error_of
 
@@ -265,3 +272,156 @@ def test_changepassword_revokes_the_tokens(world, monkeypatch):
     monkeypatch.setattr("getpass.getpass", lambda prompt="": "amber-Kite-7-river")
     call_command("changepassword", officer.username, stdout=io.StringIO())
     assert_not_authenticated(api.get(f"{V1}/firms/"))
+
+
+# --- the second factor on the API -----------------------------------------------------------
+
+
+def create_reviewer(world, username: str = "mezn-rev") -> tuple[User, dict]:
+    response = world.api("admin").post(
+        f"{V1}/users/",
+        {
+            "username": username,
+            "password": "amber-Kite-7-river",
+            "role": "bank_reviewer",
+            "bank": world.own.bank.code,
+        },
+    )
+    assert response.status_code == 201, response.content
+    return User.objects.get(username=username), response.json()
+
+
+def otp_token(username: str, otp: str | None, password: str = "amber-Kite-7-river", **meta):
+    body = {"username": username, "password": password}
+    if otp is not None:
+        body["otp"] = otp
+    return Api().post(f"{V1}/auth/token/", body, REMOTE_ADDR="10.9.0.1", **meta)
+
+
+def assert_otp_refused(response, message: str):
+    assert response.status_code == 400, response.content
+    error = error_of(response)
+    assert error["code"] == "validation_error"
+    assert error["details"]["otp"] == [message]
+
+
+def secret_of(uri: str) -> str:
+    return parse_qs(urlsplit(uri).query)["secret"][0]
+
+
+def test_a_reviewer_created_through_the_api_is_enrolled_and_answered_its_otp_uri_once(world):
+    reviewer, body = create_reviewer(world)
+    uri = urlsplit(body["otp_uri"])
+    query = parse_qs(uri.query)
+    assert (uri.scheme, uri.netloc) == ("otpauth", "totp")
+    assert unquote(uri.path) == "/ESFCA manager:mezn-rev"
+    assert (query["algorithm"], query["digits"], query["period"]) == (["SHA1"], ["6"], ["30"])
+    assert query["issuer"] == ["ESFCA manager"]
+    device = TOTPDevice.objects.get(user=reviewer)
+    assert device.confirmed and b32decode(query["secret"][0]) == device.bin_key
+    assert len(body["recovery_codes"]) == 10 == len(set(body["recovery_codes"]))
+    event = AuditEvent.objects.get(action="second_factor_enrolled")
+    assert (event.actor, event.object_id, event.details) == (
+        world.admin,
+        str(reviewer.pk),
+        {"via": "onboarding"},
+    )
+    # Nowhere else: a firm role gets none, and nothing reads the URI back.
+    response = world.api("admin").post(
+        f"{V1}/users/",
+        {
+            "username": "new-viewer",
+            "password": "amber-Kite-7-river",
+            "role": "firm_viewer",
+            "firm": world.own.firm.pk,
+        },
+    )
+    assert (response.json()["otp_uri"], response.json()["recovery_codes"]) == (None, [])
+    assert not TOTPDevice.objects.filter(user__username="new-viewer").exists()
+
+
+def test_an_enrolled_user_needs_the_otp_for_a_token(world):
+    _, body = create_reviewer(world)
+    secret = secret_of(body["otp_uri"])
+    assert_otp_refused(otp_token("mezn-rev", None), MISSING)
+    assert_otp_refused(otp_token("mezn-rev", ""), MISSING)
+    assert_otp_refused(otp_token("mezn-rev", "12345"), MALFORMED)
+    wrong = f"{(int(code_from_secret(secret)) + 1) % 1000000:06d}"
+    assert_otp_refused(otp_token("mezn-rev", wrong), WRONG)
+    assert TOTPDevice.objects.get().throttling_failure_count == 1
+    # After successive wrong codes the device makes the next one wait (django-otp: 1, 2, 4,
+    # 8, 16 s), even the right one: five failures just now.
+    TOTPDevice.objects.update(
+        throttling_failure_count=5, throttling_failure_timestamp=timezone.now()
+    )
+    response = otp_token("mezn-rev", code_from_secret(secret))
+    assert response.status_code == 400
+    assert re.fullmatch(
+        r"Too many wrong codes: wait 1[56] seconds, then try again\.",
+        error_of(response)["details"]["otp"][0],
+    )
+    TOTPDevice.objects.update(throttling_failure_timestamp=timezone.now() - timedelta(seconds=17))
+    assert Token.objects.filter(user__username="mezn-rev").count() == 0
+    response = otp_token("mezn-rev", code_from_secret(secret))
+    assert response.status_code == 200, response.content
+    api = Api()
+    api.client.credentials(HTTP_AUTHORIZATION=f"Token {response.json()['token']}")
+    assert api.get(f"{V1}/reviews/").status_code == 200
+
+
+def test_a_totp_code_signs_in_once(world):
+    _, body = create_reviewer(world)
+    code = code_from_secret(secret_of(body["otp_uri"]))
+    assert otp_token("mezn-rev", code).status_code == 200
+    assert_otp_refused(otp_token("mezn-rev", code), WRONG)
+
+
+def test_a_recovery_code_signs_in_once(world):
+    reviewer, body = create_reviewer(world)
+    code = body["recovery_codes"][3]
+    assert otp_token("mezn-rev", code.upper()[:4] + "-" + code[4:]).status_code == 200
+    event = AuditEvent.objects.get(action="recovery_code_used")
+    assert (event.actor, event.details) == (reviewer, {"recovery_codes_left": 9})
+    StaticDevice.objects.update(throttling_failure_timestamp=None, throttling_failure_count=0)
+    assert_otp_refused(otp_token("mezn-rev", code), WRONG)
+    assert StaticToken.objects.filter(device__user=reviewer).count() == 9
+
+
+def test_wrong_codes_count_as_failed_sign_ins(world):
+    create_reviewer(world)
+    for _ in range(9):
+        assert otp_token("mezn-rev", "000000").status_code == 400
+    assert_throttled(otp_token("mezn-rev", "000000"))
+    assert AccessAttempt.objects.get(username="mezn-rev").failures_since_start == 10
+
+
+def test_a_reviewer_or_admin_without_a_second_factor_gets_no_token(world):
+    """Reviewers made before the second factor (or in the admin) enrol on the web first."""
+    for user in (world.own.reviewer, world.admin):
+        assert not TOTPDevice.objects.filter(user=user).exists()
+        response = otp_token(user.username, "123456", password=PASSWORD)
+        assert_otp_refused(response, NOT_ENROLLED)
+    assert not Token.objects.exists()
+
+
+def test_an_officer_who_enrolled_needs_the_otp_too(world):
+    officer = world.own.officer
+    assert token(officer.username, PASSWORD).status_code == 200
+    call_command("otp_enroll", officer.username, "--no-qr", stdout=io.StringIO())
+    assert_otp_refused(otp_token(officer.username, None, password=PASSWORD), MISSING)
+    code = totp_code(totp_device(officer))
+    assert otp_token(officer.username, code, password=PASSWORD).status_code == 200
+
+
+def test_a_session_that_has_only_seen_the_password_is_anonymous_on_the_api(world):
+    reviewer = world.own.reviewer
+    password_only = Client()
+    password_only.force_login(reviewer)
+    response = password_only.get(f"{V1}/reviews/")
+    assert_not_authenticated(response)
+    both = log_in(Client(), reviewer)
+    assert both.get(f"{V1}/reviews/").status_code == 200
+    # A firm role without a device needs nothing more.
+    officer = Client()
+    officer.force_login(world.own.officer)
+    assert officer.get(f"{V1}/firms/").status_code == 200
