@@ -11,6 +11,11 @@ from pathlib import Path
 import dj_database_url
 from celery.schedules import crontab
 from csp.constants import NONE, SELF
+from django.core.checks.security.base import (
+    SECRET_KEY_INSECURE_PREFIX,
+    SECRET_KEY_MIN_LENGTH,
+    SECRET_KEY_MIN_UNIQUE_CHARACTERS,
+)
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -27,12 +32,31 @@ def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
+def secret_key_weakness(key: str) -> str | None:
+    """Why ``key`` is too weak to sign sessions and password-reset links in production (the
+    limits of Django's ``check --deploy``, security.W009), or None."""
+    if key.startswith(SECRET_KEY_INSECURE_PREFIX):
+        return f"it starts with {SECRET_KEY_INSECURE_PREFIX!r}, the mark of a throwaway key"
+    if len(key) < SECRET_KEY_MIN_LENGTH:
+        return f"it has {len(key)} characters (at least {SECRET_KEY_MIN_LENGTH})"
+    if (distinct := len(set(key))) < SECRET_KEY_MIN_UNIQUE_CHARACTERS:
+        return (
+            f"it uses {distinct} different characters (at least {SECRET_KEY_MIN_UNIQUE_CHARACTERS})"
+        )
+    return None
+
+
 DEBUG = env_bool("DJANGO_DEBUG", False)
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("DJANGO_SECRET_KEY is required unless DJANGO_DEBUG=1.")
     SECRET_KEY = "insecure-development-key-only-for-DJANGO_DEBUG-1"
+elif not DEBUG and (weakness := secret_key_weakness(SECRET_KEY)):
+    raise ImproperlyConfigured(
+        f"DJANGO_SECRET_KEY is too weak for production: {weakness}. Make one with: "
+        "python -c 'import secrets; print(secrets.token_urlsafe(64))'"
+    )
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1")
 
 INSTALLED_APPS = [
