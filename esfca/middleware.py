@@ -16,7 +16,8 @@ from django_htmx.http import HttpResponseClientRedirect
 from .api.exceptions import API_PREFIX
 from .second_factor import second_factor_enrolled, second_factor_expected
 
-OPEN = {"second_factor_verify", "second_factor_enrol", "logout", "set_language"}
+# Signing in again as someone else, out, or switching the language stay open.
+OPEN = {"second_factor_verify", "second_factor_enrol", "login", "logout", "set_language"}
 
 
 class SecondFactorMiddleware:

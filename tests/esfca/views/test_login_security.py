@@ -209,8 +209,12 @@ def test_an_htmx_request_is_sent_to_the_second_factor_page_as_a_whole_page(world
     assert response["HX-Redirect"].startswith(reverse("second_factor_verify"))
 
 
-def test_log_out_works_before_the_second_factor(world):
+def test_log_out_or_in_as_someone_else_works_before_the_second_factor(world):
     client, _ = log_in("reviewer", PASSWORD)
+    assert client.get(reverse("login")).status_code == 200
+    _, response = log_in("officer", PASSWORD, client=client)
+    assert response.status_code == 302
+    assert client.get(reverse("firm_dashboard", args=[world.firm.pk])).status_code == 200
     response = client.post(reverse("logout"))
     assert response.status_code == 302 and not signed_in(client)
 
