@@ -29,6 +29,7 @@ as_pg "$PGBIN/pg_ctl" -D "$RUN/pg/data" -l "$RUN/pg/server.log" -w -o \
   "-c listen_addresses=127.0.0.1 -p $PORT -k $RUN/pg -c fsync=off -c synchronous_commit=off" start >/dev/null
 "$PGBIN/createdb" -h 127.0.0.1 -p "$PORT" -U postgres esfca_bench
 export DATABASE_URL="postgres://postgres@127.0.0.1:$PORT/esfca_bench"
-export DJANGO_SECRET_KEY=bench-only-not-secret DJANGO_DEBUG=0 DJANGO_CONN_MAX_AGE=600
+DJANGO_SECRET_KEY="$(.venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(64))')"
+export DJANGO_SECRET_KEY DJANGO_DEBUG=0 DJANGO_CONN_MAX_AGE=600
 .venv/bin/python manage.py migrate -v0
 .venv/bin/python "$SCRIPT" "$@"

@@ -5,10 +5,17 @@ DATABASE_URL, Celery on Redis via CELERY_BROKER_URL, DJANGO_DEBUG=0 and a secret
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 from celery.schedules import crontab
+from csp.constants import NONE, SELF
+from django.core.checks.security.base import (
+    SECRET_KEY_INSECURE_PREFIX,
+    SECRET_KEY_MIN_LENGTH,
+    SECRET_KEY_MIN_UNIQUE_CHARACTERS,
+)
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -25,15 +32,35 @@ def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
+def secret_key_weakness(key: str) -> str | None:
+    """Why ``key`` is too weak to sign sessions and password-reset links in production (the
+    limits of Django's ``check --deploy``, security.W009), or None."""
+    if key.startswith(SECRET_KEY_INSECURE_PREFIX):
+        return f"it starts with {SECRET_KEY_INSECURE_PREFIX!r}, the mark of a throwaway key"
+    if len(key) < SECRET_KEY_MIN_LENGTH:
+        return f"it has {len(key)} characters (at least {SECRET_KEY_MIN_LENGTH})"
+    if (distinct := len(set(key))) < SECRET_KEY_MIN_UNIQUE_CHARACTERS:
+        return (
+            f"it uses {distinct} different characters (at least {SECRET_KEY_MIN_UNIQUE_CHARACTERS})"
+        )
+    return None
+
+
 DEBUG = env_bool("DJANGO_DEBUG", False)
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("DJANGO_SECRET_KEY is required unless DJANGO_DEBUG=1.")
     SECRET_KEY = "insecure-development-key-only-for-DJANGO_DEBUG-1"
+elif not DEBUG and (weakness := secret_key_weakness(SECRET_KEY)):
+    raise ImproperlyConfigured(
+        f"DJANGO_SECRET_KEY is too weak for production: {weakness}. Make one with: "
+        "python -c 'import secrets; print(secrets.token_urlsafe(64))'"
+    )
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1")
 
 INSTALLED_APPS = [
+    "exporters",  # first: its createsuperuser (password validators with --noinput) wins
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -49,13 +76,14 @@ INSTALLED_APPS = [
     "django_filters",
     "django_htmx",
     "django_celery_beat",
-    "exporters",
     "ledger",
     "esfca",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",  # Content-Security-Policy (see "Headers" below)
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -153,11 +181,77 @@ if not DEBUG:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
 
+# --- Headers (issue 14) --------------------------------------------------------------------
+# Every script and stylesheet is a file served from this site (htmx from django-htmx, Swagger UI
+# from drf-spectacular-sidecar, our app.css): no inline code, no CDN, no eval.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],  # the favicon placeholder, Swagger UI's icons
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+# Browser features no page of the app uses, turned off for it and anything it could embed.
+PERMISSIONS_POLICY = {
+    feature: []
+    for feature in (
+        "accelerometer", "autoplay", "browsing-topics", "camera", "display-capture",
+        "encrypted-media", "fullscreen", "geolocation", "gyroscope", "magnetometer",
+        "microphone", "midi", "payment", "picture-in-picture", "publickey-credentials-get",
+        "screen-wake-lock", "usb", "xr-spatial-tracking",
+    )
+}  # fmt: skip
+
+# --- Sign-in security (issue 14): throttling, second factor ------------------------------
+# django-axes (esfca/lockout.py): 10 failed sign-ins for one username, or from one address,
+# lock it out for 15 minutes (429 with Retry-After), on the web login and the API's token.
+# Counts live in the database (shared by every web worker, on SQLite and PostgreSQL alike).
+# django-otp (esfca/second_factor.py): TOTP and recovery codes for reviewers and admins.
+INSTALLED_APPS += [
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+]
+MIDDLEWARE += [
+    "django_otp.middleware.OTPMiddleware",  # request.user.is_verified()
+    "esfca.middleware.SecondFactorMiddleware",  # reviewers and admins pass it before any page
+    "axes.middleware.AxesMiddleware",  # last, as axes asks
+]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out username or address
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = 10
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each on its own, not the pair
+AXES_RESET_ON_SUCCESS = False  # a success on one's own account must not clear an address
+AXES_LOCKOUT_CALLABLE = "esfca.lockout.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "esfca.lockout.client_address"
+AXES_VERBOSE = False  # no banner on every manage.py command; failures are still logged
+# Reverse proxies in front of Django that append the client's address to X-Forwarded-For
+# (SECURE_PROXY_SSL_HEADER already trusts one when DEBUG is off); 0 where Django faces clients.
+TRUSTED_PROXIES = int(os.environ.get("DJANGO_TRUSTED_PROXIES", "0" if DEBUG else "1"))
+OTP_TOTP_ISSUER = "ESFCA manager"  # the account's label in authenticator apps
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True  # the admin never shows a TOTP key or a recovery code
+
+# --- Sign-in security (issue 14): API tokens ----------------------------------------------
+# A token lives this long from its creation (esfca/tokens.py); expired → 401.
+API_TOKEN_LIFETIME_HOURS = float(os.environ.get("API_TOKEN_LIFETIME_HOURS", "24"))
+
 # --- REST API ------------------------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
+    "DEFAULT_AUTHENTICATION_CLASSES": [  # token lifetime, second factor on sessions
+        "esfca.api.authentication.ApiTokenAuthentication",
+        "esfca.api.authentication.VerifiedSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",

@@ -1,4 +1,6 @@
 from django.apps import AppConfig
+from django.conf import settings
+from django.db.models.signals import pre_save
 
 
 class EsfcaConfig(AppConfig):
@@ -14,3 +16,12 @@ class EsfcaConfig(AppConfig):
         from .rate_audit import connect as connect_rate_audit
 
         connect_rate_audit()
+
+        from .tokens import tokens_revoke_on_password_change
+
+        # A changed password revokes the user's API tokens, whichever page or command set it.
+        pre_save.connect(
+            tokens_revoke_on_password_change,
+            sender=settings.AUTH_USER_MODEL,
+            dispatch_uid="esfca.tokens.revoke_on_password_change",
+        )

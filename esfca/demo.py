@@ -18,6 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from exporters.models import Bank, Firm, Membership, User
+from exporters.services import password_check
 from exporters.validators import iban_pk
 from ledger.models import Account, FxRate
 
@@ -240,6 +241,7 @@ def ensure_user(username: str, role: str | None, *, firm=None, bank=None, superu
         },
     )
     if created:
+        password_check(DEMO_PASSWORD, user)
         user.set_password(DEMO_PASSWORD)
         user.save(update_fields=["password"])
     if role:

@@ -1,5 +1,6 @@
 """Onboarding writes: banks, firms and users with their role (platform admin's work)."""
 
+from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
@@ -15,6 +16,15 @@ class OnboardingError(DomainError):
 class OnboardingConflict(OnboardingError):
     code = "duplicate_reference"
     status = 409
+
+
+def password_check(password: str, user: User) -> None:
+    """The password validators of settings (AUTH_PASSWORD_VALIDATORS), on every path that
+    sets a password; their messages under ``password``."""
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        raise OnboardingError("The password is too weak.", password=list(exc.messages)) from exc
 
 
 def _clean(instance) -> None:
@@ -73,6 +83,7 @@ def user_create(
     if User.objects.filter(username=username).exists():
         raise OnboardingConflict(f"The username {username} is taken.", username=[username])
     user = User(username=username, email=email)
+    password_check(password, user)
     user.set_password(password)
     _clean(user)
     try:

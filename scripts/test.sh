@@ -97,8 +97,9 @@ export CELERY_BROKER_URL="redis://127.0.0.1:$REDIS_PORT/0"
 export CELERY_RESULT_BACKEND="redis://127.0.0.1:$REDIS_PORT/1"
 export CHROMIUM_PATH=/usr/bin/chromium ESFCA_REQUIRE_SERVICES=1
 export ESFCA_ARTIFACTS=${ESFCA_ARTIFACTS:-$PWD/test-artifacts}
-export DJANGO_SECRET_KEY=test-only-secret-key-not-for-production DJANGO_DEBUG=0 \
-  DJANGO_SECURE_SSL_REDIRECT=0
+# A strong key made for this run: with DJANGO_DEBUG=0 the settings refuse a weak one.
+DJANGO_SECRET_KEY="$(.venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(64))')"
+export DJANGO_SECRET_KEY DJANGO_DEBUG=0 DJANGO_SECURE_SSL_REDIRECT=0
 mkdir -p "$ESFCA_ARTIFACTS"
 
 # ---------- 4. static checks ----------

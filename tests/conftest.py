@@ -55,3 +55,12 @@ def require_postgresql():
     assert connection.vendor == "postgresql", (
         "PostgreSQL-only test (triggers, row locks): run it with `make test`"
     )
+
+
+@pytest.fixture
+def admin_client(client, admin_user):
+    """pytest-django's admin client, past the second factor a superuser must pass
+    (esfca/second_factor.py; tests/esfca/second_factor.py)."""
+    from tests.esfca.second_factor import log_in
+
+    return log_in(client, admin_user)

@@ -16,6 +16,7 @@ PostgreSQL):
 import argparse
 import io
 import os
+import secrets
 import sys
 import time
 from datetime import date, timedelta
@@ -25,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-os.environ.setdefault("DJANGO_SECRET_KEY", "bench-only-not-secret")
+os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(64))
 
 import django  # noqa: E402
 

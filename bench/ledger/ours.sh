@@ -14,7 +14,8 @@ with psycopg.connect(host="$BENCH_PGHOST", port="$BENCH_PGPORT", user="$BENCH_PG
     conn.execute('CREATE DATABASE "$DB"')
 PY
 export DATABASE_URL="postgres://$BENCH_PGUSER@$BENCH_PGHOST:$BENCH_PGPORT/$DB"
-export DJANGO_SECRET_KEY=bench-only-not-secret DJANGO_DEBUG=0 DJANGO_CONN_MAX_AGE=600
+DJANGO_SECRET_KEY="$("$PY" -c 'import secrets; print(secrets.token_urlsafe(64))')"
+export DJANGO_SECRET_KEY DJANGO_DEBUG=0 DJANGO_CONN_MAX_AGE=600
 "$PY" manage.py migrate -v0
 "$PY" manage.py bench_posting -n "${N:-10000}" --reps "${REPS:-3}" \
   --history "${HISTORY:-1000000}" --json "$RESULTS/ours_single.json" >/dev/null

@@ -17,6 +17,7 @@ with ``DATABASE_URL`` pointing at an empty PostgreSQL database:
 import argparse
 import json
 import os
+import secrets
 import statistics
 import sys
 import time
@@ -27,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-os.environ.setdefault("DJANGO_SECRET_KEY", "bench-only-not-secret")
+os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(64))
 
 import django  # noqa: E402
 

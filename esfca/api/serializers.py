@@ -173,10 +173,22 @@ def bank_by_code(code: str) -> Bank:
 class TokenRequest(StrictSerializer):
     username = Text(150)
     password = Text(4096, style={"input_type": "password"})
+    otp = Text(
+        32,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text=(
+            "The second factor: the 6-digit code of the authenticator app (TOTP, RFC 6238) or "
+            "one of the recovery codes. Required for every user who has enrolled one (bank "
+            "reviewers and platform admins must)."
+        ),
+    )
 
 
 class TokenResponse(serializers.Serializer):
     token = serializers.CharField()
+    expires = serializers.DateTimeField(help_text="When the token stops working.")
 
 
 # --- onboarding -------------------------------------------------------------------------------
@@ -265,6 +277,18 @@ class UserOut(serializers.Serializer):
     role = serializers.CharField()
     firm = serializers.IntegerField(allow_null=True)
     bank = serializers.CharField(allow_null=True)
+    otp_uri = serializers.CharField(
+        allow_null=True,
+        help_text=(
+            "A bank reviewer's second factor, enrolled at creation and answered only here: "
+            "an otpauth://totp/ URI (SHA1, 6 digits, 30 s) for the reviewer's authenticator "
+            "app. Null for firm roles."
+        ),
+    )
+    recovery_codes = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="The reviewer's single-use recovery codes, answered only here (else empty).",
+    )
 
 
 # --- rates ------------------------------------------------------------------------------------

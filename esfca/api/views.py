@@ -15,14 +15,19 @@ from drf_spectacular.utils import (
     extend_schema_view,
 )
 from rest_framework import serializers, status
-from rest_framework.authtoken.models import Token
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import APIException, NotFound, Throttled
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from esfca import lists
+from esfca import lists, lockout
+from esfca.second_factor import (
+    SecondFactorRefused,
+    second_factor_expected,
+    second_factor_pass,
+    user_onboard,
+)
 from esfca.services import (
     allocation_create,
     conversion_create,
@@ -32,6 +37,7 @@ from esfca.services import (
     receipt_record,
     transfer_create,
 )
+from esfca.tokens import token_expires_at, token_issue, token_revoke
 from exporters.models import Bank, Firm, Membership
 from exporters.selectors import (
     BankSlice,
@@ -40,7 +46,7 @@ from exporters.selectors import (
     firms_visible_to,
     user_can_operate,
 )
-from exporters.services import bank_create, firm_create, user_create
+from exporters.services import bank_create, firm_create
 from ledger.fx.selectors import fx_rates
 from ledger.fx.services import How, RateWriter, fx_rate_decide, fx_rate_store
 
@@ -76,6 +82,7 @@ def errors(*statuses: int) -> dict[int, OpenApiResponse]:
         403: "permission_denied",
         404: "not_found",
         409: "duplicate_reference",
+        429: "throttled (with Retry-After, in seconds)",
     }
     return {code: OpenApiResponse(s.ErrorOut, description=described[code]) for code in statuses}
 
@@ -149,25 +156,74 @@ class FirmView(ApiView):
 # --- auth -------------------------------------------------------------------------------------
 
 
+class SignInLocked(Throttled):
+    """429 ``throttled`` with Retry-After: the username or the address is locked out."""
+
+    def __init__(self):
+        APIException.__init__(self, lockout.lockout_message())
+        self.wait = lockout.retry_after()
+
+
 class TokenView(ApiView):
-    authentication_classes = []
-    permission_classes = [AllowAny]
+    # POST: anyone, unauthenticated (a stale Authorization header must not stop a sign-in);
+    # DELETE: the caller, by token or session. (A comment: drf-spectacular prints docstrings.)
+
+    def revoking(self) -> bool:
+        # No request yet while drf-spectacular builds its mock one: no authenticators either.
+        return getattr(self.request, "method", None) == "DELETE"
+
+    def get_authenticators(self):
+        return super().get_authenticators() if self.revoking() else []
+
+    def get_permissions(self):
+        return super().get_permissions() if self.revoking() else [AllowAny()]
 
     @extend_schema(
         request=s.TokenRequest,
-        responses={200: s.TokenResponse, **errors(400)},
+        responses={200: s.TokenResponse, **errors(400, 429)},
         auth=[],
         summary="Exchange a username and password for an API token",
+        description=(
+            "The token lives API_TOKEN_LIFETIME_HOURS (default 24) from its creation; every "
+            "sign-in of the same user gets the same token until then. 10 failed sign-ins for "
+            "a username or from an address within 15 minutes lock it out for 15 minutes (429 "
+            "with Retry-After), the right password included. A user who has enrolled a second "
+            "factor (bank reviewers and platform admins must) also sends `otp`; missing or "
+            "wrong → 400 validation_error under details.otp, and a wrong one counts as a "
+            "failed sign-in."
+        ),
     )
     def post(self, request):
         data = self.parse(s.TokenRequest)
         user = authenticate(request, username=data["username"], password=data["password"])
+        if lockout.is_locked_out(request):
+            raise SignInLocked()
         if user is None:
             raise serializers.ValidationError(
                 {"non_field_errors": ["Unable to log in with the credentials given."]}
             )
-        token, _ = Token.objects.get_or_create(user=user)
-        return Response({"token": token.key})
+        if second_factor_expected(user):
+            try:
+                second_factor_pass(user=user, code=data["otp"])
+            except SecondFactorRefused:
+                lockout.login_failed(request, user.get_username())
+                if lockout.is_locked_out(request):
+                    raise SignInLocked() from None
+                raise
+        token = token_issue(user=user)
+        return Response(
+            s.TokenResponse({"token": token.key, "expires": token_expires_at(token)}).data
+        )
+
+    @extend_schema(
+        request=None,
+        responses={204: OpenApiResponse(description="The token is revoked."), **errors(401)},
+        summary="Revoke the caller's API token",
+        description="Revokes every API token of the caller; a new sign-in issues a new one.",
+    )
+    def delete(self, request):
+        token_revoke(user=request.user, actor=request.user, reason="revoked_by_owner")
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 # --- onboarding -------------------------------------------------------------------------------
@@ -234,7 +290,7 @@ class UsersView(ApiView):
     def post(self, request):
         self.require(IsPlatformAdmin)
         data = self.parse(s.UserIn)
-        user = user_create(**data)
+        user, enrolment = user_onboard(actor=request.user, **data)
         reviewer = data["role"] == Membership.Role.BANK_REVIEWER
         body = {
             "id": user.pk,
@@ -242,6 +298,8 @@ class UsersView(ApiView):
             "role": data["role"],
             "firm": None if reviewer else data["firm"].pk,
             "bank": data["bank"].code if reviewer else None,
+            "otp_uri": enrolment.uri if enrolment else None,
+            "recovery_codes": enrolment.recovery_codes if enrolment else [],
         }
         return Response(s.UserOut(body).data, status=status.HTTP_201_CREATED)
 

@@ -2,6 +2,7 @@
 
 import json
 import os
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -36,6 +37,9 @@ VARS = (
 )
 
 
+STRONG = secrets.token_urlsafe(64)
+
+
 def probe(**env) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if k not in VARS}
     clean.update(env, DJANGO_SETTINGS_MODULE="config.settings")
@@ -67,9 +71,33 @@ def test_secret_key_is_required_when_debug_is_off():
     assert "DJANGO_SECRET_KEY is required" in result.stderr
 
 
+@pytest.mark.parametrize(
+    "key, why",
+    [
+        ("test-only-secret-key-not-for-production", "it has 39 characters (at least 50)"),
+        ("x" * 60, "it uses 1 different characters (at least 5)"),
+        ("abcd" * 20, "it uses 4 different characters (at least 5)"),
+        (
+            "django-insecure-" + STRONG,
+            "it starts with 'django-insecure-', the mark of a throwaway key",
+        ),
+    ],
+)
+def test_a_weak_secret_key_is_refused_in_production(key, why):
+    result = probe(DJANGO_SECRET_KEY=key)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert f"DJANGO_SECRET_KEY is too weak for production: {why}." in result.stderr
+    assert key not in result.stderr  # the key itself is never printed
+
+
+def test_a_weak_secret_key_is_allowed_for_development():
+    assert settings_with(DJANGO_DEBUG="1", DJANGO_SECRET_KEY="dev")["debug"] is True
+
+
 def test_production_variables_are_read():
     s = settings_with(
-        DJANGO_SECRET_KEY="x" * 60,
+        DJANGO_SECRET_KEY=STRONG,
         DATABASE_URL="postgres://esfca:pw@db.internal:5433/esfca",
         CELERY_BROKER_URL="redis://cache.internal:6379/0",
         DJANGO_ALLOWED_HOSTS="esfca.example.com, api.example.com",
@@ -89,14 +117,14 @@ def test_production_variables_are_read():
 
 
 def test_plain_http_behind_a_proxy_is_the_production_default():
-    s = settings_with(DJANGO_SECRET_KEY="k" * 50)
+    s = settings_with(DJANGO_SECRET_KEY=STRONG)
     assert s["ssl_redirect"] is False
     assert s["secure_cookies"] is True
 
 
 @pytest.mark.parametrize("raw,expected", [("1", True), ("true", True), ("0", False), ("", False)])
 def test_debug_flag_parsing(raw, expected):
-    assert settings_with(DJANGO_DEBUG=raw, DJANGO_SECRET_KEY="k" * 50)["debug"] is expected
+    assert settings_with(DJANGO_DEBUG=raw, DJANGO_SECRET_KEY=STRONG)["debug"] is expected
 
 
 def test_check_deploy_is_clean_in_production_mode():

@@ -42,6 +42,34 @@ def browser_context_args(browser_context_args):
     return {**browser_context_args, "viewport": {"width": 1280, "height": 900}, "locale": "en-GB"}
 
 
+VIOLATION_LISTENER = """
+document.addEventListener("securitypolicyviolation", (e) => {
+  const what = e.blockedURI || "inline";
+  window.reportViolation(`${e.effectiveDirective} blocked ${what} on ${e.documentURI}`);
+});
+"""
+
+
+@pytest.fixture(autouse=True)
+def no_policy_violations(page):
+    """Every page of every browser test keeps to the Content-Security-Policy (the browser's
+    securitypolicyviolation events, reported back by an init script that the policy does not
+    govern) and gets a Permissions-Policy header Chromium understands (its console says when
+    not)."""
+    problems: list[str] = []
+    page.expose_binding("reportViolation", lambda source, text: problems.append(text))
+    page.add_init_script(VIOLATION_LISTENER)
+
+    def console(message):
+        if "Content Security Policy" in message.text or "Permissions-Policy" in message.text:
+            problems.append(message.text)
+
+    page.on("console", console)
+    yield problems
+    page.wait_for_timeout(100)  # a violation of the last page's last moment
+    assert problems == []
+
+
 @pytest.fixture(scope="session")
 def artifacts() -> Path:
     folder = Path(os.environ.get("ESFCA_ARTIFACTS", "test-artifacts")) / "screenshots"

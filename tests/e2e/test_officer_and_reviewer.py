@@ -7,18 +7,29 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from esfca.models import Allocation, ImportJob, MonthlySummary, Receipt
+from esfca.second_factor import second_factor_expected
 from esfca.services import receipt_record
 from esfca.summaries.services import summary_file
+from exporters.models import User
+from tests.esfca.second_factor import totp_code, totp_device
 from tests.esfca.views.world import PASSWORD, make_world, open_firm_with_accounts
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def log_in(page: Page, live_server, username: str) -> None:
+    """The login page, then for a reviewer or an admin the second factor's page with the code
+    their authenticator app would show (computed from the device's key)."""
+    user = User.objects.get(username=username)
+    device = totp_device(user) if second_factor_expected(user) else None
     page.goto(f"{live_server.url}/login/")
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
+    if device is not None:
+        expect(page.get_by_role("heading", name="Second factor")).to_be_visible()
+        page.get_by_label("Code").fill(totp_code(device))
+        page.get_by_role("button", name="Verify").click()
 
 
 def test_officer_month(page: Page, live_server, shoot, artifacts, tmp_path):

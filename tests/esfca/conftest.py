@@ -1,4 +1,5 @@
 import os
+import secrets
 import subprocess
 import sys
 from datetime import date
@@ -48,7 +49,7 @@ def sqlite_manage(db_file: Path):
     env.update(
         DATABASE_URL=f"sqlite:///{db_file}",
         DJANGO_DEBUG="0",
-        DJANGO_SECRET_KEY="sqlite-test-secret-key-not-for-production",
+        DJANGO_SECRET_KEY=secrets.token_urlsafe(64),
         DJANGO_SECURE_SSL_REDIRECT="0",
         DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
         PYTHONUNBUFFERED="1",

@@ -15,3 +15,7 @@ class Command(BaseCommand):
         self.stdout.write(f"Demo logins (every password: {DEMO_PASSWORD}):")
         for username, what in logins:
             self.stdout.write(f"  {username:<22} {what}")
+        self.stdout.write(
+            "Bank reviewers and the admin set up a second factor (a TOTP authenticator app) "
+            "at their first sign-in."
+        )

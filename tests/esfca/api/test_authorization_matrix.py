@@ -153,6 +153,7 @@ EXPECTED = {
     ("schema/", "GET"): everyone(200),
     ("docs/", "GET"): everyone(200),
     ("auth/token/", "POST"): everyone(200),
+    ("auth/token/", "DELETE"): authenticated(204),
     ("banks/", "GET"): authenticated(200),
     ("banks/", "POST"): admin_only(201),
     ("firms/", "GET"): authenticated(200),

@@ -93,7 +93,7 @@ def test_token_for_good_credentials_then_token_auth_works(world):
     )
     assert response.status_code == 200
     token = response.json()["token"]
-    assert set(response.json()) == {"token"}
+    assert set(response.json()) == {"token", "expires"}
     api = Api()
     api.client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     assert api.get(f"{V1}/firms/").status_code == 200

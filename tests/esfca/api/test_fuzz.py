@@ -36,6 +36,7 @@ CODES = {
     "no_account",
     "method_not_allowed",
     "unsupported_media_type",
+    "throttled",  # the token endpoint after 10 failed sign-ins
 }
 
 FUZZ = settings(

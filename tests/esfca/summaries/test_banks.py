@@ -26,6 +26,7 @@ from exporters.models import Bank
 from exporters.selectors import WHOLE_FIRM, bank_slice, firm_slice_for
 from exporters.validators import iban_pk
 from ledger.models import Account
+from tests.esfca.second_factor import log_in
 from tests.esfca.summaries.conftest import OCTOBER, booked_on, receipt
 
 pytestmark = pytest.mark.django_db
@@ -387,7 +388,7 @@ def test_the_reviewer_page_confirms_open_flags_and_marks_new_ones(two_banks, cli
     review = slice_of(summary, world, world.other_bank)
     receipt(world.firm, "HB-LATE", date(2025, 10, 28), "50.00", bank="HABB", purpose_code="",
             booked=date(2025, 11, 8))  # fmt: skip
-    client.force_login(world.other_reviewer)
+    log_in(client, world.other_reviewer)
     url = reverse("review_summary", kwargs={"pk": review.pk})
     page = client.get(url)
     assert page.status_code == 200

@@ -1,6 +1,8 @@
 import pytest
 from django.test import Client
 
+from tests.esfca.second_factor import log_in
+
 from .world import make_world
 
 
@@ -15,7 +17,7 @@ def client_for(world):
         client = Client(**kwargs)
         user = world.user(role)
         if user is not None:
-            client.force_login(user)
+            log_in(client, user)
         return client
 
     return make

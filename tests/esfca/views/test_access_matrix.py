@@ -11,6 +11,7 @@ from django.urls import reverse
 from esfca import urls as esfca_urls
 from esfca.imports import import_job_create
 from esfca.models import Allocation, Receipt
+from tests.esfca.second_factor import log_in
 
 from .test_movement_pages import conversion_and_transfer
 
@@ -158,7 +159,7 @@ def test_page_access(world, name, method):
         client = Client()
         user = world.user(role)
         if user is not None:
-            client.force_login(user)
+            log_in(client, user)
         response = client.get(url) if method == "GET" else client.post(url, {})
         if role == "anonymous":
             login = reverse("login") + "?next="
@@ -181,7 +182,7 @@ def test_csrf_is_enforced_on_every_form(world, name):
     url = reverse(name, kwargs=_kwargs(world, job.pk, name).get(name, {}))
     user = world.reviewer if name.startswith("review") else world.officer
     client = Client(enforce_csrf_checks=True)
-    client.force_login(user)
+    log_in(client, user)
     assert client.post(url, {}).status_code == 403  # no token: refused before the view
     page = client.get(reverse("home"), follow=True)
     token = page.context["csrf_token"]
@@ -222,7 +223,7 @@ def test_a_reviewer_of_the_firm_other_bank_sees_nothing_at_the_first(world):
     )
     kwargs = _kwargs(world, 0)
     client = Client()
-    client.force_login(world.foreign_reviewer)
+    log_in(client, world.foreign_reviewer)
     for name in SLICE_PAGES:
         for fmt in ("csv", "xlsx", "pdf") if name == "month_download" else (None,):
             args = {**kwargs[name], "fmt": fmt} if fmt else kwargs[name]

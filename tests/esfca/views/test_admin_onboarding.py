@@ -9,6 +9,7 @@ from esfca.models import AuditEvent
 from exporters.models import Bank, User
 from exporters.validators import iban_pk
 from ledger.models import Account
+from tests.esfca.second_factor import log_in
 from tests.exporters.factories import FirmFactory
 
 pytestmark = pytest.mark.django_db
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.django_db
 def admin_client():
     admin = User.objects.create_superuser("root", "root@example.com", "x")
     client = Client()
-    client.force_login(admin)
+    log_in(client, admin)
     return client
 
 
@@ -78,7 +79,7 @@ def test_only_a_platform_admin_opens_accounts(bank):
     firm = FirmFactory()
     staff = User.objects.create_user("clerk", "clerk@example.com", "x", is_staff=True)
     client = Client()
-    client.force_login(staff)
+    log_in(client, staff)
     data = {"bank": bank.pk, "currency": "USD", "iban": iban_pk("MEZN", 3)}
     assert client.post(open_url(firm), data).status_code == 403
     assert not Account.objects.filter(owner=firm).exists()

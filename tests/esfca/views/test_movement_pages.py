@@ -14,6 +14,7 @@ from esfca.services import conversion_create, receipt_record, transfer_create
 from esfca.summaries.months import month_picker
 from esfca.summaries.services import summary_file
 from ledger.models import Account
+from tests.esfca.second_factor import log_in
 
 from .world import make_world, rates_for
 
@@ -171,7 +172,7 @@ def test_flags_on_the_month_page_link_to_the_movement(db):
     assert f'<a href="{detail_url("receipt", receipt)}">receipt:INV-NOCODE</a>' in flags
     # The firm-wide flags name no movement: no link (none here), and the reviewer's copy of
     # the summary links the same way.
-    client.force_login(world.reviewer)
+    log_in(client, world.reviewer)
     review = reverse("review_summary", args=[world.firm.summaries.get().reviews.get().pk])
     assert f'href="{detail_url("receipt", receipt)}"' in client.get(review).content.decode()
 
@@ -179,7 +180,7 @@ def test_flags_on_the_month_page_link_to_the_movement(db):
 def test_the_movement_page_lists_its_flags_and_the_filed_summaries_naming_it(db):
     world, receipt = flagged_world()
     client = Client()
-    client.force_login(world.reviewer)
+    log_in(client, world.reviewer)
     html = text_of(client.get(detail_url("receipt", receipt)))
     timeline = html.split('id="timeline"')[1].split("</ol>")[0]
     assert "§6.4" in timeline and "The receipt has no purpose code." in timeline
