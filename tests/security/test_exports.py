@@ -23,6 +23,7 @@ from esfca.summaries import documents
 from esfca.summaries.figures import summary_detail
 from esfca.summaries.services import summary_file
 from exporters.models import Firm
+from tests.esfca.second_factor import log_in
 from tests.esfca.views.world import make_world
 
 pytestmark = pytest.mark.django_db
@@ -113,7 +114,7 @@ def hostile(db):
 
 def _web(user) -> Client:
     client = Client()
-    client.force_login(user)
+    log_in(client, user)
     return client
 
 

@@ -14,6 +14,7 @@ from rest_framework.test import APIClient
 
 from esfca.summaries import flags
 from esfca.summaries.formatting import month_parse
+from tests.esfca.second_factor import log_in
 from tests.esfca.views.world import make_world
 
 pytestmark = pytest.mark.django_db
@@ -31,7 +32,7 @@ def world(db):
 
 def _web(user) -> Client:
     client = Client(raise_request_exception=False)
-    client.force_login(user)
+    log_in(client, user)
     return client
 
 

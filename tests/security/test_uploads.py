@@ -29,6 +29,7 @@ from esfca.api.exceptions import api_exception_handler
 from esfca.errors import QueueUnavailable
 from esfca.limits import TooLargeUpload
 from esfca.models import ImportJob, Receipt
+from tests.esfca.second_factor import log_in
 from tests.esfca.views.world import make_world
 
 MiB = 1 << 20
@@ -41,7 +42,7 @@ def world(db):
 
 def _officer(world, **kwargs) -> Client:
     client = Client(**kwargs)
-    client.force_login(world.officer)
+    log_in(client, world.officer)
     return client
 
 
