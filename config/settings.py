@@ -230,3 +230,9 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "INFO")},
 }
+
+# --- Audit log (tamper evidence) -----------------------------------------------------------
+# The HMAC key of the audit chains (esfca/audit.py). Set it in production, kept apart from
+# the database credentials and never changed while the log is kept; unset, a key derived
+# from DJANGO_SECRET_KEY is used (a new secret key then fails every older audit row).
+AUDIT_KEY = os.environ.get("ESFCA_AUDIT_KEY", "")

@@ -1,12 +1,14 @@
-from .audit import AuditEvent
+from .audit import PLATFORM_CHAIN, AuditEvent, AuditHead
 from .imports import ImportJob
 from .movements import Allocation, Conversion, Receipt, Transfer
 from .rules import EquityCapVersion, Parameter, PurposeCode, RetentionRuleVersion, TaxRate
 from .summaries import MonthlySummary, SummaryEvent, SummaryReminder, SummaryReview
 
 __all__ = [
+    "PLATFORM_CHAIN",
     "Allocation",
     "AuditEvent",
+    "AuditHead",
     "Conversion",
     "EquityCapVersion",
     "ImportJob",
