@@ -74,8 +74,10 @@ class AuditCopy:
         head = chain_lock(self.chain)
         chained = chain_extend(head, self.texts, audit_key())
         data = b"".join(
-            b"%s\t%d\t%s\n" % (line, seq, digest)
-            for line, (seq, digest) in zip(self.lines, chained, strict=True)
+            [
+                b"%s\t%d\t%s\n" % (line, seq, digest)
+                for line, (seq, digest) in zip(self.lines, chained, strict=True)
+            ]
         )
         copy_into(AuditEvent, ["id", *AUDIT_COLUMNS, "seq", "digest"], data)
         head.save(update_fields=["seq", "digest", "seal"])
