@@ -236,3 +236,5 @@ LOGGING = {
 # the database credentials and never changed while the log is kept; unset, a key derived
 # from DJANGO_SECRET_KEY is used (a new secret key then fails every older audit row).
 AUDIT_KEY = os.environ.get("ESFCA_AUDIT_KEY", "")
+# Who did it, for writes made outside the services (signals: users, roles, firms, banks).
+MIDDLEWARE.append("esfca.security.AuditActorMiddleware")

@@ -9,3 +9,6 @@ class EsfcaConfig(AppConfig):
         # Celery's autodiscovery looks in esfca/tasks.py only; the import tasks live beside
         # the import code, so register them here.
         from . import imports  # noqa: F401
+        from .security import connect
+
+        connect()  # security events in the audit log

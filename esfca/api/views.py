@@ -23,6 +23,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from esfca import lists
+from esfca.security import login_audit
 from esfca.services import (
     allocation_create,
     conversion_create,
@@ -167,6 +168,7 @@ class TokenView(ApiView):
                 {"non_field_errors": ["Unable to log in with the credentials given."]}
             )
         token, _ = Token.objects.get_or_create(user=user)
+        login_audit(request, user)  # a token handed out is a sign-in
         return Response({"token": token.key})
 
 
