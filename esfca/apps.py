@@ -12,3 +12,9 @@ class EsfcaConfig(AppConfig):
         from .security import connect
 
         connect()  # security events in the audit log
+
+        from ledger.verify import ledger_proof_register
+
+        from .verify import movements_verify
+
+        ledger_proof_register(movements_verify)  # ledger_verify: movements are their entries
