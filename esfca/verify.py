@@ -114,12 +114,12 @@ SHAPES = (
             Leg(
                 "FX trading in the source currency",
                 f"a.kind = '{FX}' AND a.currency = fa.currency AND fa.currency <> ta.currency",
-                "m.amount",
+                "CASE WHEN fa.currency <> ta.currency THEN m.amount ELSE 0 END",
             ),
             Leg(
                 "FX trading in the target currency",
                 f"a.kind = '{FX}' AND a.currency = ta.currency AND fa.currency <> ta.currency",
-                "-m.to_amount",
+                "CASE WHEN fa.currency <> ta.currency THEN -m.to_amount ELSE 0 END",
             ),
         ),
         debits="CASE WHEN fa.currency = ta.currency THEN m.amount ELSE m.amount + m.to_amount END",
@@ -145,7 +145,7 @@ def legs_sql(shape: Shape) -> str:
     pairs = [
         (
             f"SUM(CASE WHEN {leg.accounts} THEN e.debit - e.credit ELSE 0 END)",
-            f"{SIGN} * ({leg.net})",
+            f"MIN({SIGN} * ({leg.net}))",  # one value per movement: MIN of equal values
         )
         for leg in shape.legs
     ]
