@@ -63,7 +63,7 @@ def test_every_kind_of_movement_and_a_reversal_prove_their_entries(capsys):
     assert report.ok, report.problems
     assert report.checked["movements"] == 5
     call_command("ledger_verify")
-    assert "5 movements checked" in capsys.readouterr().out
+    assert "transactions checked; 5 movements proved" in capsys.readouterr().out
 
 
 def test_a_receipt_rewritten_consistently_is_named():

@@ -13,9 +13,8 @@ class Command(BaseCommand):
         report = ledger_verify()
         for problem in report.problems:
             self.stderr.write(problem)
-        counts = [f"{report.accounts} accounts", f"{report.transactions} transactions"]
-        counts += [f"{n} {what}" for what, n in report.checked.items()]
-        summary = ", ".join(counts) + " checked"
+        summary = f"{report.accounts} accounts, {report.transactions} transactions checked"
+        summary += "".join(f"; {n} {what} proved" for what, n in report.checked.items())
         if not report.ok:
             raise CommandError(f"ledger NOT consistent: {len(report.problems)} problems; {summary}")
         self.stdout.write(self.style.SUCCESS(f"ledger consistent: {summary}"))
