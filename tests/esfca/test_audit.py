@@ -289,3 +289,13 @@ def test_two_writers_of_one_chain_serialise_on_its_head():
     finally:
         other.close()
     assert audit_verify().ok
+
+
+def test_the_append_only_migration_runs_the_sql_it_always_ran():
+    """Frozen as the ledger's: a change of the trigger is a new migration with its file."""
+    import hashlib
+
+    sql_text = importlib.import_module("esfca.migrations.0010_audit_append_only").SQL
+    assert hashlib.sha256(sql_text.encode()).hexdigest() == (
+        "1c4f49386fba21ac4dd300a2c2265952f3b31d6bbc7cf20620ae1dc76f7ac674"
+    )
