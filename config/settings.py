@@ -359,3 +359,11 @@ SPECTACULAR_SETTINGS["PATH_CONVERTER_OVERRIDES"] = {
 # instead of hanging on a connection that never opens.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 3}
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5}
+
+# --- Audit log (tamper evidence) -----------------------------------------------------------
+# The HMAC key of the audit chains (esfca/audit.py). Set it in production, kept apart from
+# the database credentials and never changed while the log is kept; unset, a key derived
+# from DJANGO_SECRET_KEY is used (a new secret key then fails every older audit row).
+AUDIT_KEY = os.environ.get("ESFCA_AUDIT_KEY", "")
+# Who did it, for writes made outside the services (signals: users, roles, firms, banks).
+MIDDLEWARE.append("esfca.security.AuditActorMiddleware")

@@ -25,3 +25,13 @@ class EsfcaConfig(AppConfig):
             sender=settings.AUTH_USER_MODEL,
             dispatch_uid="esfca.tokens.revoke_on_password_change",
         )
+
+        from .security import connect
+
+        connect()  # security events in the audit log
+
+        from ledger.verify import ledger_proof_register
+
+        from .verify import movements_verify
+
+        ledger_proof_register(movements_verify)  # ledger_verify: movements are their entries

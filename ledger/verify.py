@@ -1,5 +1,6 @@
 """Proof of the ledger's invariants over the whole database (``manage.py ledger_verify``)."""
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.db.models import Count, Q, Sum, Value
@@ -13,10 +14,21 @@ class VerifyReport:
     accounts: int = 0
     transactions: int = 0
     problems: list[str] = field(default_factory=list)
+    checked: dict[str, int] = field(default_factory=dict)  # by the proofs registered
 
     @property
     def ok(self) -> bool:
         return not self.problems
+
+
+# Proofs of the apps built on the ledger, run after the ledger's own (esfca registers that
+# every movement's figures are its entries): each adds its problems to the report.
+PROOFS: list[Callable[[VerifyReport], None]] = []
+
+
+def ledger_proof_register(proof: Callable[[VerifyReport], None]) -> None:
+    if proof not in PROOFS:
+        PROOFS.append(proof)
 
 
 def ledger_verify() -> VerifyReport:
@@ -56,4 +68,6 @@ def ledger_verify() -> VerifyReport:
     ).values_list("pk", flat=True)
     for pk in bad_sides:
         report.problems.append(f"entry {pk}: needs exactly one positive side")
+    for proof in PROOFS:
+        proof(report)
     return report

@@ -35,6 +35,7 @@ django.setup()
 from django.utils import timezone  # noqa: E402
 
 from esfca import imports  # noqa: E402
+from esfca.audit_verify import audit_verify  # noqa: E402
 from esfca.models import Receipt  # noqa: E402
 from esfca.services import firm_account_open, receipt_record  # noqa: E402
 from exporters.models import Bank, Firm  # noqa: E402
@@ -124,8 +125,10 @@ def main() -> None:
             str(receipt.retained),
             str(receipt.pkr_credited),
         )
-    report = ledger_verify()
+    report, verify_s = timed("ledger_verify", ledger_verify)
     assert report.ok, report.problems[:5]
+    audited, audit_s = timed("audit_verify", audit_verify)
+    assert audited.ok, audited.problems[:5]
     n = args.rows
     print(f"rows={n} per_month={args.per_month} months={months} db={django.db.connection.vendor}")
     print(f"parse      {parse_s:8.2f} s  {n / parse_s:10.0f} rows/s")
@@ -134,7 +137,8 @@ def main() -> None:
     print(f"re-import  {replay_s:8.2f} s  {n / replay_s:10.0f} rows/s (all replays)")
     m = len(sample)
     print(f"per row    {single_s:8.2f} s  {m / single_s:10.0f} rows/s ({m} rows, receipt_record)")
-    print("ledger_verify ok")
+    print(f"ledger_verify {verify_s:5.2f} s  ok ({report.checked['movements']} movements proved)")
+    print(f"audit_verify  {audit_s:5.2f} s  ok ({audited.rows} audit rows)")
 
 
 if __name__ == "__main__":

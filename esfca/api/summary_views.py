@@ -22,6 +22,7 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 
 from esfca.models import SummaryReview
+from esfca.security import portfolio_download_audit, summary_download_audit
 from esfca.summaries import documents, figures, formatting, reviews, services
 from exporters.selectors import banks_overseen_by, banks_reviewed_by, user_oversees_reviews
 
@@ -231,6 +232,7 @@ class SummaryDownloadView(SummaryView):
         except LookupError as exc:
             raise NotFound(str(exc)) from None
         render, content_type = self.formats[kind]
+        summary_download_audit(request, firm, payload, kind)
         return _attachment(render(payload), content_type, documents.filename(payload, kind))
 
 
@@ -335,6 +337,7 @@ class BankPortfolioView(APIView):
         if kind == "json":
             return Response(data)
         name = f"esfca-portfolio-{bank.code}-{data['month']}.{kind}"
+        portfolio_download_audit(request, bank, data["month"], kind)
         if kind == "csv":
             return _attachment(documents.portfolio_csv(data), documents.CSV_TYPE, name)
         return _attachment(documents.portfolio_xlsx(data), documents.XLSX_TYPE, name)

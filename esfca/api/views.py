@@ -28,6 +28,7 @@ from esfca.second_factor import (
     second_factor_pass,
     user_onboard,
 )
+from esfca.security import login_audit
 from esfca.services import (
     allocation_create,
     conversion_create,
@@ -211,6 +212,7 @@ class TokenView(ApiView):
                     raise SignInLocked() from None
                 raise
         token = token_issue(user=user)
+        login_audit(request, user)  # a token handed out is a sign-in
         return Response(
             s.TokenResponse({"token": token.key, "expires": token_expires_at(token)}).data
         )

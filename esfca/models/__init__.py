@@ -1,4 +1,4 @@
-from .audit import AuditEvent
+from .audit import PLATFORM_CHAIN, AuditEvent, AuditHead
 from .days import ReceiptDay
 from .imports import ImportJob
 from .movements import Allocation, Conversion, Receipt, Transfer
@@ -6,8 +6,10 @@ from .rules import EquityCapVersion, Parameter, PurposeCode, RetentionRuleVersio
 from .summaries import MonthlySummary, SummaryEvent, SummaryReminder, SummaryReview
 
 __all__ = [
+    "PLATFORM_CHAIN",
     "Allocation",
     "AuditEvent",
+    "AuditHead",
     "Conversion",
     "EquityCapVersion",
     "ImportJob",

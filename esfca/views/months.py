@@ -15,6 +15,7 @@ from ledger.errors import LedgerError
 from .. import details, services
 from ..errors import EsfcaError
 from ..models import SummaryEvent
+from ..security import summary_download_audit
 from ..summaries import documents
 from ..summaries import services as summary_services
 from ..summaries.figures import summary_detail
@@ -107,4 +108,5 @@ def month_download(request, firm_id: int, month: str, fmt: str):
         raise Http404("No such format.")
     payload = summary_detail(firm=firm, month=first, banks=firm_slice(request, firm))
     build, content_type = DOCUMENTS[fmt]
+    summary_download_audit(request, firm, payload, fmt)
     return attachment(build(payload), content_type, documents.filename(payload, fmt))

@@ -16,6 +16,7 @@ from .. import details, services
 from ..errors import EsfcaError
 from ..forms import ReviewDecisionForm
 from ..models import SummaryReview
+from ..security import portfolio_download_audit, summary_download_audit
 from ..summaries import documents
 from ..summaries import flags as F
 from ..summaries import services as summary_services
@@ -166,6 +167,7 @@ def summary_download(request, pk: int, fmt: str):
         raise Http404("No such format.")
     payload = _slice_payload(review)
     build, content_type = DOCUMENTS[fmt]
+    summary_download_audit(request, review.summary.firm, payload, fmt)
     return attachment(build(payload), content_type, documents.filename(payload, fmt))
 
 
@@ -203,6 +205,7 @@ def portfolio_download(request, fmt: str):
         raise Http404("No such format.")
     data = bank_portfolio(bank=bank, month=first)
     name = f"esfca-portfolio-{bank.code}-{data['month']}.{fmt}"
+    portfolio_download_audit(request, bank, data["month"], fmt)
     if fmt == "csv":
         return attachment(documents.portfolio_csv(data), documents.CSV_TYPE, name)
     return attachment(documents.portfolio_xlsx(data), documents.XLSX_TYPE, name)

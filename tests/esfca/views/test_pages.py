@@ -45,8 +45,9 @@ def test_amounts_and_dates_are_formatted_for_pakistan():
 
 
 def test_preview_shows_the_split_before_saving_and_saves_nothing(world, client_for):
+    officer = client_for("officer")  # signed in (an audited event) before the snapshot
     before = snapshot()
-    response = client_for("officer").post(url("receipt_preview", world), receipt_post(world))
+    response = officer.post(url("receipt_preview", world), receipt_post(world))
     assert response.status_code == 200
     html = response.content.decode()
     # The month already has USD 10,000 with 5,000 retained: 13,000 × 50% − 5,000 = 1,500.
