@@ -12,10 +12,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.test import Client
 from openpyxl import Workbook, load_workbook
-from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
 
 from esfca.exports import FORMULA_STARTS, CsvWriter, cell, safe_text, xlsx_append
 from esfca.services import allocation_create, receipt_record
@@ -23,8 +20,8 @@ from esfca.summaries import documents
 from esfca.summaries.figures import summary_detail
 from esfca.summaries.services import summary_file
 from exporters.models import Firm
-from tests.esfca.second_factor import log_in
 from tests.esfca.views.world import make_world
+from tests.security import clients
 
 pytestmark = pytest.mark.django_db
 
@@ -112,19 +109,6 @@ def hostile(db):
     return world
 
 
-def _web(user) -> Client:
-    client = Client()
-    log_in(client, user)
-    return client
-
-
-def _api(user) -> APIClient:
-    client = APIClient()
-    token, _ = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
-    return client
-
-
 def _body(response) -> bytes:
     assert response.status_code == 200, response.content[:300]
     if response.streaming:
@@ -134,7 +118,7 @@ def _body(response) -> bytes:
 
 def test_receipts_csv(hostile):
     rows = csv_cells(
-        _body(_web(hostile.officer).get(f"/firms/{hostile.firm.pk}/receipts/export.csv"))
+        _body(clients.web(hostile.officer).get(f"/firms/{hostile.firm.pk}/receipts/export.csv"))
     )
     assert_csv_is_inert(rows)
     header = rows[0]
@@ -147,7 +131,7 @@ def test_receipts_csv(hostile):
 
 def test_allocations_csv(hostile):
     rows = csv_cells(
-        _body(_web(hostile.officer).get(f"/firms/{hostile.firm.pk}/allocations/export.csv"))
+        _body(clients.web(hostile.officer).get(f"/firms/{hostile.firm.pk}/allocations/export.csv"))
     )
     assert_csv_is_inert(rows)
     payees = {row[rows[0].index("payee_name")] for row in rows[1:]}
@@ -156,8 +140,8 @@ def test_allocations_csv(hostile):
 
 def _summary_downloads(world) -> dict[str, bytes]:
     month = f"{world.last_month:%Y-%m}"
-    web = _web(world.officer)
-    api = _api(world.officer)
+    web = clients.web(world.officer)
+    api = clients.api(world.officer)
     base = f"/api/v1/firms/{world.firm.pk}/summaries/{month}/download/"
     review = f"/review/summaries/{world.review.pk}/download."
     return {
@@ -165,8 +149,8 @@ def _summary_downloads(world) -> dict[str, bytes]:
         "month page xlsx": _body(web.get(f"/firms/{world.firm.pk}/months/{month}/download.xlsx")),
         "api csv": _body(api.get(base, {"format": "csv"})),
         "api xlsx": _body(api.get(base, {"format": "xlsx"})),
-        "review csv": _body(_web(world.reviewer).get(review + "csv")),
-        "review xlsx": _body(_web(world.reviewer).get(review + "xlsx")),
+        "review csv": _body(clients.web(world.reviewer).get(review + "csv")),
+        "review xlsx": _body(clients.web(world.reviewer).get(review + "xlsx")),
     }
 
 
@@ -183,7 +167,7 @@ def test_summary_and_review_csv_and_xlsx(hostile):
 
 def test_portfolio_csv_and_xlsx(hostile):
     month = f"{hostile.last_month:%Y-%m}"
-    web, api = _web(hostile.reviewer), _api(hostile.reviewer)
+    web, api = clients.web(hostile.reviewer), clients.api(hostile.reviewer)
     url = f"/api/v1/banks/{hostile.bank.code}/portfolio/{month}/"
     for body in (
         _body(web.get("/review/portfolio/download.csv", {"month": month})),

@@ -20,8 +20,9 @@ from esfca.models import AuditEvent
 from ledger.errors import InvalidPosting
 from ledger.fx.services import FEED, fx_rate_store
 from ledger.models import FxRate
-from tests.esfca.second_factor import log_in, totp_code, totp_device
+from tests.esfca.second_factor import totp_code, totp_device
 from tests.esfca.views.world import make_world
+from tests.security import clients
 
 pytestmark = pytest.mark.django_db
 PASSWORD = "correct horse battery staple 42"
@@ -36,23 +37,11 @@ def world(db):
     return world
 
 
-def api(user=None) -> APIClient:
-    client = APIClient(raise_request_exception=False)
-    if user is not None:
-        token, _ = Token.objects.get_or_create(user=user)
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
-    return client
-
-
-def signed_in(user) -> Client:
-    return log_in(Client(raise_request_exception=False), user)
-
-
 def test_a_reviewer_posting_usd_at_one_rupee_is_refused_and_nothing_is_stored(world):
     before = FxRate.objects.count()
     body = {"currency": "USD", "date": str(world.today), "buy": "1.0", "sell": "1.0",
             "source": "SBP-WACR"}  # fmt: skip
-    response = api(world.reviewer).post("/api/v1/fx-rates/", body, format="json")
+    response = clients.api(world.reviewer).post("/api/v1/fx-rates/", body, format="json")
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "permission_denied"
     assert FxRate.objects.count() == before
@@ -74,7 +63,7 @@ def test_a_feed_rate_half_of_sbps_is_held_and_a_feed_rate_of_2010_refused(world)
 
 
 def test_ten_wrong_passwords_lock_the_token_endpoint_even_for_the_right_one(world):
-    client = api()
+    client = clients.api()
     wrong = {"username": world.officer.username, "password": "wrong"}
     for _ in range(9):
         assert client.post("/api/v1/auth/token/", wrong, format="json").status_code in (400, 401)
@@ -86,7 +75,7 @@ def test_ten_wrong_passwords_lock_the_token_endpoint_even_for_the_right_one(worl
 
 
 def test_ten_wrong_passwords_lock_the_web_login(world):
-    client = Client(raise_request_exception=False)
+    client = Client()
     for _ in range(10):
         client.post("/login/", {"username": world.officer.username, "password": "wrong"})
     response = client.post("/login/", {"username": world.officer.username, "password": PASSWORD})
@@ -96,27 +85,27 @@ def test_ten_wrong_passwords_lock_the_web_login(world):
 def test_a_reviewer_needs_a_second_factor_for_a_token(world):
     device = totp_device(world.reviewer)
     body = {"username": world.reviewer.username, "password": PASSWORD}
-    response = api().post("/api/v1/auth/token/", body, format="json")
+    response = clients.api().post("/api/v1/auth/token/", body, format="json")
     assert response.status_code == 400 and "otp" in response.json()["error"]["details"]
     body["otp"] = totp_code(device)
-    assert api().post("/api/v1/auth/token/", body, format="json").status_code == 200
+    assert clients.api().post("/api/v1/auth/token/", body, format="json").status_code == 200
 
 
 def test_a_token_expires_can_be_revoked_and_dies_with_a_password_change(world, settings):
-    client = api(world.officer)
+    client = clients.api(world.officer)
     assert client.get("/api/v1/firms/").status_code == 200
     world.officer.set_password("another fine password 7")
     world.officer.save()
     assert client.get("/api/v1/firms/").status_code == 401  # the password change revoked it
 
-    client = api(world.officer)
+    client = clients.api(world.officer)
     Token.objects.filter(user=world.officer).update(
         created=Token.objects.get(user=world.officer).created
         - timedelta(hours=settings.API_TOKEN_LIFETIME_HOURS, seconds=1)
     )
     assert client.get("/api/v1/firms/").status_code == 401  # expired
 
-    client = api(world.officer)
+    client = clients.api(world.officer)
     assert client.delete("/api/v1/auth/token/").status_code == 204
     assert client.get("/api/v1/firms/").status_code == 401  # revoked
 
@@ -124,7 +113,7 @@ def test_a_token_expires_can_be_revoked_and_dies_with_a_password_change(world, s
 def test_the_api_refuses_to_create_a_user_with_the_password_1(world):
     body = {"username": "weak", "password": "1", "email": "w@example.com",
             "role": "finance_officer", "firm": world.firm.pk}  # fmt: skip
-    admin = APIClient(raise_request_exception=False)
+    admin = APIClient()
     admin.force_authenticate(world.admin)
     response = admin.post("/api/v1/users/", body, format="json")
     assert response.status_code == 400
@@ -135,7 +124,7 @@ def test_an_xlsx_bomb_and_a_29_mb_csv_are_refused(world):
     from esfca import imports
     from tests.security.test_uploads import xlsx_file
 
-    client = signed_in(world.officer)
+    client = clients.web(world.officer)
     url = f"/firms/{world.firm.pk}/imports/"
     bomb = io.BytesIO(xlsx_file([imports.COLUMNS], padding=105_000_000))
     bomb.name = "bomb.xlsx"
@@ -154,19 +143,19 @@ def test_a_client_named_as_a_formula_comes_back_as_text_in_the_receipts_csv(worl
         amount=Decimal("100.00"), currency="USD", conversion_rate=Decimal("280.5"),
         client_name='=HYPERLINK("http://x","y")', client_country="US", today=world.today,
     )  # fmt: skip
-    body = signed_in(world.officer).get(f"/firms/{world.firm.pk}/receipts/export.csv")
+    body = clients.web(world.officer).get(f"/firms/{world.firm.pk}/receipts/export.csv")
     text = b"".join(body.streaming_content if body.streaming else [body.content]).decode()
     assert "'=HYPERLINK" in text and ",=HYPERLINK" not in text
 
 
 @pytest.mark.parametrize("month, status", [("0860-01", 404), ("9999-12", 200)])
 def test_the_months_that_were_500s(world, month, status):
-    response = api(world.officer).get(f"/api/v1/firms/{world.firm.pk}/summaries/{month}/")
+    response = clients.api(world.officer).get(f"/api/v1/firms/{world.firm.pk}/summaries/{month}/")
     assert response.status_code == status
 
 
 def test_a_3_mb_json_body_is_413(world):
-    response = api(world.officer).post(
+    response = clients.api(world.officer).post(
         f"/api/v1/firms/{world.firm.pk}/receipts/",
         json.dumps({"reference": "x" * (3 << 20)}),
         content_type="application/json",

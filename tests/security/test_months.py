@@ -8,14 +8,11 @@ Before: 0860-01 and 9999-12 answered 500 on all nine (no filing-due parameter in
 from datetime import date
 
 import pytest
-from django.test import Client
-from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
 
 from esfca.summaries import flags
 from esfca.summaries.formatting import month_parse
-from tests.esfca.second_factor import log_in
 from tests.esfca.views.world import make_world
+from tests.security import clients
 
 pytestmark = pytest.mark.django_db
 
@@ -30,22 +27,12 @@ def world(db):
     return make_world()
 
 
-def _web(user) -> Client:
-    client = Client(raise_request_exception=False)
-    log_in(client, user)
-    return client
-
-
-def _api(user) -> APIClient:
-    client = APIClient(raise_request_exception=False)
-    token, _ = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
-    return client
-
-
 def web_calls(world, month: str):
     f = world.firm.pk
-    officer, reviewer = _web(world.officer), _web(world.reviewer)
+    officer, reviewer = (
+        clients.web(world.officer),
+        clients.web(world.reviewer),
+    )
     return {
         "month page": officer.get(f"/firms/{f}/months/{month}/"),
         "month file": officer.post(f"/firms/{f}/months/{month}/file/"),
@@ -58,7 +45,10 @@ def web_calls(world, month: str):
 
 def api_calls(world, month: str):
     base = f"/api/v1/firms/{world.firm.pk}/summaries/{month}/"
-    officer, reviewer = _api(world.officer), _api(world.reviewer)
+    officer, reviewer = (
+        clients.api(world.officer),
+        clients.api(world.reviewer),
+    )
     return {
         "summary": officer.get(base),
         "file": officer.post(base + "file/"),
@@ -104,7 +94,7 @@ def test_no_month_makes_the_api_answer_5xx(world, month):
 
 
 def test_the_summary_of_the_last_month_is_due_on_the_last_day_there_is(world):
-    response = _api(world.officer).get(f"/api/v1/firms/{world.firm.pk}/summaries/9999-12/")
+    response = clients.api(world.officer).get(f"/api/v1/firms/{world.firm.pk}/summaries/9999-12/")
     assert response.json()["due_date"] == "9999-12-31"
     assert flags.filing_due_date(date(9999, 12, 1), 10) == date(9999, 12, 31)
     assert flags.filing_due_date(date(9999, 11, 1), 10) == date(9999, 12, 10)
@@ -126,7 +116,7 @@ def test_month_parse_says_malformed_or_out_of_range():
 def test_the_lists_month_filter_takes_any_text(world):
     """The lists' ``?month=`` filter: a month no value date can be in lists nothing (the web
     list answered 500 for 10000-01 and 0000-01)."""
-    client = _web(world.officer)
+    client = clients.web(world.officer)
     for month in ("10000-01", "0000-01", "2024-13", "abcd-ef"):
         for name in ("receipts", "allocations"):
             response = client.get(f"/firms/{world.firm.pk}/{name}/", {"month": month})

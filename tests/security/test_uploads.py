@@ -20,8 +20,6 @@ from django.test import Client, RequestFactory
 from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
-from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
 
 from config.celery_app import app as celery_app
 from esfca import imports
@@ -31,6 +29,7 @@ from esfca.limits import TooLargeUpload
 from esfca.models import ImportJob, Receipt
 from tests.esfca.second_factor import log_in
 from tests.esfca.views.world import make_world
+from tests.security import clients
 
 MiB = 1 << 20
 
@@ -43,13 +42,6 @@ def world(db):
 def _officer(world, **kwargs) -> Client:
     client = Client(**kwargs)
     log_in(client, world.officer)
-    return client
-
-
-def _api(user) -> APIClient:
-    client = APIClient()
-    token, _ = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
     return client
 
 
@@ -83,7 +75,7 @@ def import_url(world) -> str:
 
 @pytest.mark.django_db
 def test_a_json_body_over_1_mib_is_413_payload_too_large(world):
-    api = _api(world.officer)
+    api = clients.api(world.officer)
     three_mb = json.dumps({"reference": "x" * 3_000_000})
     receipts = f"/api/v1/firms/{world.firm.pk}/receipts/"
     for url in (receipts, "/api/v1/auth/token/", "/api/v1/firms/"):
