@@ -27,6 +27,7 @@ from ledger.fx.services import (
 )
 from ledger.fx.signals import rate_written
 from ledger.models import FxRate, FxRefreshLog
+from tests.esfca.second_factor import log_in
 from tests.ledger.fx_support import FxServer, Route, ecb_dated, oxr_dated
 
 pytestmark = pytest.mark.django_db
@@ -251,7 +252,7 @@ def test_only_a_superuser_writes_rates_in_the_admin(client):
     """A staff user given every rate permission still writes none (rules.md §10)."""
     staff = User.objects.create_user("staff", password="pw-staff-1", is_staff=True)
     staff.user_permissions.set(Permission.objects.filter(content_type__model="fxrate"))
-    client.force_login(staff)
+    log_in(client, staff)
     form = {"currency": "USD", "source": "MANUAL", "date": "2025-11-04", "buy": "1", "sell": "1"}
 
     assert client.post(reverse("admin:ledger_fxrate_add"), form).status_code == 403

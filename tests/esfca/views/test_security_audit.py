@@ -14,6 +14,7 @@ from esfca.models import PLATFORM_CHAIN, AuditEvent
 from esfca.security import AuditActorMiddleware, on_locked_out
 from exporters.models import Bank, Firm, Membership, User
 from exporters.services import user_create
+from tests.esfca.second_factor import log_in
 
 from .world import PASSWORD
 
@@ -120,7 +121,7 @@ def test_users_roles_and_passwords_changed_are_audited_without_secrets(world):
 
 def test_changes_in_the_admin_name_the_admin(world):
     client = Client()
-    client.force_login(world.admin)
+    log_in(client, world.admin)
     bank = Bank.objects.get(code="SCBL")
     url = reverse("admin:exporters_bank_change", args=[bank.pk])
     assert client.post(url, {"code": "SCBL", "name": "Standard Chartered"}).status_code == 302
@@ -160,7 +161,7 @@ def test_the_middleware_gives_the_requests_user_to_changes_made_in_the_request(w
 def test_summary_downloads_are_audited_on_the_web_and_the_api(world, fmt):
     month = f"{world.last_month:%Y-%m}"
     client = Client()
-    client.force_login(world.officer)
+    log_in(client, world.officer)
     url = reverse("month_download", kwargs={"firm_id": world.firm.pk, "month": month, "fmt": fmt})
     assert client.get(url).status_code == 200
     (web,) = rows("summary_downloaded")
@@ -185,7 +186,7 @@ def test_summary_downloads_are_audited_on_the_web_and_the_api(world, fmt):
         fmt,
     )
     review = Client()
-    review.force_login(world.reviewer)
+    log_in(review, world.reviewer)
     review_url = reverse("review_summary_download", kwargs={"pk": world.review.pk, "fmt": fmt})
     assert review.get(review_url).status_code == 200
     assert rows("summary_downloaded")[-1].actor == world.reviewer
@@ -193,7 +194,7 @@ def test_summary_downloads_are_audited_on_the_web_and_the_api(world, fmt):
 
 def test_portfolio_downloads_are_audited(world):
     client = Client()
-    client.force_login(world.reviewer)
+    log_in(client, world.reviewer)
     assert client.get(reverse("portfolio_download", kwargs={"fmt": "xlsx"})).status_code == 200
     (done,) = rows("portfolio_downloaded")
     assert (done.actor, done.chain, done.object_type) == (world.reviewer, PLATFORM_CHAIN, "Bank")
