@@ -65,33 +65,42 @@ def _month_of_movements(
     )  # fmt: skip
 
 
-def grow(world: World, *, receipts: int = 24, months: int = 6, firms: int = 3) -> None:
-    """Make the small world much larger, in every direction a page could loop over: receipts
-    in this month, ``months`` earlier months with their movements and filed summaries (one
-    returned and filed again, one accepted), a USD account at a second bank and a transfer
-    to it, a reversed receipt, and ``firms`` more firms at the bank with filed months."""
+def grow(
+    world: World, *, receipts: int = 24, months: int = 6, firms: int = 3, after: int = 0
+) -> None:
+    """Make the world larger in every direction a page could loop over: receipts in this
+    month, ``months`` earlier months (the ``after`` months before last month already grown)
+    with their movements and filed summaries (one returned and filed again, one accepted),
+    a USD account at a second bank and a transfer to it, a reversed receipt, a receipt
+    recorded late into a filed month, and ``firms`` more firms at the bank with filed
+    months. Called again with a larger ``after``, it grows the world further."""
+    assert months >= 3
     this_month = world.today.replace(day=1)
-    earlier = months_before(world.last_month, months)
-    oldest = earlier[-1]
+    earlier = months_before(world.last_month, after + months)[after:]
+    oldest, tag = earlier[-1], f"G{after}"
     rates_for(oldest + timedelta(days=i) for i in range((world.today - oldest).days + 1))
     officer, reviewer, bank = world.officer, world.reviewer, world.bank.code
     for n, first in enumerate(reversed(earlier)):
-        _month_of_movements(world.firm, officer, first, f"E{n}", receipts, bank)
-    _month_of_movements(world.firm, officer, this_month, "NOW", receipts, bank, world.today)
-    there = firm_account_open(
+        _month_of_movements(world.firm, officer, first, f"{tag}E{n}", receipts, bank)
+    _month_of_movements(world.firm, officer, this_month, f"{tag}NOW", receipts, bank, world.today)
+    there = Account.objects.filter(owner=world.firm, bank=world.foreign_bank).first()
+    there = there or firm_account_open(
         firm=world.firm, bank=world.foreign_bank, currency="USD", iban=iban_pk("HABB", 777)
     )
     here = Account.objects.get(
         owner=world.firm, kind=Account.Kind.ESFCA, currency="USD", bank=world.bank
     )
     transfer_create(
-        firm=world.firm, actor=officer, reference="T-1", value_date=earlier[1] + timedelta(days=25),
+        firm=world.firm, actor=officer, reference=f"{tag}T",
+        value_date=earlier[1] + timedelta(days=25),
         from_account_id=here.pk, to_account_id=there.pk, amount=Decimal("100.00"),
     )  # fmt: skip
-    receipt = Receipt.objects.get(firm=world.firm, reference="E0-R0")
+    receipt = Receipt.objects.get(
+        firm=world.firm, reference=f"{tag}E0-R1"
+    )  # EUR: nothing spent from it
     movement_reverse(
         firm=world.firm, actor=officer, kind="receipt", movement_id=receipt.pk,
-        reference="REV-E0-R0", reason="typed twice",
+        reference=f"{tag}REV", reason="typed twice",
     )  # fmt: skip
     for first in reversed(earlier):
         summary_file(firm=world.firm, month=first, actor=officer)
@@ -109,18 +118,19 @@ def grow(world: World, *, receipts: int = 24, months: int = 6, firms: int = 3) -
     )  # fmt: skip
     # A receipt recorded late into a filed month: its slice changed after filing.
     receipt_record(
-        firm=world.firm, actor=officer, reference="LATE-1", bank=bank,
+        firm=world.firm, actor=officer, reference=f"{tag}LATE", bank=bank,
         value_date=earlier[2] + timedelta(days=23), amount=Decimal("50.00"), currency="USD",
         client_name="Late Client", client_country="US", purpose_code="9184",
     )  # fmt: skip
     # More firms at the bank, each with months filed for the reviewer's queue.
     for n in range(firms):
-        other = open_firm_with_accounts(f"Islamabad Apps {n}", world.bank, 10 + n)
-        actor = User.objects.create(username=f"grown-officer-{n}", email=f"g{n}@example.com")
+        number = 10 + after * 10 + n
+        other = open_firm_with_accounts(f"Islamabad Apps {number}", world.bank, number)
+        actor = User.objects.create(username=f"officer-{number}", email=f"o{number}@example.com")
         Membership.objects.create(user=actor, role=Membership.Role.FINANCE_OFFICER, firm=other)
         for first in (*earlier[:3], world.last_month):
-            tag = f"F{n}-{first:%Y%m}"
-            _month_of_movements(other, actor, first, tag, max(2, receipts // 4), bank)
+            mark = f"F{number}-{first:%Y%m}"
+            _month_of_movements(other, actor, first, mark, max(2, receipts // 4), bank)
             summary_file(firm=other, month=first, actor=actor)
 
 
