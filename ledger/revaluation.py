@@ -26,7 +26,7 @@ from fractions import Fraction
 
 from ledger.errors import FxRateMissing
 from ledger.fx.arith import CENT_PLACES, round_half_up
-from ledger.fx.selectors import fx_rate_for, latest_rate
+from ledger.fx.selectors import buying_rates_many, fx_rate_for, latest_rate
 from ledger.models import Account, Entry, Transaction
 
 
@@ -117,9 +117,25 @@ def revaluation_for_account(account: Account, *, on: date) -> Revaluation:
     return _revalue(account, entries, on, {})
 
 
+def _cost_rates(accounts, grouped) -> dict:
+    """The table's buying rates every inflow without its own rate needs, in one query
+    (a pair the table lacks is left out: ``_cost_rate`` asks for it and refuses)."""
+    wanted = {
+        (a.currency, e.transaction.value_date)
+        for a in accounts
+        for e in grouped[a.pk]
+        if e.debit
+        and not (e.transaction.kind == Transaction.Kind.RECEIPT and e.transaction.fx_rate)
+    }
+    if not wanted:
+        return {}
+    return buying_rates_many(currencies={c for c, _ in wanted}, days={d for _, d in wanted})
+
+
 def revaluation_for_firm(firm_id: int, *, on: date) -> list[Revaluation]:
-    """Revalue every ESFCA of a firm as of ``on``, in account id order (one entry query)."""
+    """Revalue every ESFCA of a firm as of ``on``, in account id order (one entry query,
+    one query for the rates of the inflows, two per currency for its latest rate)."""
     accounts = list(Account.objects.filter(owner_id=firm_id, kind=Account.Kind.ESFCA))
     grouped = _entries_by_account([a.pk for a in accounts], on)
-    cache: dict = {}
+    cache: dict = _cost_rates(accounts, grouped)
     return [_revalue(a, grouped[a.pk], on, cache) for a in accounts]

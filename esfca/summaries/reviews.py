@@ -8,10 +8,13 @@ see, and only its own bank's slice for a reviewer.
 """
 
 from collections import defaultdict
-from datetime import date
+from datetime import date, datetime
 
-from django.db.models import QuerySet
+from django.db.models import DateField, Max, QuerySet
+from django.db.models.functions import TruncMonth
+from django.utils import timezone
 
+from esfca import policy
 from esfca.models import MonthlySummary, SummaryReview
 from exporters.models import Bank, Firm, User
 from exporters.selectors import (
@@ -20,8 +23,9 @@ from exporters.selectors import (
     firm_slice_for,
     firms_visible_to,
 )
-from ledger.models import Account
+from ledger.models import Account, Entry
 
+from . import flags as F
 from .figures import filing_due, summary_compute_many, summary_filing_flags
 from .formatting import local_iso, month_label
 
@@ -41,27 +45,68 @@ def review_queue(*, user: User, status: str | None = None) -> QuerySet[SummaryRe
     )
 
 
-def review_rows(reviews: list[SummaryReview]) -> list[dict]:
-    """Queue rows with their slice's live flags: one batch of loads per month and bank."""
-    groups: dict[tuple[date, int], list[SummaryReview]] = defaultdict(list)
-    for r in reviews:
-        groups[(r.summary.month, r.bank_id)].append(r)
-    live: dict[tuple[int, date, int], dict] = {}
-    for (month, bank_id), items in groups.items():
-        computed = summary_compute_many(
-            firms=list({r.summary.firm for r in items}),
-            month=month,
-            banks=bank_slice(items[0].bank),
+def changed_since_filing(reviews: list[SummaryReview]) -> dict[int, datetime]:
+    """When the latest movement that changes each slice's filed month was recorded after
+    the revision was filed (rules.md §6.8, §9), by review id (absent: none): a movement at
+    the slice's bank dated in the month, or one on its ESFCAs dated before the month (the
+    opening). One query for any number of slices, from the ledger's record times; the
+    figure-by-figure difference is the summary page's (``figures.summary_detail``)."""
+    filed = [r for r in reviews if r.summary.filed_at is not None]
+    if not filed:
+        return {}
+    until = max(policy.month_bounds(r.summary.month)[1] for r in filed)
+    rows = (
+        Entry.objects.filter(
+            account__kind__in=Account.BANK_KINDS,
+            account__owner_id__in={r.summary.firm_id for r in filed},
+            account__bank_id__in={r.bank_id for r in filed},
+            transaction__value_date__lte=until,
+            transaction__posted_at__gt=min(r.summary.filed_at for r in filed),
         )
-        for pk, figures in computed.items():
-            live[(pk, month, bank_id)] = figures
+        .annotate(month=TruncMonth("transaction__value_date", output_field=DateField()))
+        .values_list("account__owner_id", "account__bank_id", "account__kind", "month")
+        .annotate(at=Max("transaction__posted_at"))
+        .order_by()
+    )
+    latest: dict[tuple[int, int], list[tuple[str, date, datetime]]] = defaultdict(list)
+    for owner, bank, kind, month, at in rows:
+        latest[(owner, bank)].append((kind, month, at))
+    changed = {}
+    for r in filed:
+        s = r.summary
+        times = [
+            at
+            for kind, month, at in latest.get((s.firm_id, r.bank_id), ())
+            if at > s.filed_at
+            and (month == s.month or (month < s.month and kind == Account.Kind.ESFCA))
+        ]
+        if times:
+            changed[r.pk] = max(times)
+    return changed
+
+
+def review_rows(reviews: list[SummaryReview]) -> list[dict]:
+    """Queue rows: each slice's flags as filed (its frozen snapshot: §6 and the §6.8 filing
+    flags of that day), and a §6.8 ``changed_after_filing`` when a movement changing the
+    month was recorded since (``changed_since_filing``). Nothing is recomputed: a fixed
+    number of queries for any number of rows, months and firms."""
+    changed = changed_since_filing(reviews)
     rows = []
     for r in reviews:
         s = r.summary
-        figures = live[(s.firm_id, s.month, r.bank_id)]
-        flags = figures["flags"] + summary_filing_flags(
-            s, figures, filing_due(s.month), s.firm_id, s.month, r.snapshot or {}
-        )
+        flags = list((r.snapshot or {}).get("flags", []))
+        if r.pk in changed:
+            flags.append(
+                F.flag(
+                    8,
+                    "changed_after_filing",
+                    f"A movement at {r.bank.code} changing {month_label(s.month)} was recorded "
+                    f"on {timezone.localdate(changed[r.pk])}, after filing on "
+                    f"{timezone.localdate(s.filed_at)}: the summary shows what changed; the "
+                    "month can be filed again.",
+                    f"summary:{s.firm_id}/{month_label(s.month)}/r{s.revision}",
+                )
+            )
         rows.append(
             {
                 "id": r.pk,
