@@ -22,7 +22,10 @@ class MovementQuerySet(models.QuerySet):
     def standing(self):
         """The movements that count (rules.md §9): neither reversed nor a reversal. Every
         figure (summaries, flags, limits, caps, the dashboard) reads these; lists read all."""
-        return self.filter(reverses__isnull=True, reversed_by__isnull=True)
+        # NOT EXISTS (an anti-join on the unique reverses_id index), not the outer join
+        # ``reversed_by__isnull`` makes, which PostgreSQL hashes over every firm's rows.
+        reversal = self.model.objects.filter(reverses=models.OuterRef("pk"))
+        return self.filter(~models.Exists(reversal), reverses__isnull=True)
 
 
 class Movement(models.Model):
