@@ -12,6 +12,10 @@ rows at a time:
   moves the progress bar after each; a row already recorded with the same details is a
   replay, so importing a file twice posts nothing twice.
 
+A job never stays stuck (issue 15): its tasks go back to the queue when their worker dies,
+it beats while it works, the sweeper (``imports_sweep``) fails one whose beat stopped, and
+``import_resume`` starts it again, an import after its last committed chunk.
+
 The web request only checks the file's envelope and keeps its bytes on the job
 (``import_job_create``); the worker reads its rows in the dry run. Files are read as text,
 a row at a time and within the limits of the settings (``limits``: size, rows, cells, an
