@@ -360,6 +360,13 @@ SPECTACULAR_SETTINGS["PATH_CONVERTER_OVERRIDES"] = {
 CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 3}
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5}
 
+# --- Import jobs that never stay stuck (issue 15, README "Import jobs") ------------------
+# A working import job beats this often (seconds); one silent for ESFCA_IMPORT_STALE_SECONDS
+# is failed by the sweeper (beat, every minute; `manage.py imports_sweep`), resumable.
+ESFCA_IMPORT_HEARTBEAT_SECONDS = float(os.environ.get("ESFCA_IMPORT_HEARTBEAT_SECONDS", "15"))
+ESFCA_IMPORT_STALE_SECONDS = int(os.environ.get("ESFCA_IMPORT_STALE_SECONDS", "120"))
+CELERY_BEAT_SCHEDULE["imports-sweep"] = {"task": "esfca.tasks.imports_sweep", "schedule": 60.0}
+
 # --- Audit log (tamper evidence) -----------------------------------------------------------
 # The HMAC key of the audit chains (esfca/audit.py). Set it in production, kept apart from
 # the database credentials and never changed while the log is kept; unset, a key derived

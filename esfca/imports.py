@@ -12,6 +12,10 @@ rows at a time:
   moves the progress bar after each; a row already recorded with the same details is a
   replay, so importing a file twice posts nothing twice.
 
+A job never stays stuck (issue 15): its tasks go back to the queue when their worker dies,
+it beats while it works, the sweeper (``imports_sweep``) fails one whose beat stopped, and
+``import_resume`` starts it again, an import after its last committed chunk.
+
 The web request only checks the file's envelope and keeps its bytes on the job
 (``import_job_create``); the worker reads its rows in the dry run. Files are read as text,
 a row at a time and within the limits of the settings (``limits``: size, rows, cells, an
@@ -24,6 +28,7 @@ import functools
 import io
 import logging
 import posixpath
+import threading
 import zipfile
 import zlib
 from collections import Counter
@@ -35,13 +40,14 @@ from xml.etree import ElementTree
 
 from celery import shared_task
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, connection, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerUnreachable
 
-from .errors import QueueUnavailable
+from .errors import InvalidState, QueueUnavailable
 from .exports import CsvWriter, xlsx_append
-from .models import ImportJob
+from .models import ImportChunk, ImportJob
 from .services import (
     RowOutcome,
     receipts_check_chunks,
@@ -539,14 +545,28 @@ def chunk_bounds(total: int) -> list[int]:
     return [0, *inner, total - EDGE, total]
 
 
-def _chunks(job: ImportJob):
-    """``(number of the first row, rows)`` per chunk; row 1 of the file is the header."""
-    bounds = chunk_bounds(len(job.rows))
+def _chunks(job: ImportJob, after: int = 0):
+    """``(number of the first row, rows)`` per chunk; row 1 of the file is the header.
+    ``after``: the rows already recorded (a resumed import), left out."""
+    bounds = [after, *(bound for bound in chunk_bounds(len(job.rows)) if bound > after)]
     for start, end in pairwise(bounds):
         yield start + 2, job.rows[start:end]
 
 
 # --- the job -------------------------------------------------------------------------------
+# A job's life: uploaded → checking → checked → importing → done, or failed (with the
+# reason) from any working state. Each start is a new attempt (``import_start``); the task
+# claims its attempt of a working job (``_claim``) and fences every write of the job on it
+# (``_claimed``), so that a redelivered task (``acks_late``, ``reject_on_worker_lost``) of a
+# job done, swept or started again does nothing. While it works the job beats
+# (``_Heartbeat``); ``imports_sweep`` fails a job whose beat stopped, and ``import_resume``
+# starts it again: an import after its last committed chunk.
+
+WORKING = (ImportJob.Status.CHECKING, ImportJob.Status.IMPORTING)
+
+
+class Superseded(Exception):
+    """The job is no longer this attempt's to work on: swept as stale, or started again."""
 
 
 def import_job_create(*, firm, actor, filename: str, data: bytes) -> ImportJob:
@@ -580,10 +600,51 @@ def _job(job_id: int) -> ImportJob:
     )
 
 
+def _claimed(job: ImportJob):
+    """The job, as long as it is still this attempt's to work on."""
+    return ImportJob.objects.filter(pk=job.pk, attempt=job.attempt, status=job.status)
+
+
+def _claim(job_id: int, attempt: int | None, status: str) -> ImportJob | None:
+    """Take up the job for its task: its own ``attempt`` of the job, in the working
+    ``status``; ``None`` when there is nothing to do (done, swept, or started again since).
+    Called without an attempt (the bench, a task sent before attempts existed) the job is
+    taken at its current attempt unless it is done. Raises ``DoesNotExist`` for a job gone."""
+    jobs = ImportJob.objects.filter(pk=job_id)
+    now = timezone.now()
+    if attempt is None:
+        attempt = jobs.values_list("attempt", flat=True).get()
+        taken = (
+            jobs.filter(attempt=attempt)
+            .exclude(status=ImportJob.Status.DONE)
+            .update(status=status, heartbeat_at=now)
+        )
+    else:
+        taken = jobs.filter(attempt=attempt, status=status).update(heartbeat_at=now)
+    if not taken:
+        jobs.get()  # gone: DoesNotExist
+        logger.info(
+            "Import job %s, attempt %s: nothing to do (done or superseded).", job_id, attempt
+        )
+        return None
+    return _job(job_id)
+
+
+def _finish(job: ImportJob, **values) -> ImportJob:
+    """Write the job's outcome, if the job is still this attempt's (``Superseded`` if not),
+    and set it on the instance (not read back: the report of 100,000 rows is some megabytes
+    of JSON)."""
+    if not _claimed(job).update(**values):
+        raise Superseded
+    for name, value in values.items():
+        setattr(job, name, value)
+    return job
+
+
 def _rows_read(job: ImportJob) -> bool:
     """Read the job's file into its rows, the first time (then the file is dropped). False
     when the file is refused (a limit, not a readable CSV or XLSX): the job has failed,
-    saying why, and keeps nothing of the file."""
+    saying why, and keeps nothing of the file (nothing to resume)."""
     data = ImportJob.objects.filter(pk=job.pk).values_list("data", flat=True).get()
     if not data:
         return True
@@ -591,25 +652,85 @@ def _rows_read(job: ImportJob) -> bool:
         rows = read_file(job.filename, bytes(data))
     except ImportFileError as exc:
         failed = ImportJob.Status.FAILED
-        _finish(job, status=failed, data=b"", message=str(exc), finished_at=timezone.now())
+        _finish(
+            job,
+            status=failed,
+            data=b"",
+            message=str(exc),
+            finished_at=timezone.now(),
+            resumable=False,
+        )
         return False
     _finish(job, rows=rows, total=len(rows), data=b"")
     return True
 
 
-def _finish(job: ImportJob, **values) -> ImportJob:
-    """Write the job's outcome, and set it on the instance (not read back: the report of
-    100,000 rows is some megabytes of JSON)."""
-    ImportJob.objects.filter(pk=job.pk).update(**values)
-    for name, value in values.items():
-        setattr(job, name, value)
-    return job
+class _Heartbeat:
+    """Beats the job's ``heartbeat_at`` every ``ESFCA_IMPORT_HEARTBEAT_SECONDS`` from a
+    thread of its own (its own connection), for as long as the work runs: a long dry run or
+    a chunk waiting on the firm's lock is still alive; a worker killed stops beating. A
+    failed beat (the database away) is logged and tried again at the next."""
+
+    def __init__(self, job: ImportJob):
+        self.job, self.stopped = job, threading.Event()
+        self.claimed = _claimed(job)  # this attempt, as it is now
+        self.thread = threading.Thread(
+            target=self._run, name=f"import-heartbeat-{job.pk}", daemon=True
+        )
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self.stopped.set()
+        self.thread.join()
+
+    def _run(self) -> None:
+        every = settings.ESFCA_IMPORT_HEARTBEAT_SECONDS
+        try:
+            while not self.stopped.wait(every):
+                try:
+                    self.claimed.update(heartbeat_at=timezone.now())
+                except DatabaseError as exc:
+                    logger.warning("Import job %s: heartbeat not written: %s", self.job.pk, exc)
+        finally:
+            connection.close()
 
 
-def import_dry_run(*, job_id: int) -> ImportJob:
+def _failed(job: ImportJob, message: str) -> None:
+    """An unexpected failure of the work: the job fails saying where, resumable. When the
+    database itself is away this write fails too; the sweeper fails the job later."""
+    try:
+        _finish(
+            job,
+            status=ImportJob.Status.FAILED,
+            message=message,
+            finished_at=timezone.now(),
+            resumable=True,
+        )
+    except (Superseded, DatabaseError):
+        logger.exception("Import job %s: its failure could not be written.", job.pk)
+
+
+def import_dry_run(*, job_id: int, attempt: int | None = None) -> ImportJob | None:
     """Read the file (the first time), then judge every row with the real service inside
-    a transaction that is rolled back."""
-    job = _job(job_id)
+    a transaction that is rolled back. ``None``: nothing to do (see ``_claim``)."""
+    job = _claim(job_id, attempt, ImportJob.Status.CHECKING)
+    if job is None:
+        return None
+    try:
+        with _Heartbeat(job):
+            return _dry_run(job)
+    except Superseded:
+        logger.info("Import job %s: attempt %s superseded.", job.pk, job.attempt)
+        return None
+    except Exception as exc:
+        _failed(job, f"The dry run stopped: {exc}")
+        raise
+
+
+def _dry_run(job: ImportJob) -> ImportJob:
     if not _rows_read(job):
         return job
     report: list[dict] = []
@@ -637,93 +758,198 @@ def import_dry_run(*, job_id: int) -> ImportJob:
     )
 
 
-def import_run(*, job_id: int) -> ImportJob:
+def import_run(*, job_id: int, attempt: int | None = None) -> ImportJob | None:
     """Record every row for real, one transaction per chunk (the next chunk judged while
-    one is written, on PostgreSQL); replays post nothing."""
-    job = _job(job_id)
+    one is written, on PostgreSQL); replays post nothing. Each chunk's report lines and
+    counts commit with the chunk (``ImportChunk``), so a resumed import starts after the
+    last committed chunk and its counts stay exact. ``None``: nothing to do."""
+    job = _claim(job_id, attempt, ImportJob.Status.IMPORTING)
+    if job is None:
+        return None
+    try:
+        with _Heartbeat(job):
+            return _run(job)
+    except Superseded:
+        logger.info("Import job %s: attempt %s superseded.", job.pk, job.attempt)
+        return None
+    except Exception as exc:  # an unexpected failure: what was committed stays, say so
+        done = ImportJob.objects.filter(pk=job.pk).values_list("processed", flat=True).first()
+        _failed(job, f"The import stopped at row {(done or 0) + 2}: {exc}")
+        raise
+
+
+def _run(job: ImportJob) -> ImportJob:
     if not _rows_read(job):
         return job
-    report: list[dict] = []
-    statuses: Counter = Counter()  # kept as the report grows: it is read after every chunk
-    chunks = list(_chunks(job))
+    if job.processed == 0:  # nothing committed yet: the counts are the dry run's
+        with transaction.atomic():
+            ImportChunk.objects.filter(job=job).delete()
+            _finish(job, accepted=0, replayed=0, refused=0)
+    chunks = list(_chunks(job, after=job.processed))
     recorded = receipts_record_chunks(
         firm=job.firm,
         actor=job.created_by,
         chunks=([row_kwargs(r) for r in rows] for _, rows in chunks),
+        keep=functools.partial(_chunk_keep, job, chunks),
     )
-    try:
-        for (first, rows), chunk in zip(chunks, recorded, strict=True):
-            lines = _report_lines(first, rows, chunk.outcomes)
-            report += lines
-            statuses.update(line["status"] for line in lines)
-            ImportJob.objects.filter(pk=job.pk).update(processed=len(report), **_counts(statuses))
-    except Exception as exc:  # an unexpected failure: keep what was done, say so
+    for _ in recorded:
+        pass
+    with transaction.atomic():
+        kept = ImportChunk.objects.filter(job=job).order_by("first_row")
+        report = [line for lines in kept.values_list("lines", flat=True) for line in lines]
+        counts = ImportJob.objects.filter(pk=job.pk).values(*_counts(Counter())).get()
         _finish(
             job,
-            status=ImportJob.Status.FAILED,
+            status=ImportJob.Status.DONE,
             report=report,
             processed=len(report),
-            message=f"The import stopped at row {len(report) + 2}: {exc}",
+            message="",
             finished_at=timezone.now(),
-            **_counts(statuses),
+            **counts,
         )
-        raise
-    return _finish(
-        job,
-        status=ImportJob.Status.DONE,
-        report=report,
-        processed=len(report),
-        message="",
-        finished_at=timezone.now(),
-        **_counts(statuses),
-    )
+        kept.delete()
+    return job
+
+
+def _chunk_keep(job: ImportJob, chunks: list, index: int, outcomes: list[RowOutcome]) -> None:
+    """Inside a chunk's transaction: its report lines, the counts and the heartbeat; a job
+    no longer this attempt's undoes the chunk (``Superseded``)."""
+    first, rows = chunks[index]
+    lines = _report_lines(first, rows, outcomes)
+    ImportChunk.objects.create(job=job, first_row=first, lines=lines)
+    counts = Counter(line["status"] for line in lines)
+    added = {status: F(status) + n for status, n in _counts(counts).items()}
+    if not _claimed(job).update(
+        processed=first - 2 + len(rows), heartbeat_at=timezone.now(), **added
+    ):
+        raise Superseded
 
 
 def import_start(*, job: ImportJob, dry_run: bool) -> None:
-    """Mark the job and send its task once the transaction commits. When the queue cannot
-    take it (Redis down) nothing is left waiting for a worker that will never come: a new
-    upload's job is deleted, a checked one is checked again, and ``QueueUnavailable`` (503)
-    says so."""
+    """Mark the job (a new attempt) and send its task once the transaction commits. When
+    the queue cannot take it (Redis down) nothing is left waiting for a worker that will
+    never come: a new upload's job is deleted, a checked or failed one is as it was, and
+    ``QueueUnavailable`` (503) says so."""
     before = job.status
     status = ImportJob.Status.CHECKING if dry_run else ImportJob.Status.IMPORTING
-    ImportJob.objects.filter(pk=job.pk).update(status=status, processed=0, message="")
+    attempt = job.attempt + 1
+    restart = {"processed": 0} if dry_run else {}  # an import goes on from its last chunk
+    ImportJob.objects.filter(pk=job.pk).update(
+        status=status,
+        attempt=attempt,
+        dry_run=dry_run,
+        heartbeat_at=timezone.now(),
+        resumable=False,
+        **restart,
+    )
     task = import_dry_run_task if dry_run else import_run_task
-    transaction.on_commit(functools.partial(_send, task, job, before))
+    transaction.on_commit(functools.partial(_send, task, job, before, attempt))
 
 
-def _send(task, job: ImportJob, before: str) -> None:
+def _send(task, job: ImportJob, before: str, attempt: int) -> None:
     try:
-        task.delay(job.pk)
+        task.delay(job.pk, attempt)
     except BrokerUnreachable as exc:
         logger.warning("Import job %s not started, the task queue is unreachable: %s", job.pk, exc)
         if before == ImportJob.Status.UPLOADED:
             ImportJob.objects.filter(pk=job.pk).delete()
         else:
-            ImportJob.objects.filter(pk=job.pk).update(status=before)
+            ImportJob.objects.filter(pk=job.pk).update(
+                status=before, resumable=before == ImportJob.Status.FAILED
+            )
         raise QueueUnavailable(
             "The import could not be started: its task queue is not answering. Nothing was "
             "recorded; try again in a few minutes."
         ) from exc
 
 
+# --- stopped jobs: the sweeper, and resuming -------------------------------------------------
+
+
+def _stale_message(job: ImportJob, seconds: int) -> str:
+    silent = f"its worker gave no sign of life for {seconds} seconds"
+    if job.status == ImportJob.Status.CHECKING:
+        return (
+            f"The dry run stopped: {silent}. Nothing was recorded; resume to check the file again."
+        )
+    return (
+        f"The worker stopped at row {job.processed + 2}: {silent}; {job.processed:,} of "
+        f"{job.total:,} rows were recorded. Resume to continue from there."
+    )
+
+
+def imports_sweep(*, jobs=None, now=None) -> list[int]:
+    """Fail every job in a working state whose worker gave no sign of life (its heartbeat,
+    or its sending) for ``ESFCA_IMPORT_STALE_SECONDS``: resumable, saying where it stopped.
+    Run every minute by beat (``esfca.tasks.imports_sweep``) and by ``manage.py
+    imports_sweep``. A job still working beats more often than that, even in-process."""
+    now = now or timezone.now()
+    seconds = settings.ESFCA_IMPORT_STALE_SECONDS
+    stale = Q(heartbeat_at__lt=now - timedelta(seconds=seconds)) | Q(
+        heartbeat_at__isnull=True, created_at__lt=now - timedelta(seconds=seconds)
+    )
+    jobs = (ImportJob.objects.all() if jobs is None else jobs).filter(stale, status__in=WORKING)
+    swept = []
+    for job in jobs.only("pk", "attempt", "status", "processed", "total"):
+        if (
+            _claimed(job)
+            .filter(stale)
+            .update(
+                status=ImportJob.Status.FAILED,
+                message=_stale_message(job, seconds),
+                finished_at=now,
+                resumable=True,
+            )
+        ):
+            logger.warning("Import job %s swept: %s", job.pk, _stale_message(job, seconds))
+            swept.append(job.pk)
+    return swept
+
+
+def import_resume(*, job: ImportJob) -> None:
+    """Start a stopped job again: a failed one that may be resumed, or a working one whose
+    worker stopped (swept first). A dry run is checked again from the start (it kept
+    nothing); an import goes on after its last committed chunk, posting nothing twice."""
+    imports_sweep(jobs=ImportJob.objects.filter(pk=job.pk))
+    job = ImportJob.objects.defer("data", "rows", "report").get(pk=job.pk)
+    if job.status != ImportJob.Status.FAILED or not job.resumable:
+        raise InvalidState(
+            "Only an import that stopped can be resumed."
+            if job.status != ImportJob.Status.FAILED
+            else "This file was refused as a whole: fix it and upload it again."
+        )
+    import_start(job=job, dry_run=job.dry_run)
+
+
 # The job row is the task's result: no result backend is written, or waited for. A job that
 # is gone (its start refused while the broker was half down, yet the task got through) is
-# nothing to do.
-@shared_task(name="esfca.imports.dry_run", ignore_result=True)
-def import_dry_run_task(job_id: int) -> dict | None:
+# nothing to do. A task whose worker dies is given back to the queue (``acks_late``,
+# ``reject_on_worker_lost``) and takes its job up again where its last chunk committed.
+@shared_task(
+    name="esfca.imports.dry_run", ignore_result=True, acks_late=True, reject_on_worker_lost=True
+)
+def import_dry_run_task(job_id: int, attempt: int | None = None) -> dict | None:
     try:
-        job = import_dry_run(job_id=job_id)
+        job = import_dry_run(job_id=job_id, attempt=attempt)
     except ImportJob.DoesNotExist:
         logger.warning("Import job %s is gone: nothing to check.", job_id)
         return None
-    return {"accepted": job.accepted, "replayed": job.replayed, "refused": job.refused}
+    return _task_result(job)
 
 
-@shared_task(name="esfca.imports.run", ignore_result=True)
-def import_run_task(job_id: int) -> dict | None:
+@shared_task(
+    name="esfca.imports.run", ignore_result=True, acks_late=True, reject_on_worker_lost=True
+)
+def import_run_task(job_id: int, attempt: int | None = None) -> dict | None:
     try:
-        job = import_run(job_id=job_id)
+        job = import_run(job_id=job_id, attempt=attempt)
     except ImportJob.DoesNotExist:
         logger.warning("Import job %s is gone: nothing to import.", job_id)
+        return None
+    return _task_result(job)
+
+
+def _task_result(job: ImportJob | None) -> dict | None:
+    if job is None:
         return None
     return {"accepted": job.accepted, "replayed": job.replayed, "refused": job.refused}

@@ -57,3 +57,11 @@ def summaries_send_reminders(today: str | None = None) -> int:
         if services.summary_remind(firm=firm, month=month, due=due_date, today=day):
             sent += 1
     return sent
+
+
+@shared_task(name="esfca.tasks.imports_sweep", ignore_result=True)
+def imports_sweep() -> int:
+    """Every minute (beat): fail the import jobs whose worker stopped, resumable."""
+    from esfca.imports import imports_sweep
+
+    return len(imports_sweep())

@@ -31,6 +31,7 @@ urlpatterns = [
     path(F + "imports/template.<str:fmt>", imports.import_template, name="import_template"),
     path(F + "imports/<int:job_id>/", imports.import_detail, name="import_detail"),
     path(F + "imports/<int:job_id>/run/", imports.import_run, name="import_run"),
+    path(F + "imports/<int:job_id>/resume/", imports.import_resume, name="import_resume"),
     path(F + "imports/<int:job_id>/progress/", imports.import_progress, name="import_progress"),
     path(F + "allocations/", firm.allocations, name="allocations"),
     path(F + "allocations/export.csv", firm.allocations_csv, name="allocations_csv"),

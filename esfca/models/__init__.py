@@ -1,6 +1,6 @@
 from .audit import PLATFORM_CHAIN, AuditEvent, AuditHead
 from .days import ReceiptDay
-from .imports import ImportJob
+from .imports import ImportChunk, ImportJob
 from .movements import Allocation, Conversion, Receipt, Transfer
 from .rules import EquityCapVersion, Parameter, PurposeCode, RetentionRuleVersion, TaxRate
 from .summaries import MonthlySummary, SummaryEvent, SummaryReminder, SummaryReview
@@ -12,6 +12,7 @@ __all__ = [
     "AuditHead",
     "Conversion",
     "EquityCapVersion",
+    "ImportChunk",
     "ImportJob",
     "MonthlySummary",
     "Parameter",

@@ -4,6 +4,13 @@ The upload keeps the file as it came (``data``); the worker reads it into rows, 
 text exactly as read (never floats), and drops it. The services parse and judge the rows.
 The dry run and the import run in Celery tasks that update the counts as they go, so the
 page can poll a progress bar.
+
+Each start (or resume) is a new ``attempt``; a task acts only for its own attempt of a job
+in a working state, so a task redelivered after its job was swept or started again does
+nothing. The worker beats ``heartbeat_at`` while it works; a job whose beat stops is failed
+by the sweeper (``esfca.imports.imports_sweep``) and can be resumed. An import keeps each
+chunk's report lines (``ImportChunk``) and counts in the chunk's own transaction, so a
+resumed import goes on after its last committed chunk with exact counts.
 """
 
 from django.conf import settings
@@ -40,6 +47,19 @@ class ImportJob(models.Model):
     refused = models.PositiveIntegerField(default=0)
     message = models.TextField(blank=True, default="")
     finished_at = models.DateTimeField(null=True, blank=True)
+    # --- resilience: who works on the job, and whether it is alive ---
+    attempt = models.PositiveIntegerField(
+        default=0, help_text="Each start or resume is a new attempt; an older task does nothing"
+    )
+    dry_run = models.BooleanField(
+        default=True, help_text="The latest start was the dry run (what a resume starts again)"
+    )
+    heartbeat_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the job was sent, then its worker's last beat"
+    )
+    resumable = models.BooleanField(
+        default=False, help_text="Failed for a reason other than the file: may be resumed"
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -56,3 +76,21 @@ class ImportJob(models.Model):
     @property
     def percent(self) -> int:
         return 100 if not self.total else int(self.processed * 100 // self.total)
+
+
+class ImportChunk(models.Model):
+    """One committed chunk of an import: its report lines, written in the chunk's own
+    transaction; gathered into the job's report when the import is done, then deleted."""
+
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="chunks")
+    first_row = models.PositiveIntegerField(help_text="The file's row number of its first row")
+    lines = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["job", "first_row"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "first_row"], name="importchunk_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.job_id}: rows from {self.first_row}"

@@ -2,7 +2,7 @@
 while a writer thread writes and commits the one before, with the outcome of recording the
 chunks one by one with ``receipts_record_many``."""
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
@@ -17,6 +17,9 @@ from .batch import Batch, Carried, NeedsLock, RowOutcome, receipt_requests, requ
 from .checks import local_today
 from .movements import lock_firm
 from .receipts import ReceiptRequest
+
+# Called inside a chunk's transaction with the chunk's index and outcomes.
+ChunkKeeper = Callable[[int, list[RowOutcome]], None]
 
 
 @dataclass
@@ -99,15 +102,15 @@ class ChunkWriter:
     ``receipts_record_many`` under the lock, and says so (``ahead`` false) so that the next
     chunk is judged again from the database."""
 
-    def __init__(self, firm: Firm, actor, today: date):
-        self.firm, self.actor, self.today = firm, actor, today
+    def __init__(self, firm: Firm, actor, today: date, keep: ChunkKeeper | None = None):
+        self.firm, self.actor, self.today, self.keep = firm, actor, today, keep
         self.last_id = _last_receipt_id(firm)  # read before anything is judged
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="receipts-writer")
 
-    def submit(self, ahead: Ahead) -> Future:
-        return self.pool.submit(self._write, ahead)
+    def submit(self, ahead: Ahead, index: int = 0) -> Future:
+        return self.pool.submit(self._write, ahead, index)
 
-    def _write(self, ahead: Ahead) -> ChunkOutcome:
+    def _write(self, ahead: Ahead, index: int = 0) -> ChunkOutcome:
         with transaction.atomic():
             firm = lock_firm(self.firm)
             kept = ahead.batch is not None and _last_receipt_id(firm, self.last_id) == self.last_id
@@ -119,6 +122,8 @@ class ChunkWriter:
                     firm=firm, actor=self.actor, requests=ahead.requests, today=self.today
                 )
             self.last_id = _last_receipt_id(firm, self.last_id)
+            if self.keep is not None:
+                self.keep(index, outcomes)
         return ChunkOutcome(outcomes, ahead=kept)
 
     def close(self) -> None:
@@ -129,11 +134,18 @@ class ChunkWriter:
 
 
 def receipts_record_chunks(
-    *, firm: Firm, actor, chunks: Iterable[list[dict]], today: date | None = None
+    *,
+    firm: Firm,
+    actor,
+    chunks: Iterable[list[dict]],
+    today: date | None = None,
+    keep: ChunkKeeper | None = None,
 ) -> Iterator[ChunkOutcome]:
     """``receipts_record_many`` for each chunk in turn, one database transaction each,
     yielding each chunk's outcomes once it is committed: the same outcomes as calling it
-    chunk by chunk.
+    chunk by chunk. ``keep(index, outcomes)``, when given, is called inside each chunk's
+    transaction after its writes: what the caller keeps of a chunk (an import's progress)
+    commits with the chunk or not at all, and an exception from it undoes the chunk.
 
     On PostgreSQL, outside any transaction, a chunk is judged while the one before it is
     written and committed by a ``ChunkWriter`` (its own thread and connection), which
@@ -142,17 +154,19 @@ def receipts_record_chunks(
     """
     today = today or local_today()
     if connection.vendor != "postgresql" or connection.in_atomic_block:
-        for rows in chunks:
-            yield ChunkOutcome(
-                requests_record(
+        for index, rows in enumerate(chunks):
+            with transaction.atomic():
+                outcomes = requests_record(
                     firm=firm, actor=actor, requests=receipt_requests(rows), today=today
                 )
-            )
+                if keep is not None:
+                    keep(index, outcomes)
+            yield ChunkOutcome(outcomes)
         return
-    writer = ChunkWriter(firm, actor, today)
+    writer = ChunkWriter(firm, actor, today, keep)
     try:
         carried, in_flight = Carried(), None
-        for rows in chunks:
+        for index, rows in enumerate(chunks):
             ahead = judge_ahead(firm, actor, rows, today, carried)
             if in_flight is not None:
                 done = in_flight.result()
@@ -162,7 +176,7 @@ def receipts_record_chunks(
                     ahead = judge_ahead(firm, actor, rows, today, carried)
             if ahead.batch is None:
                 carried = Carried()  # this chunk's judgement was cut short: start afresh
-            in_flight = writer.submit(ahead)
+            in_flight = writer.submit(ahead, index)
         if in_flight is not None:
             yield in_flight.result()
     finally:

@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from .. import imports, selectors
-from ..errors import QueueUnavailable
+from ..errors import InvalidState, QueueUnavailable
 from ..forms import ImportUploadForm
 from ..models import ImportJob
 from .access import firm_page, operated_firm
@@ -67,6 +67,7 @@ def import_template(request, firm_id: int, fmt: str):
 def _job(request, firm_id: int, job_id: int):
     firm = operated_firm(request, firm_id)
     jobs = ImportJob.objects.filter(firm=firm).defer("data", "rows")
+    imports.imports_sweep(jobs=jobs.filter(pk=job_id))  # a stopped worker shows, beat or not
     return firm, get_object_or_404(jobs, pk=job_id)
 
 
@@ -100,6 +101,22 @@ def import_run(request, firm_id: int, job_id: int):
         imports.import_start(job=job, dry_run=False)
     except QueueUnavailable as exc:  # the job is still checked: the button stays
         messages.error(request, exc.message)
+        return _detail(request, firm, job, status=exc.status)
+    return redirect("import_detail", firm_id=firm.pk, job_id=job.pk)
+
+
+@require_POST
+@login_required
+def import_resume(request, firm_id: int, job_id: int):
+    """Start a stopped job again: an import goes on after its last committed chunk."""
+    firm, job = _job(request, firm_id, job_id)
+    try:
+        imports.import_resume(job=job)
+    except InvalidState as exc:
+        messages.error(request, exc.message)
+    except QueueUnavailable as exc:  # the job is as it was: the button stays
+        messages.error(request, exc.message)
+        job.refresh_from_db()
         return _detail(request, firm, job, status=exc.status)
     return redirect("import_detail", firm_id=firm.pk, job_id=job.pk)
 
