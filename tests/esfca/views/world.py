@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from functools import cache
 
+from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.utils import timezone
 
@@ -22,8 +23,13 @@ PASSWORD = "correct horse battery staple"
 RATES = {"USD": ("280.0000", "281.0000"), "EUR": ("300.0000", "301.0000")}
 
 
-@cache
 def _hash() -> str:
+    """The password's hash, made once per hasher setting (a test may set a faster one)."""
+    return _hash_with(tuple(settings.PASSWORD_HASHERS))
+
+
+@cache
+def _hash_with(hashers: tuple[str, ...]) -> str:
     return make_password(PASSWORD)
 
 
