@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
+from typing import NamedTuple
 
 # Exact rounding and the working-day calendar are shared with the ledger; re-exported here
 # so that the whole of rules.md reads from this module.
@@ -272,45 +273,84 @@ class MonthPosition:
                 rule=rule, amount=amount, tax_rate=tax_rate, earlier=[self.item()],
                 buy=buy, buy_usd=buy_usd,
             )  # fmt: skip
-        return (Decimal(self._usd_allowed_cents(rule, amount, tax_rate)) / 100).quantize(CENT)
+        allowed_c = self._usd_allowed_cents(_usd_terms(rule, tax_rate), cents(amount))
+        return (Decimal(allowed_c) / 100).quantize(CENT)
 
     def allowed_cents(self, **figures) -> int:
-        """``allowed`` in integer cents (what flag 1 compares, receipt by receipt)."""
-        eligible = figures.get("eligible", True)
+        """``allowed`` in integer cents."""
         if (
-            eligible
+            figures.get("eligible", True)
             and figures.get("buy") is None
             and not (self.other_amount or self.other_retained)
         ):
-            return self._usd_allowed_cents(figures["rule"], figures["amount"], figures["tax_rate"])
+            terms = _usd_terms(figures["rule"], figures["tax_rate"])
+            return self._usd_allowed_cents(terms, cents(figures["amount"]))
         return cents(self.allowed(**figures))
 
-    def _usd_allowed_cents(self, rule: RetentionRule, amount: Decimal, tax_rate: Decimal) -> int:
+    def take(
+        self,
+        *,
+        rule: RetentionRule,
+        amount: Decimal,
+        retained: Decimal,
+        tax_rate: Decimal,
+        eligible: bool = True,
+        buy: Decimal | None = None,
+        buy_usd: Decimal | None = None,
+    ) -> tuple[int, int]:
+        """Judge one more receipt and count it in: ``(allowed, retained)`` in integer cents.
+
+        What flag 1 does receipt by receipt: ``allowed_cents`` then ``add``, converting
+        each amount to cents once.
+        """
+        if buy is None and not (self.other_amount or self.other_retained):
+            amount_c, retained_c = cents(amount), cents(retained)
+            allowed_c = (
+                self._usd_allowed_cents(_usd_terms(rule, tax_rate), amount_c) if eligible else 0
+            )
+            self.usd_amount_c += amount_c
+            self.usd_retained_c += retained_c
+            return allowed_c, retained_c
+        allowed = self.allowed(
+            rule=rule, amount=amount, tax_rate=tax_rate, eligible=eligible,
+            buy=buy, buy_usd=buy_usd,
+        )  # fmt: skip
+        allowed_c = cents(allowed)
+        self.add(amount, retained, buy=buy, buy_usd=buy_usd)
+        return allowed_c, cents(retained)
+
+    def _usd_allowed_cents(self, terms: "_UsdTerms", amount_c: int) -> int:
         """The integer fast path: a USD receipt in a month of USD receipts only."""
-        amount_c = cents(amount)
-        rn, rd = _ratio(rule.ratio)
-        if rule.basis == Basis.PER_RECEIPT:
-            by_rule_c = rn * amount_c // rd
+        if terms.per_receipt:
+            by_rule_c = terms.rn * amount_c // terms.rd
         else:  # the same fractions as monthly_headroom_usd, over the common denominator rd
+            rn, rd = terms.rn, terms.rd
             total_c = self.usd_amount_c + amount_c
-            floor_c = _cents_cached(rule.monthly_floor_usd)
-            allowed_total_rd = max(rn * total_c, rd * min(floor_c, total_c))
+            allowed_total_rd = max(rn * total_c, rd * min(terms.floor_c, total_c))
             headroom_rd = max(0, allowed_total_rd - rd * self.usd_retained_c)
             by_rule_c = min(amount_c, headroom_rd // rd)
-        tn, td = _ratio(tax_rate)
-        cap_c = amount_c + (amount_c * tn // -td)  # amount − round_up(amount × rate)
+        cap_c = amount_c + (amount_c * terms.tn // -terms.td)  # amount − round_up(amount × rate)
         return max(0, min(by_rule_c, cap_c))
 
 
-@functools.lru_cache(maxsize=1024)
-def _ratio(value: Decimal) -> tuple[int, int]:
-    """A rule's ratio or a tax rate as integers (few distinct values, asked per receipt)."""
-    return value.as_integer_ratio()
+class _UsdTerms(NamedTuple):
+    """A rule and a tax rate as integers, for the integer fast path."""
+
+    per_receipt: bool
+    rn: int  # the rule's ratio rn/rd
+    rd: int
+    floor_c: int  # the monthly floor in cents
+    tn: int  # the tax rate tn/td
+    td: int
 
 
 @functools.lru_cache(maxsize=1024)
-def _cents_cached(value: Decimal) -> int:
-    return cents(value)
+def _usd_terms(rule: RetentionRule, tax_rate: Decimal) -> _UsdTerms:
+    """Few distinct (rule, rate) pairs, asked per receipt: computed once each."""
+    rn, rd = rule.ratio.as_integer_ratio()
+    tn, td = tax_rate.as_integer_ratio()
+    floor_c = cents(rule.monthly_floor_usd)
+    return _UsdTerms(rule.basis == Basis.PER_RECEIPT, rn, rd, floor_c, tn, td)
 
 
 @dataclass(frozen=True)

@@ -86,7 +86,7 @@ def _rule_key(rule: policy.RetentionRule | None):
     return (rule.effective_from, rule.ratio, rule.monthly_floor_usd, rule.basis)
 
 
-def _retention_flag(row, rule, allowed_c: int | None) -> dict | None:
+def _retention_flag(row, rule, allowed_c: int, retained_c: int) -> dict | None:
     """Flag 1 for one receipt judged against the rule in force now (None: no flag)."""
     day, retained = row.value_date, row.retained
     if rule is None:
@@ -98,7 +98,7 @@ def _retention_flag(row, rule, allowed_c: int | None) -> dict | None:
             f"Retained {retained} {row.currency} but no retention rule is in force on {day}.",
             receipt_obj(row),
         )
-    if policy.cents(retained) > allowed_c:
+    if retained_c > allowed_c:
         allowed = (Decimal(allowed_c) / 100).quantize(policy.CENT)
         return flag(
             1,
@@ -170,19 +170,20 @@ def retention_flags(
                         )
                     )
                 continue  # nothing to add to the month's USD sums without a rate
-        allowed_c = None
-        if rule is not None:
+        if rule is None:
+            found_flag = _retention_flag(row, None, 0, 0)
+            month.add(row.amount, row.retained, buy=buy, buy_usd=buy_usd)
+        else:
             stored = (row.rule_effective_from, row.rule_ratio, row.rule_monthly_floor_usd)
             if (*stored, row.rule_basis) != rule_key:
                 flags.append(_rule_changed_flag(row, rule))
-            allowed_c = month.allowed_cents(
-                rule=rule, amount=row.amount, tax_rate=tax_rate, eligible=registered,
-                buy=buy, buy_usd=buy_usd,
+            allowed_c, retained_c = month.take(
+                rule=rule, amount=row.amount, retained=row.retained, tax_rate=tax_rate,
+                eligible=registered, buy=buy, buy_usd=buy_usd,
             )  # fmt: skip
-        found_flag = _retention_flag(row, rule, allowed_c)
+            found_flag = _retention_flag(row, rule, allowed_c, retained_c)
         if found_flag:
             flags.append(found_flag)
-        month.add(row.amount, row.retained, buy=buy, buy_usd=buy_usd)
     return flags
 
 

@@ -263,7 +263,7 @@ receipts_of_a_month = st.lists(
     eligible=st.booleans(),
 )
 def test_month_position_allows_what_allowed_retention_allows(receipts, rule, tax_rate, eligible):
-    position, earlier = policy.MonthPosition(), []
+    position, taker, earlier = policy.MonthPosition(), policy.MonthPosition(), []
     for cents, currency, percent in receipts:
         amount = D(cents) / 100
         retained = policy.round_down(Fraction(cents * percent, 10_000))
@@ -280,6 +280,10 @@ def test_month_position_allows_what_allowed_retention_allows(receipts, rule, tax
             rule=rule, amount=amount, tax_rate=tax_rate, eligible=eligible,
             buy=buy, buy_usd=buy_usd,
         ) == policy.cents(expected)  # fmt: skip
+        assert taker.take(
+            rule=rule, amount=amount, retained=retained, tax_rate=tax_rate, eligible=eligible,
+            buy=buy, buy_usd=buy_usd,
+        ) == (policy.cents(expected), policy.cents(retained))  # fmt: skip
         position.add(amount, retained, buy=buy, buy_usd=buy_usd)
         earlier.append(
             MonthItem(
@@ -287,9 +291,13 @@ def test_month_position_allows_what_allowed_retention_allows(receipts, rule, tax
                 policy.usd_equivalent(retained, buy=buy, buy_usd=buy_usd),
             )
         )
-    assert position.item() == MonthItem(
-        sum((i.usd_amount for i in earlier), Fraction(0)),
-        sum((i.usd_retained for i in earlier), Fraction(0)),
+    assert (
+        taker.item()
+        == position.item()
+        == MonthItem(
+            sum((i.usd_amount for i in earlier), Fraction(0)),
+            sum((i.usd_retained for i in earlier), Fraction(0)),
+        )
     )
 
 
