@@ -207,11 +207,12 @@ class MonthPosition:
     receipt are all USD, in exact fractions once another currency joins.
     """
 
-    __slots__ = ("other_amount", "other_retained", "usd_amount_c", "usd_retained_c")
+    __slots__ = ("_terms", "other_amount", "other_retained", "usd_amount_c", "usd_retained_c")
 
     def __init__(self):
         self.usd_amount_c = self.usd_retained_c = 0  # USD receipts, in cents
         self.other_amount = self.other_retained = Fraction(0)  # others' USD equivalents
+        self._terms = None  # the last (rule, tax rate, _UsdTerms) asked: a month has few
 
     def copy(self) -> "MonthPosition":
         twin = MonthPosition()
@@ -306,7 +307,7 @@ class MonthPosition:
         if buy is None and not (self.other_amount or self.other_retained):
             amount_c, retained_c = cents(amount), cents(retained)
             allowed_c = (
-                self._usd_allowed_cents(_usd_terms(rule, tax_rate), amount_c) if eligible else 0
+                self._usd_allowed_cents(self._terms_of(rule, tax_rate), amount_c) if eligible else 0
             )
             self.usd_amount_c += amount_c
             self.usd_retained_c += retained_c
@@ -319,17 +320,23 @@ class MonthPosition:
         self.add(amount, retained, buy=buy, buy_usd=buy_usd)
         return allowed_c, cents(retained)
 
+    def _terms_of(self, rule: RetentionRule, tax_rate: Decimal) -> "_UsdTerms":
+        last = self._terms
+        if last is None or last[0] is not rule or last[1] is not tax_rate:
+            last = self._terms = (rule, tax_rate, _usd_terms(rule, tax_rate))
+        return last[2]
+
     def _usd_allowed_cents(self, terms: "_UsdTerms", amount_c: int) -> int:
         """The integer fast path: a USD receipt in a month of USD receipts only."""
-        if terms.per_receipt:
-            by_rule_c = terms.rn * amount_c // terms.rd
+        per_receipt, rn, rd, floor_c, tn, td = terms
+        if per_receipt:
+            by_rule_c = rn * amount_c // rd
         else:  # the same fractions as monthly_headroom_usd, over the common denominator rd
-            rn, rd = terms.rn, terms.rd
             total_c = self.usd_amount_c + amount_c
-            allowed_total_rd = max(rn * total_c, rd * min(terms.floor_c, total_c))
+            allowed_total_rd = max(rn * total_c, rd * min(floor_c, total_c))
             headroom_rd = max(0, allowed_total_rd - rd * self.usd_retained_c)
             by_rule_c = min(amount_c, headroom_rd // rd)
-        cap_c = amount_c + (amount_c * terms.tn // -terms.td)  # amount − round_up(amount × rate)
+        cap_c = amount_c + (amount_c * tn // -td)  # amount − round_up(amount × rate)
         return max(0, min(by_rule_c, cap_c))
 
 
