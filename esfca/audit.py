@@ -162,7 +162,7 @@ def audit_append(events: Sequence[AuditEvent]) -> list[AuditEvent]:
         event.at = event.at or now
         event.chain = chain_of(event.firm_id)
         by_chain.setdefault(event.chain, []).append(event)
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # nobody catches a failure half-way
         heads = []
         for chain in sorted(by_chain):
             head = chain_lock(chain)

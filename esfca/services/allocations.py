@@ -16,9 +16,8 @@ from ..errors import CategoryNotPermitted, EquityCapExceeded, EquityNotPermitted
 from ..models import Allocation, EquityCapVersion, Parameter, Receipt
 from .checks import check_country, check_text, local_today, movement_errors
 from .movements import (
+    FirmAccounts,
     check_covered,
-    esfca_account,
-    internal_account,
     movement_fields,
     movement_record,
     request_fingerprint,
@@ -134,7 +133,8 @@ def _allocation_write(firm: Firm, actor, request: AllocationRequest) -> Allocati
         request.currency,
         request.value_date,
     )
-    esfca = esfca_account(firm, currency, request.bank)
+    accounts = FirmAccounts(firm)
+    esfca = accounts.esfca(currency, request.bank)
     usd_equivalent = None
     if request.category == policy.EQUITY:
         _check_equity(
@@ -147,7 +147,7 @@ def _allocation_write(firm: Firm, actor, request: AllocationRequest) -> Allocati
         )
         usd_equivalent = policy.round_half_up(_usd_of(amount, currency, value_date))
     check_covered(esfca, amount, value_date)
-    payee = internal_account(firm, Account.Kind.PAYEE, currency, request.category)
+    payee = accounts.internal(Account.Kind.PAYEE, currency, request.category)
     txn = transaction_post(
         key=f"allocation:{firm.pk}:{request.reference}",
         kind=LedgerTransaction.Kind.ALLOCATION,

@@ -132,42 +132,81 @@ def movement_fields(firm: Firm, reference: str, value_date: date, fingerprint: s
 # --- the firm's accounts --------------------------------------------------------------------
 
 
-def esfca_account(firm: Firm, currency: str, bank: str = "", *, named: bool = False) -> Account:
-    """The firm's ESFCA in ``currency``: at ``bank`` when given, else the first opened.
+class FirmAccounts:
+    """A firm's accounts, read in one query when first asked, then picked in Python: what a
+    movement needs of them (its ESFCA, PKR account, internal accounts) costs one query
+    instead of one each. Internal accounts missing are opened (under the firm's lock)."""
 
-    ``named`` (a receipt, rules.md §11): when the firm holds ``currency`` at more than one
-    bank, the bank must be given (``validation_error`` on ``bank``), never guessed.
-    """
-    accounts = Account.objects.filter(owner=firm, kind=Account.Kind.ESFCA, currency=currency)
-    if bank:
-        accounts = accounts.filter(bank__code=bank)
-    found = list(accounts.order_by("pk")[:2])
-    if not found:
-        at = f" at {bank}" if bank else ""
-        raise NoAccount(f"{firm.name} has no {currency} ESFCA{at}.", currency=currency)
-    if named and not bank and len(found) > 1:
-        raise InvalidInput(
-            f"{firm.name} holds {currency} at more than one bank: name the bank.",
-            bank=[f"Name the bank: {firm.name} holds {currency} at more than one bank."],
-        )
-    return found[0]
+    def __init__(self, firm: Firm):
+        self.firm = firm
+        self._accounts: list[Account] | None = None
+
+    def _all(self) -> list[Account]:
+        if self._accounts is None:
+            self._accounts = list(
+                Account.objects.filter(owner=self.firm).select_related("bank").order_by("pk")
+            )
+        return self._accounts
+
+    def esfca(self, currency: str, bank: str = "", *, named: bool = False) -> Account:
+        """The firm's ESFCA in ``currency``: at ``bank`` when given, else the first opened.
+
+        ``named`` (a receipt, rules.md §11): when the firm holds ``currency`` at more than
+        one bank, the bank must be given (``validation_error`` on ``bank``), never guessed.
+        """
+        firm = self.firm
+        found = [
+            a
+            for a in self._all()
+            if a.kind == Account.Kind.ESFCA
+            and a.currency == currency
+            and (not bank or (a.bank is not None and a.bank.code == bank))
+        ]
+        if not found:
+            at = f" at {bank}" if bank else ""
+            raise NoAccount(f"{firm.name} has no {currency} ESFCA{at}.", currency=currency)
+        if named and not bank and len(found) > 1:
+            raise InvalidInput(
+                f"{firm.name} holds {currency} at more than one bank: name the bank.",
+                bank=[f"Name the bank: {firm.name} holds {currency} at more than one bank."],
+            )
+        return found[0]
+
+    def pkr(self, bank_id: int | None, *, same_bank: bool = False) -> Account:
+        """The firm's PKR account, at the ESFCA's bank when it has one there.
+
+        ``same_bank`` (a receipt's PKR side, rules.md §11): only the PKR account at that bank
+        will do; none there is ``no_account``.
+        """
+        firm = self.firm
+        accounts = [a for a in self._all() if a.kind == Account.Kind.PKR_BANK]
+        same = [a for a in accounts if a.bank_id == bank_id]
+        if same_bank and not same and accounts:
+            raise NoAccount(
+                f"{firm.name} has no PKR account at the bank of the ESFCA credited.",
+                currency="PKR",
+            )
+        if not accounts:
+            raise NoAccount(f"{firm.name} has no PKR account.", currency="PKR")
+        return (same or accounts)[0]
+
+    def internal(self, kind: str, currency: str, category: str = "") -> Account:
+        for account in self._all():
+            if (account.kind, account.currency, account.category) == (kind, currency, category):
+                return account
+        account = account_open(owner=self.firm, kind=kind, currency=currency, category=category)
+        self._accounts.append(account)
+        return account
+
+
+def esfca_account(firm: Firm, currency: str, bank: str = "", *, named: bool = False) -> Account:
+    """``FirmAccounts.esfca`` of one question."""
+    return FirmAccounts(firm).esfca(currency, bank, named=named)
 
 
 def pkr_account(firm: Firm, bank_id: int | None, *, same_bank: bool = False) -> Account:
-    """The firm's PKR account, at the ESFCA's bank when it has one there.
-
-    ``same_bank`` (a receipt's PKR side, rules.md §11): only the PKR account at that bank
-    will do; none there is ``no_account``.
-    """
-    accounts = list(Account.objects.filter(owner=firm, kind=Account.Kind.PKR_BANK).order_by("pk"))
-    same = [a for a in accounts if a.bank_id == bank_id]
-    if same_bank and not same and accounts:
-        raise NoAccount(
-            f"{firm.name} has no PKR account at the bank of the ESFCA credited.", currency="PKR"
-        )
-    if not accounts:
-        raise NoAccount(f"{firm.name} has no PKR account.", currency="PKR")
-    return (same or accounts)[0]
+    """``FirmAccounts.pkr`` of one question."""
+    return FirmAccounts(firm).pkr(bank_id, same_bank=same_bank)
 
 
 def internal_account(firm: Firm, kind: str, currency: str, category: str = "") -> Account:

@@ -34,14 +34,7 @@ from .checks import (
     local_today,
 )
 from .days import line_of_fields, month_sums, receipt_days_add
-from .movements import (
-    FingerprintShape,
-    esfca_account,
-    internal_account,
-    movement_fields,
-    movement_record,
-    pkr_account,
-)
+from .movements import FingerprintShape, FirmAccounts, movement_fields, movement_record
 from .rules import (
     NO_RATES,
     RefRates,
@@ -164,15 +157,16 @@ class StoredLookups:
 
     def __init__(self, firm: Firm):
         self.firm = firm
+        self.accounts = FirmAccounts(firm)
 
     def esfca(self, currency: str, bank: str) -> Account:
-        return esfca_account(self.firm, currency, bank, named=True)
+        return self.accounts.esfca(currency, bank, named=True)
 
     def pkr(self, bank_id: int | None) -> Account:
-        return pkr_account(self.firm, bank_id, same_bank=True)
+        return self.accounts.pkr(bank_id, same_bank=True)
 
     def internal(self, kind: str, currency: str) -> Account:
-        return internal_account(self.firm, kind, currency)
+        return self.accounts.internal(kind, currency)
 
     def rule(self, on: date) -> RetentionRuleVersion:
         return retention_rule_on(self.firm, on)
@@ -202,13 +196,20 @@ def receipt_month(firm: Firm, on: date, *, replacing: Receipt | None = None) -> 
     receipts (§9: a reversed receipt and its reversal leave the month's P and already),
     without the one a correction is ``replacing``."""
     first, last = policy.month_bounds(on)
-    later = Receipt.objects.standing().filter(firm=firm, value_date__gt=on, value_date__lte=last)
-    earlier = month_sums(firm, [(first, on)])
+    sums = month_sums(firm, [(first, last)])
+    earlier = [day for day in sums if day[5] <= on]
+    # The days tell whether any standing receipt of the month is dated after ``on``: only
+    # then are the later receipts read (a receipt dated last of its month reads none).
+    later = Receipt.objects.none()
+    if len(earlier) < len(sums):
+        later = Receipt.objects.standing().filter(
+            firm=firm, value_date__gt=on, value_date__lte=last
+        )
     # A correction's original still standing is in the sums; the reversal takes it out.
     still_counted = (
         replacing is not None
-        and Receipt.objects.standing().filter(pk=replacing.pk).exists()
         and first <= replacing.value_date <= on
+        and Receipt.objects.standing().filter(pk=replacing.pk).exists()
     )
 
     def so_far() -> policy.MonthPosition:
