@@ -6,10 +6,14 @@ ledger's own single-commit posting in the same run (the floor under it).
 A receipt that reread its whole month cost more the fuller the month; the stored receipt
 days make it cost the same. Run through ``bench/receipts/run.sh`` (a throwaway cluster):
 
-    bench/receipts/run.sh [--existing 10000] [--receipts 300] [--reps 3]
+    bench/receipts/run.sh [--existing 10000] [--receipts 300] [--reps 3] [--json FILE]
+
+Beside django-hordak's single-commit transfers in the same run (its harness's cluster):
+``bench/receipts/vs_hordak.sh``.
 """
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -86,6 +90,7 @@ def main() -> None:
     parser.add_argument("--existing", type=int, default=10_000)
     parser.add_argument("--receipts", type=int, default=300)
     parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--json", help="also write the figures here (the hordak harness's keys)")
     args = parser.parse_args()
     FxRate.objects.bulk_create(
         FxRate(
@@ -118,6 +123,16 @@ def main() -> None:
           f"{median(empty) / median(floor):.2f} of the floor")  # fmt: skip
     print(f"receipt_record, {args.existing:,} in month: {runs(full)}, "
           f"{median(full) / median(empty):.2f} of the empty month's")  # fmt: skip
+    if args.json:
+        figures = {
+            "tool": "ours-receipt_record", "mode": "single", "workers": 1,
+            "transfers": args.receipts, "transfers_per_s": round(median(empty), 1),
+            "runs_empty_month": empty, "runs_full_month": full, "runs_ledger_floor": floor,
+            "existing_in_month": args.existing,
+            "full_month_per_s": round(median(full), 1),
+            "ledger_floor_per_s": round(median(floor), 1),
+        }  # fmt: skip
+        Path(args.json).write_text(json.dumps(figures, indent=2))
 
 
 if __name__ == "__main__":
