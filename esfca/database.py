@@ -35,11 +35,10 @@ RETRY_AFTER_SECONDS = 5
 def connection_lost(exc: BaseException) -> bool:
     """True when ``exc`` is the database connection lost or refused (not a refusal of the
     statement itself: a constraint, a deadlock, a bad value)."""
-    if isinstance(exc, InterfaceError):  # "connection already closed"
-        return True
-    if not isinstance(exc, OperationalError):
+    driver = exc.__cause__ if isinstance(exc, OperationalError | InterfaceError) else None
+    if not hasattr(driver, "sqlstate"):  # not psycopg's (SQLite's: a lock, a missing table)
         return False
-    state = getattr(exc.__cause__ or exc, "sqlstate", None)
+    state = driver.sqlstate
     return state is None or state.startswith("08") or state in _LOST_STATES
 
 

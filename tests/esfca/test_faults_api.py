@@ -10,20 +10,23 @@ reference, every receipt and allocation is recorded exactly once, and the books 
 import http.client
 import io
 import json
+import sqlite3
 import threading
 import time
 from collections import defaultdict
 from decimal import Decimal
 from urllib.parse import urlsplit
 
+import psycopg
 import pytest
 from django.conf import settings
 from django.core.management import call_command
+from django.db import IntegrityError, OperationalError
 from django.db.models import Sum
 from django.test import Client
 from rest_framework.authtoken.models import Token
 
-from esfca.database import UNAVAILABLE_MESSAGE
+from esfca.database import UNAVAILABLE_MESSAGE, connection_lost
 from esfca.models import Allocation, Receipt
 from ledger.models import Account
 from ledger.verify import ledger_verify
@@ -87,6 +90,33 @@ def allocation(world, key: str, n: int) -> dict:
 
 def esfca_usd(world) -> Account:
     return Account.objects.get(owner=world.firm, kind=Account.Kind.ESFCA, currency="USD")
+
+
+def raised(wrapper, driver: Exception) -> Exception:
+    """``driver`` raised as Django raises it: wrapped, the driver's error as its cause."""
+    try:
+        raise wrapper(*driver.args) from driver
+    except Exception as exc:
+        return exc
+
+
+def test_a_connection_lost_is_told_from_a_refused_statement():
+    lost = [
+        psycopg.OperationalError("server closed the connection unexpectedly"),
+        psycopg.errors.AdminShutdown("terminating connection due to administrator command"),
+        psycopg.errors.CannotConnectNow("the database system is starting up"),
+        psycopg.errors.ConnectionFailure("connection failure"),
+    ]
+    refused = [
+        psycopg.errors.DeadlockDetected("deadlock detected"),
+        psycopg.errors.QueryCanceled("canceling statement due to statement timeout"),
+        sqlite3.OperationalError("database is locked"),
+        sqlite3.OperationalError("no such table: esfca_receipt"),
+    ]
+    assert [connection_lost(raised(OperationalError, e)) for e in lost] == [True] * 4
+    assert [connection_lost(raised(OperationalError, e)) for e in refused] == [False] * 4
+    assert not connection_lost(raised(IntegrityError, psycopg.errors.UniqueViolation("dup")))
+    assert not connection_lost(ValueError("the connection is closed"))
 
 
 @pytest.mark.django_db(transaction=True)
