@@ -367,6 +367,11 @@ ESFCA_IMPORT_HEARTBEAT_SECONDS = float(os.environ.get("ESFCA_IMPORT_HEARTBEAT_SE
 ESFCA_IMPORT_STALE_SECONDS = int(os.environ.get("ESFCA_IMPORT_STALE_SECONDS", "120"))
 CELERY_BEAT_SCHEDULE["imports-sweep"] = {"task": "esfca.tasks.imports_sweep", "schedule": 60.0}
 
+# --- The database away (issue 15, "Resilience": esfca/database.py) -------------------------
+# A persistent connection is checked before a request reuses it: one broken by a database
+# restart is replaced, not failed on. A request that loses it midway answers 503.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
 # --- Audit log (tamper evidence) -----------------------------------------------------------
 # The HMAC key of the audit chains (esfca/audit.py). Set it in production, kept apart from
 # the database credentials and never changed while the log is kept; unset, a key derived

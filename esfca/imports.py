@@ -45,6 +45,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerUnreachable
 
+from .database import connection_lost, connection_reset, when_back
 from .errors import InvalidState, QueueUnavailable
 from .exports import CsvWriter, xlsx_append
 from .models import ImportChunk, ImportJob
@@ -669,7 +670,8 @@ class _Heartbeat:
     """Beats the job's ``heartbeat_at`` every ``ESFCA_IMPORT_HEARTBEAT_SECONDS`` from a
     thread of its own (its own connection), for as long as the work runs: a long dry run or
     a chunk waiting on the firm's lock is still alive; a worker killed stops beating. A
-    failed beat (the database away) is logged and tried again at the next."""
+    failed beat (the database away) is logged and tried again at the next, on a new
+    connection."""
 
     def __init__(self, job: ImportJob):
         self.job, self.stopped = job, threading.Event()
@@ -694,21 +696,43 @@ class _Heartbeat:
                     self.claimed.update(heartbeat_at=timezone.now())
                 except DatabaseError as exc:
                     logger.warning("Import job %s: heartbeat not written: %s", self.job.pk, exc)
+                    connection_reset()
         finally:
             connection.close()
 
 
-def _failed(job: ImportJob, message: str) -> None:
-    """An unexpected failure of the work: the job fails saying where, resumable. When the
-    database itself is away this write fails too; the sweeper fails the job later."""
-    try:
+def _reason(exc: Exception) -> str:
+    if not connection_lost(exc):
+        return str(exc)
+    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return (
+        f"the connection to the database was lost ({detail}); what was recorded before "
+        "stays. Resume to go on."
+    )
+
+
+def _failed(job: ImportJob, exc: Exception, dry_run: bool = False) -> None:
+    """An unexpected failure of the work: the job fails saying where and why, resumable.
+    When the database connection was lost, the failure is written once it is back (it
+    waits up to ``ESFCA_IMPORT_STALE_SECONDS``); if it stays away longer, the sweeper fails
+    the job instead."""
+
+    def write() -> None:
+        if dry_run:
+            where = "The dry run stopped"
+        else:
+            done = ImportJob.objects.filter(pk=job.pk).values_list("processed", flat=True).first()
+            where = f"The import stopped at row {(done or 0) + 2}"
         _finish(
             job,
             status=ImportJob.Status.FAILED,
-            message=message,
+            message=f"{where}: {_reason(exc)}",
             finished_at=timezone.now(),
             resumable=True,
         )
+
+    try:
+        when_back(write, seconds=settings.ESFCA_IMPORT_STALE_SECONDS)
     except (Superseded, DatabaseError):
         logger.exception("Import job %s: its failure could not be written.", job.pk)
 
@@ -726,7 +750,7 @@ def import_dry_run(*, job_id: int, attempt: int | None = None) -> ImportJob | No
         logger.info("Import job %s: attempt %s superseded.", job.pk, job.attempt)
         return None
     except Exception as exc:
-        _failed(job, f"The dry run stopped: {exc}")
+        _failed(job, exc, dry_run=True)
         raise
 
 
@@ -773,8 +797,7 @@ def import_run(*, job_id: int, attempt: int | None = None) -> ImportJob | None:
         logger.info("Import job %s: attempt %s superseded.", job.pk, job.attempt)
         return None
     except Exception as exc:  # an unexpected failure: what was committed stays, say so
-        done = ImportJob.objects.filter(pk=job.pk).values_list("processed", flat=True).first()
-        _failed(job, f"The import stopped at row {(done or 0) + 2}: {exc}")
+        _failed(job, exc)
         raise
 
 

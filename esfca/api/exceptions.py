@@ -5,22 +5,28 @@
 Domain refusals (``exporters.errors.DomainError``: ledger, ESFCA and onboarding) carry their own
 code and status; DRF's exceptions are mapped by class. Anything unexpected is logged and
 answered with a JSON 500 of the same shape (the API never leaks a traceback page), and the
-Django-level handlers below make a 404/400/500 under ``/api/`` JSON too.
+Django-level handlers below make a 404/400/500 under ``/api/`` JSON too. The database away
+(its connection lost or refused: ``esfca.database``) is no 500 but a 503
+``service_unavailable``, in JSON under ``/api/`` and as a page elsewhere.
 """
 
 import logging
+import sys
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.db import DataError
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
+from django.template import loader
 from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 from exporters.errors import DomainError
+
+from ..database import RETRY_AFTER_SECONDS, UNAVAILABLE_MESSAGE, connection_lost
 
 logger = logging.getLogger(__name__)
 
@@ -160,6 +166,14 @@ def api_exception_handler(exc, context):
             error_body("validation_error", "A value is out of range.", {}),
             status=status.HTTP_400_BAD_REQUEST,
         )
+    if connection_lost(exc):
+        logger.warning("API request %s while the database is away: %s", context, exc)
+        set_rollback()
+        return Response(
+            error_body("service_unavailable", UNAVAILABLE_MESSAGE),
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
     logger.exception("Unexpected error in the API", exc_info=exc)
     set_rollback()
     return Response(
@@ -203,7 +217,21 @@ def handler404(request, exception=None):
     return defaults.page_not_found(request, exception)
 
 
+def database_unavailable(request):
+    """503 while the database is away: JSON under ``/api/``, elsewhere a page rendered
+    without the request (its user and session live in the database)."""
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    if _is_api(request):
+        body = error_body("service_unavailable", UNAVAILABLE_MESSAGE)
+        return JsonResponse(body, status=503, headers=headers)
+    return HttpResponse(loader.render_to_string("503.html"), status=503, headers=headers)
+
+
 def handler500(request):
+    """Anything no view answered; the database away (raised by a middleware, a page, the
+    API outside its views) answers 503."""
+    if connection_lost(sys.exception()):
+        return database_unavailable(request)
     if _is_api(request):
         return JsonResponse(
             error_body("server_error", "The server could not process this request."), status=500

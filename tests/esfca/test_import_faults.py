@@ -3,11 +3,13 @@
 Before: after kill -9 of the worker at row 1,000 of 20,000, after Redis was stopped and
 after a PostgreSQL restart, jobs stayed "checking" or "importing" forever and nothing
 resumed. Now a job beats while it works; the sweeper fails one whose beat stopped, saying
-where; a stopped job resumes after its last committed chunk, posting nothing twice.
+where; a job whose database connection was cut fails saying so once the database is back;
+a stopped job resumes after its last committed chunk, posting nothing twice.
 
 The faults are real: a Celery worker process (prefork) killed with SIGKILL, a Redis server
-of the test's own stopped; then ``ledger_verify``, the receipts counted against the file,
-and the job's state (failed with the reason, resumable, then done)."""
+of the test's own stopped, the test command's PostgreSQL restarted (``tests/esfca/faults``);
+then ``ledger_verify``, the receipts counted against the file, and the job's state (failed
+with the reason, resumable, then done)."""
 
 import io
 import os
@@ -26,11 +28,14 @@ from django.core.management import call_command
 from django.db import connection
 from django.test import Client
 from django.utils import timezone
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
 
 from config.celery_app import app as celery_app
 from esfca import imports
 from esfca.models import ImportChunk, ImportJob, Receipt
 from ledger.verify import ledger_verify
+from tests.esfca.faults import Cluster
 from tests.esfca.second_factor import log_in
 from tests.esfca.views.world import make_world
 
@@ -124,10 +129,11 @@ def test_the_sweeper_fails_only_working_jobs_that_stopped_beating(settings):
 @pytest.mark.parametrize("beats", [True, False])
 def test_a_job_working_in_process_beats_and_is_never_swept(settings, beats):
     """The embedded default runs jobs in-process (no worker to die): the sweeper, run every
-    0.1 s with a 1 s limit, leaves a dry run of several seconds alone because it beats
-    every 0.2 s. Without the beat it would fail it (and the dry run's outcome is dropped)."""
+    0.1 s with a 2 s limit, leaves a dry run of several seconds alone because it beats
+    every 0.2 s (a limit of 1 s was missed on a machine loaded 5 times over its cores).
+    Without the beat it would fail it (and the dry run's outcome is dropped)."""
     world = make_world()
-    settings.ESFCA_IMPORT_STALE_SECONDS = 1
+    settings.ESFCA_IMPORT_STALE_SECONDS = 2
     settings.ESFCA_IMPORT_HEARTBEAT_SECONDS = 0.2 if beats else 600
     job = imports.import_job_create(
         firm=world.firm, actor=None, filename="long.csv", data=receipts_csv(world, ROWS)
@@ -150,7 +156,7 @@ def test_a_job_working_in_process_beats_and_is_never_swept(settings, beats):
         took = time.monotonic() - started
         stop.set()
         thread.join()
-    assert took > 2, f"the dry run took {took:.1f} s: too short to prove anything"
+    assert took > 3, f"the dry run took {took:.1f} s: too short to prove anything"
     job.refresh_from_db()
     if beats:
         assert (swept, job.status, job.accepted, outcome.status) == ([], "checked", ROWS, "checked")
@@ -484,3 +490,116 @@ def test_redis_stopped_never_leaves_a_job_stuck(redis, tmp_path, settings):
     assert Receipt.objects.filter(firm=world.firm, reference__startswith="FILE-").count() == ROWS
     assert Receipt.objects.filter(firm=world.firm, reference__startswith="QUEUED-").count() == 50
     assert ledger_verify().ok
+
+
+def esfca_verified() -> None:
+    out = io.StringIO()
+    call_command("esfca_verify", stdout=out)  # a CommandError names every problem
+    assert "consistent" in out.getvalue()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("require_postgresql")
+def test_postgresql_restarted_mid_import_fails_the_job_saying_so_and_it_resumes(redis, tmp_path):
+    """``pg_ctl restart -m fast`` of the test command's cluster while a real worker imports
+    20,000 rows: every connection is cut, the chunk being written rolls back. The job fails
+    at once (no sweep) saying why, written as soon as the database is back; it keeps its
+    committed chunks and resumes in the same worker process, on new connections, to exact
+    counts."""
+    cluster = Cluster()
+    world = make_world()
+    client = officer(world)
+    job = checked_job(world)
+    log = tmp_path / "worker.log"
+    with worker(redis, log):
+        assert client.post(job_url(world, job, "run/")).status_code == 302
+        wait_for(job, lambda j: j.processed >= 1000)
+        took = cluster.ctl("restart")
+        wait_for(job, lambda j: j.status != "importing", timeout=60)
+        job.refresh_from_db()
+        assert (job.status, job.resumable) == ("failed", True), (job.message, log.read_text())
+        stopped_at = job.processed
+        assert 1000 <= stopped_at < ROWS, took
+        assert job.message.startswith(
+            f"The import stopped at row {stopped_at + 2}: the connection to the database was lost ("
+        ), job.message
+        assert job.message.endswith("what was recorded before stays. Resume to go on.")
+        # What was committed is whole: the chunks' receipts, counts and report lines agree.
+        assert Receipt.objects.filter(reference__startswith="FILE-").count() == stopped_at
+        kept = ImportChunk.objects.filter(job=job).values_list("lines", flat=True)
+        assert sum(len(lines) for lines in kept) == stopped_at == job.accepted
+        assert ledger_verify().ok
+        esfca_verified()
+        page = client.get(job_url(world, job)).content.decode()
+        assert "rows recorded so far" in page
+        assert 'id="import-resume"' in page
+
+        assert client.post(job_url(world, job, "resume/")).status_code == 302  # same worker
+        wait_for(job, lambda j: j.status in ("done", "failed"))
+    (Path(os.environ.get("ESFCA_ARTIFACTS", tmp_path)) / "pg-restart-worker.log").write_text(
+        log.read_text()
+    )
+    assert "The database is away" in log.read_text()  # the failure waited for it
+    assert_imported_once(world, job, ROWS)
+    esfca_verified()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("require_postgresql")
+def test_redis_down_refuses_imports_with_a_503_and_no_job_while_recording_goes_on(redis, tmp_path):
+    """Redis stopped: uploading a file (the web form) answers 503 saying so and keeps no
+    job; Run on a checked job answers 503 and leaves it checked; a receipt is recorded
+    through the API all the same. Redis back: the same file imports, and the receipt
+    recorded meanwhile is still there, once."""
+    world = make_world()
+    client = officer(world)
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=world.officer).key}")
+    data = receipts_csv(world, 30)
+    checked = checked_job(world)
+    jobs = ImportJob.objects.count()
+    upload_url = f"/firms/{world.firm.pk}/imports/"
+
+    redis.stop()
+    started = time.monotonic()
+    response = client.post(upload_url, {"file": _named(data)})
+    assert time.monotonic() - started < 15
+    assert response.status_code == 503
+    assert "its task queue is not answering" in response.content.decode()
+    assert ImportJob.objects.count() == jobs  # no job row left behind
+    response = client.post(job_url(world, checked, "run/"))
+    assert response.status_code == 503
+    assert "its task queue is not answering" in response.content.decode()
+    checked.refresh_from_db()
+    assert (checked.status, checked.attempt) == ("checked", 1)
+    receipt = {
+        "reference": "DURING-OUTAGE", "value_date": world.today.isoformat(), "amount": "250.00",
+        "currency": "USD", "client_name": "Acme Inc.", "client_country": "US",
+        "purpose_code": "9184",
+    }  # fmt: skip
+    recorded = api.post(f"/api/v1/firms/{world.firm.pk}/receipts/", receipt, format="json")
+    assert recorded.status_code == 201, recorded.content
+
+    redis.start()
+    with worker(redis, tmp_path / "worker.log"):
+        response = client.post(upload_url, {"file": _named(data)})
+        assert response.status_code == 302, response.content.decode()
+        job = ImportJob.objects.exclude(pk=checked.pk).get(filename="small.csv")
+        wait_for(job, lambda j: j.status in ("checked", "failed"))
+        assert client.post(job_url(world, job, "run/")).status_code == 302
+        wait_for(job, lambda j: j.status in ("done", "failed"))
+    job.refresh_from_db()
+    assert (job.status, job.accepted, job.replayed) == ("done", 30, 0), job.message
+    assert Receipt.objects.filter(firm=world.firm, reference="DURING-OUTAGE").count() == 1
+    assert (
+        api.post(f"/api/v1/firms/{world.firm.pk}/receipts/", receipt, format="json").status_code
+        == 200
+    )  # a replay
+    assert ledger_verify().ok
+    esfca_verified()
+
+
+def _named(data: bytes, name: str = "small.csv"):
+    upload = io.BytesIO(data)
+    upload.name = name
+    return upload
