@@ -273,6 +273,7 @@ def main() -> None:
         assert figures == summary_compute(firm=firm, month=MONTH, stored=False)
     portfolio = bank_portfolio(bank=bank, month=MONTH)
     assert len(portfolio["firms"]) == args.firms
+    assert portfolio == bank_portfolio(bank=bank, month=MONTH, stored=False)
 
     if args.profile:
         firm = big[max(big)]
@@ -327,6 +328,9 @@ def main() -> None:
         }
     results["portfolio"] = timed(
         lambda: bank_portfolio(bank=bank, month=MONTH), max(3, args.reps // 2)
+    )
+    results["portfolio_plain_recompute"] = timed(
+        lambda: bank_portfolio(bank=bank, month=MONTH, stored=False), max(3, args.reps // 2)
     )
     results["load_after"] = os.getloadavg()[0]
     print(json.dumps(results, indent=2))

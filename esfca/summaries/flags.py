@@ -67,6 +67,10 @@ class Parameters:
             raise LookupError(f"Parameter {key} has no value in force on {on}.")
         return row.value
 
+    def values(self, key: str) -> list[str]:
+        """Every value the parameter ever had (all its versions)."""
+        return [row.value for row in self._rows.get(key, ())]
+
     def int_on(self, key: str, on: date) -> int:
         return int(self.value_on(key, on))
 

@@ -309,9 +309,14 @@ def firm_months(
         for row in _dated_rows(Receipt, RECEIPT_FIELDS, ids, first, last):
             months[row.firm_id].receipts.append(row)
 
+    currencies = {a.currency for a in accounts} | {
+        r.currency
+        for m in months.values()
+        for r in (m.receipts if m.tallies is None else m.tallies)
+    }
+    rules = _rules(first, last, currencies)
     window = max(
-        (int(p.value) for p in Parameter.objects.filter(key=Parameter.Key.ROUND_TRIP_DAYS)),
-        default=0,
+        (int(v) for v in rules.parameters.values(Parameter.Key.ROUND_TRIP_DAYS)), default=0
     )
     until = policy.day_after(last, window)
     for row in _dated_rows(Allocation, ALLOCATION_FIELDS, ids, first, until):
@@ -330,29 +335,16 @@ def firm_months(
     for row in transfers:
         months[row[0]].transfers.append(row)
 
-    currencies = {a.currency for a in accounts} | {
-        r.currency
-        for m in months.values()
-        for r in (m.receipts if m.tallies is None else m.tallies)
-    }
-    rules = _rules(first, last, currencies)
     if stored:
         _stored_receipts(months, rules)
     return months, rules
 
 
 def _stored_receipts(months: dict[int, FirmMonth], rules: Rules) -> None:
-    """For the firms whose month is all USD, the receipts a flag may name and flag 1's
-    findings, from the database (``retention.months_named``); every receipt of the
-    others' month (flag 1 judges them in Python)."""
-    usd = [d for d in months.values() if all(t.currency == policy.USD for t in d.tallies)]
+    """The receipts a flag may name and flag 1's findings, from the database, for a USD
+    month; every receipt of a month with other currencies (``retention.months_named``)."""
     row_type = _row_types.get("ReceiptRow") or _row_types.setdefault(
         "ReceiptRow", namedtuple("ReceiptRow", RECEIPT_FIELDS)
     )
-    for pk, named in months_named(usd, rules, RECEIPT_FIELDS, row_type).items():
+    for pk, named in months_named(list(months.values()), rules, RECEIPT_FIELDS, row_type).items():
         months[pk].receipts, months[pk].judged = named.receipts, named.judged
-    others = [pk for pk, d in months.items() if d.judged is None]
-    if others:
-        first, last = next(iter(months.values())).first, next(iter(months.values())).last
-        for row in _dated_rows(Receipt, RECEIPT_FIELDS, others, first, last):
-            months[row.firm_id].receipts.append(row)

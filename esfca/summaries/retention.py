@@ -14,9 +14,10 @@ leaves unchanged): the query keeps every receipt they could name and few others,
 (tests/esfca/summaries/test_stored.py, a property test among them) check that the summary
 is the same as from every receipt.
 
-It applies to firms whose month holds USD receipts only (the stored tallies say so): a
-receipt in another currency is judged in exact fractions of reference rates, which this
-path does not do; ``loading`` reads every receipt of such a firm's month instead.
+Flag 1 is judged so for firms whose month holds USD receipts only (the stored tallies say
+so): a receipt in another currency is judged in exact fractions of reference rates, which
+this path does not do; the same query returns every receipt of such a firm's month, and
+``flags.retention_flags`` judges them in Python.
 """
 
 from dataclasses import dataclass
@@ -36,7 +37,7 @@ Judged = tuple[bool, bool, int]
 _SQL = """
 WITH p (profile, day, has_rule, per_receipt, rn, rd, floor_c, tn, td, eff, ratio, floor_usd,
         basis, tax_now) AS (VALUES {days}),
-f (firm_id, profile, registered, expires) AS (VALUES {firms}),
+f (firm_id, profile, registered, expires, every) AS (VALUES {firms}),
 sbp (currency, day, buy) AS (VALUES {sbp}),
 rt (firm_id, currency, country, since, until, bound) AS (VALUES {trips}),
 r AS (
@@ -65,6 +66,7 @@ j AS (
            (r.converted > 0 AND (r.conversion_rate < sbp.buy OR r.converted_on > r.value_date))
            OR r.purpose_code = '' OR r.purpose_code <> ALL (%s)
            OR (p.tax_now IS NOT NULL AND r.tax_rate <> p.tax_now)
+           OR f.every
            OR EXISTS (SELECT 1 FROM rt WHERE rt.firm_id = r.firm_id
                       AND rt.currency = r.currency AND rt.country = r.client_country
                       AND r.value_date BETWEEN rt.since AND rt.until
@@ -85,10 +87,11 @@ ORDER BY firm_id, value_date, id
 @dataclass
 class Named:
     """One firm's month: the receipts a flag may name (in value date, id order), and flag
-    1's findings among them (``{receipt id: (changed, over, allowed_c)}``)."""
+    1's findings among them (``{receipt id: (changed, over, allowed_c)}``); for a month
+    with other currencies than USD, every receipt and None (flag 1 is judged in Python)."""
 
     receipts: list
-    judged: dict[int, Judged]
+    judged: dict[int, Judged] | None
 
 
 def _day_row(profile: int, day: date, rule, tax_rate) -> list:
@@ -107,7 +110,7 @@ _DAY_TYPES = (
     "int", "date", "boolean", "boolean", "numeric", "numeric", "numeric", "numeric", "numeric",
     "date", "numeric", "numeric", "text", "numeric",
 )  # fmt: skip
-_FIRM_TYPES = ("bigint", "int", "boolean", "date")
+_FIRM_TYPES = ("bigint", "int", "boolean", "date", "boolean")
 _SBP_TYPES = ("text", "date", "numeric")
 _TRIP_TYPES = ("bigint", "text", "text", "date", "date", "numeric")
 
@@ -159,21 +162,24 @@ def _trips(months: list, days: list[date], parameters) -> list[list]:
 
 def months_named(months: list, rules, fields: tuple[str, ...], row_type) -> dict[int, Named]:
     """The receipts a flag may name in these firms' month (each a ``loading.FirmMonth``
-    whose month holds USD receipts only), as ``row_type`` rows of ``fields``, and flag 1's
-    findings. ``rules`` is ``loading.Rules``. One query; PostgreSQL only."""
+    with its tallies), as ``row_type`` rows of ``fields``, and flag 1's findings; every
+    receipt of a month with another currency than USD. ``rules`` is ``loading.Rules``.
+    One query whatever the firms; PostgreSQL only."""
     if not months:
         return {}
     first, last = months[0].first, months[0].last
     days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
     profiles: dict[tuple, int] = {}
     firm_rows = []
+    every = set()
     for data in months:
         firm = data.firm
         key = (firm.kind, policy.tax_applies_to(firm.registration_body))
         profile = profiles.setdefault(key, len(profiles))
-        firm_rows.append(
-            [firm.pk, profile, bool(firm.registration_body), firm.registration_expires]
-        )
+        if any(t.currency != policy.USD for t in data.tallies):
+            every.add(firm.pk)
+        registered, expires = bool(firm.registration_body), firm.registration_expires
+        firm_rows.append([firm.pk, profile, registered, expires, firm.pk in every])
     day_rows = []
     for (kind, applies_to), profile in profiles.items():
         body = policy.PSEB if applies_to == policy.PSEB else ""
@@ -207,7 +213,7 @@ def months_named(months: list, rules, fields: tuple[str, ...], row_type) -> dict
     )  # fmt: skip
     params = [*(v for _, values in parts for v in values), *receipts_params]
     params.append(sorted(rules.export_codes))
-    found = {d.firm.pk: Named([], {}) for d in months}
+    found = {d.firm.pk: Named([], None if d.firm.pk in every else {}) for d in months}
     n = len(fields)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -216,6 +222,6 @@ def months_named(months: list, rules, fields: tuple[str, ...], row_type) -> dict
             changed, over, allowed_c = values[n:]
             named = found[row.firm_id]
             named.receipts.append(row)
-            if changed or over:
+            if (changed or over) and named.judged is not None:
                 named.judged[row.id] = (changed, over, int(allowed_c))
     return found
