@@ -1,8 +1,12 @@
 """Benchmark of the monthly summaries on PostgreSQL (not a test; figures go to
 docs/benchmarks.md).
 
-1. The summary of one firm with 10,000 receipts in the month (goal ≤ 150 ms).
-2. The portfolio of a bank with 1,000 firms, 10 receipts each (goal ≤ 2 s).
+1. The summary of one firm with 1,000, 10,000 and 50,000 receipts in the month (goal
+   ≤ 100 ms at any size, issue 15), beside two references measured in the same run: the
+   floor, a bare ``count``/``sum`` over the month's receipts in SQL (what any summary
+   that reads every receipt costs at least), and the plain recompute from every receipt
+   (``stored=False``, the summary before issue 15). Both ways must give the same summary.
+2. The portfolio of a bank with 1,000 firms, 10 receipts each (goal ≤ 1 s).
 
 The data are written in bulk straight into the tables (balanced ledger transactions,
 receipts that fit the rules, accounts' stored balances updated to the entries' sums), so
@@ -11,7 +15,12 @@ setting up takes seconds rather than the hours 10,000 calls of ``receipt_record`
 timed. Run it through ``bench/summaries/run.sh``, which starts a throwaway cluster, or
 with ``DATABASE_URL`` pointing at an empty PostgreSQL database:
 
-    .venv/bin/python bench/summaries/bench_summaries.py [--receipts 10000] [--firms 1000]
+    .venv/bin/python bench/summaries/bench_summaries.py [--receipts 1000,10000,50000]
+        [--firms 1000]
+
+The receipt tallies the summaries read (``ReceiptTally``) are rebuilt from the seeded
+receipts (``receipt_tallies_rebuild``) and checked (``receipt_tallies_verify``) before
+anything is timed.
 """
 
 import argparse
@@ -39,6 +48,10 @@ from django.db.models import F  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 from esfca.models import Receipt, RetentionRuleVersion  # noqa: E402
+from esfca.services.tallies import (  # noqa: E402
+    receipt_tallies_rebuild,
+    receipt_tallies_verify,
+)
 from esfca.summaries.figures import (  # noqa: E402
     currency_figures,
     month_flags,
@@ -172,19 +185,22 @@ def add_receipts(book: dict, count: int, rule: RetentionRuleVersion, tag: str) -
         Account.objects.filter(pk=acc.pk).update(balance=F("balance") + delta)
 
 
-def seed(receipts: int, firms: int) -> tuple[Firm, Bank]:
+def seed(sizes: list[int], firms: int) -> tuple[dict[int, Firm], Bank]:
     rule = RetentionRuleVersion.objects.get(
         firm_kind="it_company", effective_from=date(2023, 10, 23)
     )
-    big_bank = Bank.objects.create(code="BIGB", name="Bench bank (one big firm)")
-    portfolio_bank = Bank.objects.create(code="PORT", name="Bench bank (portfolio)")
     for i in range(31):
         day = MONTH + timedelta(days=i)
         if day.month == MONTH.month:
             FxRate.objects.create(currency="USD", date=day, source="SBP-WACR", buy=RATE, sell=RATE)
-    with transaction.atomic():
-        big = make_firm(big_bank, 0)
-        add_receipts(big, receipts, rule, "BIG")
+    big = {}
+    for n, size in enumerate(sizes):
+        bank = Bank.objects.create(code=f"BIG{n}", name=f"Bench bank (one firm of {size:,})")
+        with transaction.atomic():
+            book = make_firm(bank, 90_000 + n)
+            add_receipts(book, size, rule, f"BIG{n}")
+        big[size] = book["firm"]
+    portfolio_bank = Bank.objects.create(code="PORT", name="Bench bank (portfolio)")
     with transaction.atomic():
         for n in range(1, firms + 1):
             add_receipts(make_firm(portfolio_bank, n), 10, rule, f"P{n}")
@@ -192,7 +208,19 @@ def seed(receipts: int, firms: int) -> tuple[Firm, Bank]:
     Receipt.objects.update(
         created_at=datetime(2025, 10, 1, 6, tzinfo=UTC) + (F("value_date") - MONTH)
     )
-    return big["firm"], portfolio_bank
+    receipt_tallies_rebuild(Firm.objects.values_list("pk", flat=True), [MONTH])
+    return big, portfolio_bank
+
+
+def floor_scan(firm: Firm) -> None:
+    """The floor: the database counts and sums the month's receipts, nothing else."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*), sum(amount), sum(retained), sum(converted) FROM esfca_receipt"
+            " WHERE firm_id = %s AND value_date BETWEEN %s AND %s",
+            [firm.pk, MONTH, date(2025, 10, 31)],
+        )
+        cursor.fetchall()
 
 
 def timed(fn, reps: int) -> dict:
@@ -217,28 +245,38 @@ def timed(fn, reps: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--receipts", type=int, default=10_000)
+    parser.add_argument(
+        "--receipts", default="1000,10000,50000", help="month sizes, comma-separated"
+    )
     parser.add_argument("--firms", type=int, default=1_000)
     parser.add_argument("--reps", type=int, default=7)
-    parser.add_argument("--profile", action="store_true", help="cProfile one summary")
+    parser.add_argument("--profile", action="store_true", help="cProfile the largest summary")
     args = parser.parse_args()
     assert connection.vendor == "postgresql", "run on PostgreSQL (bench/summaries/run.sh)"
+    sizes = [int(n) for n in args.receipts.split(",")]
 
     start = time.perf_counter()
-    firm, bank = seed(args.receipts, args.firms)
+    big, bank = seed(sizes, args.firms)
     seeded = time.perf_counter() - start
     report = ledger_verify()
     assert report.ok, report.problems[:5]
+    assert receipt_tallies_verify() == []
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
 
-    figures = summary_compute(firm=firm, month=MONTH)
-    usd = figures["currencies"][0]
-    assert usd["receipts_count"] == args.receipts, usd
-    assert usd["closing"] == usd["ledger_closing"], usd
-    assert figures["flags"] == [], figures["flags"][:3]
+    for size, firm in big.items():
+        figures = summary_compute(firm=firm, month=MONTH)
+        usd = figures["currencies"][0]
+        assert usd["receipts_count"] == size, usd
+        assert usd["closing"] == usd["ledger_closing"], usd
+        assert figures["flags"] == [], figures["flags"][:3]
+        assert figures == summary_compute(firm=firm, month=MONTH, stored=False)
     portfolio = bank_portfolio(bank=bank, month=MONTH)
     assert len(portfolio["firms"]) == args.firms
+    assert portfolio == bank_portfolio(bank=bank, month=MONTH, stored=False)
 
     if args.profile:
+        firm = big[max(big)]
         months, rules = firm_months([firm], MONTH)
         data = months[firm.pk]
         phases = {
@@ -255,6 +293,9 @@ def main() -> None:
                 cursor.execute("EXPLAIN (ANALYZE, TIMING OFF, SUMMARY ON) " + q["sql"])
                 plan = [line for (line,) in cursor.fetchall()]
                 print(f"{plan[-1].strip():>32}  {q['sql'][:110]}", file=sys.stderr)
+                if float(plan[-1].split()[-2]) > 20:  # the costly ones in full
+                    cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + q["sql"])
+                    print("\n".join(line for (line,) in cursor.fetchall()), file=sys.stderr)
         import cProfile
         import pstats
 
@@ -264,15 +305,34 @@ def main() -> None:
 
     results = {
         "postgresql": connection.cursor().connection.info.server_version,
+        "load_before": os.getloadavg()[0],
         "seed_seconds": round(seeded, 1),
-        "summary_compute_10k": timed(lambda: summary_compute(firm=firm, month=MONTH), args.reps),
-        "summary_detail_10k": timed(lambda: summary_detail(firm=firm, month=MONTH), args.reps),
-        "portfolio_1000": timed(
-            lambda: bank_portfolio(bank=bank, month=MONTH), max(3, args.reps // 2)
-        ),
-        "receipts": args.receipts,
+        "receipts": sizes,
         "firms": args.firms,
     }
+    for size, firm in big.items():
+        floor = timed(lambda firm=firm: floor_scan(firm), args.reps)
+        summary = timed(lambda firm=firm: summary_compute(firm=firm, month=MONTH), args.reps)
+        detail = timed(lambda firm=firm: summary_detail(firm=firm, month=MONTH), args.reps)
+        plain = timed(
+            lambda firm=firm: summary_compute(firm=firm, month=MONTH, stored=False),
+            max(3, args.reps // 2),
+        )
+        results[f"month_{size}"] = {
+            "floor_sql_scan": floor,
+            "summary_compute": summary,
+            "summary_detail": detail,
+            "plain_recompute": plain,
+            "summary_over_floor": round(summary["median_ms"] / floor["median_ms"], 2),
+            "summary_over_plain": round(summary["median_ms"] / plain["median_ms"], 3),
+        }
+    results["portfolio"] = timed(
+        lambda: bank_portfolio(bank=bank, month=MONTH), max(3, args.reps // 2)
+    )
+    results["portfolio_plain_recompute"] = timed(
+        lambda: bank_portfolio(bank=bank, month=MONTH, stored=False), max(3, args.reps // 2)
+    )
+    results["load_after"] = os.getloadavg()[0]
     print(json.dumps(results, indent=2))
 
 

@@ -4,6 +4,7 @@ from .imports import ImportChunk, ImportJob
 from .movements import Allocation, Conversion, Receipt, Transfer
 from .rules import EquityCapVersion, Parameter, PurposeCode, RetentionRuleVersion, TaxRate
 from .summaries import MonthlySummary, SummaryEvent, SummaryReminder, SummaryReview
+from .tallies import ReceiptTally
 
 __all__ = [
     "PLATFORM_CHAIN",
@@ -19,6 +20,7 @@ __all__ = [
     "PurposeCode",
     "Receipt",
     "ReceiptDay",
+    "ReceiptTally",
     "RetentionRuleVersion",
     "SummaryEvent",
     "SummaryReminder",

@@ -16,12 +16,15 @@ from django.db.models import Count, Q, Sum
 from exporters.models import Firm
 
 from ..models import Receipt, ReceiptDay
+from .tallies import receipt_tallies_add
 
 ZERO = Decimal("0")
 NONE_RATE = Decimal("0")  # the key's stand-in for "no reference rate stored"
 FIGURES = ("amount", "retained", "converted", "pkr_credited", "tax_withheld")
 
-# One receipt's part: (value_date, esfca_id, currency, ref_buy, ref_buy_usd, *FIGURES).
+# One receipt's part: (value_date, esfca_id, currency, ref_buy, ref_buy_usd, *FIGURES,
+# client_country, purpose_code, allowed_retention); the last three are the tallies'
+# (``tallies.receipt_tallies_add``).
 Line = tuple
 
 
@@ -34,6 +37,9 @@ def line_of_fields(fields: Mapping) -> Line:
         fields["ref_buy"] if fields["ref_buy"] is not None else NONE_RATE,
         fields["ref_buy_usd"] if fields["ref_buy_usd"] is not None else NONE_RATE,
         *(fields[name] for name in FIGURES),
+        fields["client_country"],
+        fields["purpose_code"],
+        fields["allowed_retention"],
     )
 
 
@@ -47,14 +53,24 @@ def line_of(receipt: Receipt) -> Line:
         receipt.ref_buy_usd if receipt.ref_buy_usd is not None else NONE_RATE,
         receipt.amount.amount,
         *(getattr(receipt, name) for name in FIGURES[1:]),
+        receipt.client_country,
+        receipt.purpose_code,
+        receipt.allowed_retention,
     )
 
 
 def receipt_days_add(firm: Firm, lines: Iterable[Line], *, sign: int = 1) -> None:
-    """Add receipts' figures to their days (``sign=-1``: take them away, a reversal).
-    The caller holds the firm's lock."""
+    """Add receipts' figures to their days (``sign=-1``: take them away, a reversal), and
+    to their months' tallies. The caller holds the firm's lock."""
+    lines = list(lines)
+    receipt_tallies_add(
+        firm,
+        ((*line[:3], line[-3], line[-2], *line[5:-3], line[-1]) for line in lines),
+        sign=sign,
+    )
     totals: dict[tuple, list] = {}
     for value_date, esfca_id, currency, buy, buy_usd, *figures in lines:
+        figures = figures[: len(FIGURES)]
         key = (value_date, esfca_id, buy, buy_usd)
         total = totals.setdefault(key, [currency, 0, *(ZERO for _ in FIGURES)])
         total[1] += sign

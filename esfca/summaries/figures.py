@@ -2,9 +2,10 @@
 §6), and the summary as the API shows it: the filed revision's frozen figures, or the live
 ones while a draft, with the live flags.
 
-The figures are summed in Python from the rows ``loading.firm_months`` returns and the
-flags are the pure functions of ``flags.py``, so a summary costs the same dozen queries
-whatever the size of the month.
+The figures are summed in Python from the rows ``loading.firm_months`` returns (the stored
+receipt tallies, not every receipt) and the flags are the pure functions of ``flags.py``
+(flag 1 judged by the database: ``retention.py``), so a summary costs the same dozen
+queries whatever the size of the month.
 """
 
 import gc
@@ -48,14 +49,32 @@ class LiveFigures(dict):
     reversed_at: datetime | None = None
 
 
-def _receipt_sums(receipts: list) -> tuple[dict, dict, dict]:
-    """One pass over the receipts, per currency: count, gross, retained, converted, PKR,
-    tax, allowed; and count and amount by client country and by purpose code."""
+def _receipt_sums(data: FirmMonth) -> tuple[dict, dict, dict]:
+    """Per currency: count, gross, retained, converted, PKR, tax, allowed; and count and
+    amount by client country and by purpose code: from the stored tallies when loaded, else
+    in one pass over the receipts."""
     zero = Decimal(0)
     totals: dict[str, list] = defaultdict(lambda: [0, zero, zero, zero, zero, zero, zero])
     countries: dict[str, dict] = defaultdict(lambda: defaultdict(lambda: [0, zero]))
     purposes: dict[str, dict] = defaultdict(lambda: defaultdict(lambda: [0, zero]))
-    for r in receipts:
+    if data.tallies is not None:
+        for t in data.tallies:
+            total = totals[t.currency]
+            total[0] += t.receipts
+            total[1] += t.amount
+            total[2] += t.retained
+            total[3] += t.converted
+            total[4] += t.pkr_credited
+            total[5] += t.tax_withheld
+            total[6] += t.allowed_retention
+            c = countries[t.currency][t.client_country]
+            c[0] += t.receipts
+            c[1] += t.amount
+            p = purposes[t.currency][t.purpose_code or ""]
+            p[0] += t.receipts
+            p[1] += t.amount
+        return totals, countries, purposes
+    for r in data.receipts:
         t = totals[r.currency]
         t[0] += 1
         t[1] += r.amount
@@ -73,17 +92,22 @@ def _receipt_sums(receipts: list) -> tuple[dict, dict, dict]:
     return totals, countries, purposes
 
 
+def _month_receipts(data: FirmMonth) -> list:
+    """What sums the month's receipts: its tallies when loaded, else its receipts."""
+    return data.receipts if data.tallies is None else data.tallies
+
+
 def currency_figures(data: FirmMonth, rules: Rules) -> list[dict]:
     """The per-currency figures of rules.md §5, as the contract's strings."""
     currencies = sorted(
         {a.currency for a in data.accounts}
         | set(data.ledger)
-        | {r.currency for r in data.receipts}
+        | {r.currency for r in _month_receipts(data)}
         | {a.currency for a in data.allocations}
     )
     out = []
     rule = policy.rule_in_force(rules.retention, firm_kind=data.firm.kind, on=data.last)
-    totals, countries, purposes = _receipt_sums(data.receipts)
+    totals, countries, purposes = _receipt_sums(data)
     for currency in currencies:
         count, gross, retained, converted, pkr, tax, allowed = totals[currency]
         allocations = [a for a in data.allocations if a.currency == currency]
@@ -189,15 +213,20 @@ def month_flags(data: FirmMonth, rules: Rules, currencies: list[dict]) -> list[d
                     f"firm:{firm.pk}",
                 )
             )
-    out += F.retention_flags(
-        data.receipts,
-        rules=rules.retention,
-        firm_kind=firm.kind,
-        registration_body=firm.registration_body,
-        tax_rates=rules.tax_rates,
-        registered_on=registered_on,
-        ref_rates=ref_rates,
-    )
+    if data.judged is not None:  # found by the database (retention.months_judged)
+        out += F.retention_flags_judged(
+            data.receipts, data.judged, rules=rules.retention, firm_kind=firm.kind
+        )
+    else:
+        out += F.retention_flags(
+            data.receipts,
+            rules=rules.retention,
+            firm_kind=firm.kind,
+            registration_body=firm.registration_body,
+            tax_rates=rules.tax_rates,
+            registered_on=registered_on,
+            ref_rates=ref_rates,
+        )
     out += F.conversion_rate_flags(data.receipts, data.conversions, sbp_buy=sbp_buy)
     holding = cache(lambda d: params.int_on(Parameter.Key.HOLDING_PERIOD_WORKING_DAYS, d))
     out += F.holding_period_flags(data.receipts, holding_days=holding)
@@ -220,7 +249,7 @@ def month_flags(data: FirmMonth, rules: Rules, currencies: list[dict]) -> list[d
         registration_body=firm.registration_body,
         registration_expires=firm.registration_expires,
         month_end=data.last,
-        retained_total=sum((r.retained for r in data.receipts), Decimal(0)),
+        retained_total=sum((r.retained for r in _month_receipts(data)), Decimal(0)),
     )
     out += F.tax_flags(
         data.receipts, registration_body=firm.registration_body, tax_rates=rules.tax_rates
@@ -296,33 +325,38 @@ def _gc_paused():
             gc.enable()
 
 
-def summary_compute(*, firm: Firm, month: date, banks: BankSlice = WHOLE_FIRM) -> dict:
+def summary_compute(
+    *, firm: Firm, month: date, banks: BankSlice = WHOLE_FIRM, stored: bool = True
+) -> dict:
     """The live figures and flags (§6 items 1–7 and 9) of a firm's month (rules.md §5), of
     the slice ``banks`` only when given (rules.md §11).
 
     ``closing`` is built from the month's business records and checked against the
     ledger's ESFCA balance at month end (``ledger_closing``, from the entries); a
     difference is flagged ``ledger_mismatch``. Filing (§6.8) is judged by
-    ``summary_detail``, which knows the filed revisions.
+    ``summary_detail``, which knows the filed revisions. ``stored=False``: recomputed from
+    every receipt (``loading.firm_months``), the same figures and flags.
     """
     with _gc_paused():
-        months, rules = firm_months([firm], month)
+        months, rules = firm_months([firm], month, stored=stored)
         return _compute(months[firm.pk], rules, banks)
 
 
 def summary_compute_many(
-    *, firms: list[Firm], month: date, banks: BankSlice = WHOLE_FIRM
+    *, firms: list[Firm], month: date, banks: BankSlice = WHOLE_FIRM, stored: bool = True
 ) -> dict[int, dict]:
     with _gc_paused():
-        months, rules = firm_months(firms, month)
+        months, rules = firm_months(firms, month, stored=stored)
         return {pk: _compute(data, rules, banks) for pk, data in months.items()}
 
 
-def summary_compute_slices(*, firm: Firm, month: date, slices: dict) -> tuple[dict, dict]:
+def summary_compute_slices(
+    *, firm: Firm, month: date, slices: dict, stored: bool = True
+) -> tuple[dict, dict]:
     """The whole month's figures and those of each slice (``{key: BankSlice}``), from one
     load: what filing freezes (rules.md §5, §11)."""
     with _gc_paused():
-        months, rules = firm_months([firm], month)
+        months, rules = firm_months([firm], month, stored=stored)
         data = months[firm.pk]
         return _compute(data, rules), {k: _compute(data, rules, b) for k, b in slices.items()}
 

@@ -67,6 +67,10 @@ class Parameters:
             raise LookupError(f"Parameter {key} has no value in force on {on}.")
         return row.value
 
+    def values(self, key: str) -> list[str]:
+        """Every value the parameter ever had (all its versions)."""
+        return [row.value for row in self._rows.get(key, ())]
+
     def int_on(self, key: str, on: date) -> int:
         return int(self.value_on(key, on))
 
@@ -184,6 +188,30 @@ def retention_flags(
             found_flag = _retention_flag(row, rule, allowed_c, retained_c)
         if found_flag:
             flags.append(found_flag)
+    return flags
+
+
+def retention_flags_judged(
+    receipts: Sequence, judged: dict, *, rules: Sequence[policy.RetentionRule], firm_kind: str
+) -> list[dict]:
+    """§6.1 as ``retention_flags`` words it, for receipts the database already judged
+    (``retention.months_judged``: ``{id: (changed, over, allowed_c)}``); ``receipts``
+    holds at least those, in (value date, id) order."""
+    flags: list[dict] = []
+    rule_on: dict[date, policy.RetentionRule | None] = {}
+    for row in receipts:
+        found = judged.get(row.id)
+        if found is None:
+            continue
+        changed, over, allowed_c = found
+        day = row.value_date
+        if day not in rule_on:
+            rule_on[day] = policy.rule_in_force(rules, firm_kind=firm_kind, on=day)
+        rule = rule_on[day]
+        if changed:
+            flags.append(_rule_changed_flag(row, rule))
+        if over:
+            flags.append(_retention_flag(row, rule, allowed_c, policy.cents(row.retained)))
     return flags
 
 

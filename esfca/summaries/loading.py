@@ -1,10 +1,17 @@
 """Everything a summary month needs, loaded in a fixed number of queries for any number
-of firms (``firm_months``): the month's receipts, allocations, conversions and transfers
-as plain rows, the ESFCA ledger sums, and the rule data in force (rules.md §5).
+of firms (``firm_months``): the month's receipt tallies, allocations, conversions and
+transfers as plain rows, the receipts a flag may name, the ESFCA ledger sums, and the rule
+data in force (rules.md §5).
 
 The rows are named tuples rather than model instances, so a month of ten thousand
 receipts costs the same dozen queries as a month of ten, and a bank portfolio of a
 thousand firms the same dozen too.
+
+On PostgreSQL (``stored=True``, the default) the receipt figures are the stored tallies
+(``ReceiptTally``), and for a USD month the database judges flag 1 and returns only the
+receipts a flag may name (``retention.months_named``).
+``stored=False`` reads every receipt of the month and judges it in Python: the plain
+recompute the stored path is tested against (tests/esfca/summaries/test_stored.py).
 """
 
 from collections import defaultdict, namedtuple
@@ -22,6 +29,7 @@ from esfca.models import (
     Parameter,
     PurposeCode,
     Receipt,
+    ReceiptTally,
     RetentionRuleVersion,
     TaxRate,
     Transfer,
@@ -30,11 +38,13 @@ from exporters.models import Firm
 from exporters.selectors import BankSlice
 from ledger.models import Account, Entry, FxRate, Transaction
 
-from . import flags as F
+from . import flags as flags_
+from .retention import months_named
 
 # What every row of the month carries: whose, which, when, in what, how much.
 _RECORD_FIELDS = ("firm_id", "reference", "value_date", "currency", "amount")
 RECEIPT_FIELDS = (
+    "id",
     *_RECORD_FIELDS,
     "retained",
     "converted",
@@ -64,6 +74,20 @@ ALLOCATION_FIELDS = (
     "sbp_approval_reference",
     "esfca__bank",
 )
+TALLY_FIELDS = (
+    "firm_id",
+    "currency",
+    "client_country",
+    "purpose_code",
+    "receipts",
+    "amount",
+    "retained",
+    "converted",
+    "pkr_credited",
+    "tax_withheld",
+    "allowed_retention",
+    "esfca__bank",
+)
 CONVERSION_FIELDS = ("id", *_RECORD_FIELDS, "rate", "esfca__bank")
 TRANSFER_FIELDS = (
     "firm_id",
@@ -82,7 +106,7 @@ class Rules:
 
     retention: list
     tax_rates: list
-    parameters: F.Parameters
+    parameters: flags_.Parameters
     export_codes: frozenset
     rates: dict  # (currency, day) → list of (priority, source, buy), active only
 
@@ -93,7 +117,11 @@ class FirmMonth:
     first: date
     last: date
     accounts: list = field(default_factory=list)
+    # Every receipt of the month (``stored=False``, or a month flag 1 must judge in Python),
+    # or only those a flag may name (the figures then come from ``tallies``).
     receipts: list = field(default_factory=list)
+    tallies: list | None = None  # the month's ``ReceiptTally`` rows; None: sum ``receipts``
+    judged: dict | None = None  # flag 1 found by the database; None: judge ``receipts``
     allocations: list = field(default_factory=list)  # value date in the month
     allocations_after: list = field(default_factory=list)  # up to the round-trip window
     conversions: list = field(default_factory=list)
@@ -113,6 +141,8 @@ class FirmMonth:
         accounts = [a for a in self.accounts if banks.holds(a.bank_id)]
         part = FirmMonth(firm=self.firm, first=self.first, last=self.last, accounts=accounts)
         part.receipts = [r for r in self.receipts if banks.holds(r.esfca__bank)]
+        if self.tallies is not None:
+            part.tallies = [t for t in self.tallies if banks.holds(t.esfca__bank)]
         part.allocations = [a for a in self.allocations if banks.holds(a.esfca__bank)]
         part.allocations_after = [a for a in self.allocations_after if banks.holds(a.esfca__bank)]
         part.conversions = [c for c in self.conversions if banks.holds(c.esfca__bank)]
@@ -185,8 +215,8 @@ def _rules(first: date, last: date, currencies: set[str]) -> Rules:
     tax_rates = [
         policy.TaxRateRow(r.applies_to, r.effective_from, r.rate) for r in TaxRate.objects.all()
     ]
-    parameters = F.Parameters(
-        F.ParameterRow(key, since, value)
+    parameters = flags_.Parameters(
+        flags_.ParameterRow(key, since, value)
         for key, since, value in Parameter.objects.values_list("key", "effective_from", "value")
     )
     export_codes = frozenset(
@@ -248,8 +278,13 @@ def _dated_rows(model, fields: tuple[str, ...], ids: list[int], since: date, unt
     )
 
 
-def firm_months(firms: list[Firm], first: date) -> tuple[dict[int, FirmMonth], Rules]:
-    """Everything the month of these firms needs, in a fixed number of queries."""
+def firm_months(
+    firms: list[Firm], first: date, *, stored: bool = True
+) -> tuple[dict[int, FirmMonth], Rules]:
+    """Everything the month of these firms needs, in a fixed number of queries; with
+    ``stored`` (on PostgreSQL) the receipt figures from the stored tallies, flag 1 judged by
+    the database, and only the receipts a flag may name (see the module's text)."""
+    stored = stored and connection.vendor == "postgresql"
     _, last = policy.month_bounds(first)
     months = {f.pk: FirmMonth(firm=f, first=first, last=last) for f in firms}
     ids = list(months)
@@ -262,12 +297,26 @@ def firm_months(firms: list[Firm], first: date) -> tuple[dict[int, FirmMonth], R
         months[account.owner_id].accounts.append(account)
     _ledger_sums(months, accounts, first, last)
 
-    for row in _dated_rows(Receipt, RECEIPT_FIELDS, ids, first, last):
-        months[row.firm_id].receipts.append(row)
+    if stored:
+        for data in months.values():
+            data.tallies = []
+        tallies = ReceiptTally.objects.filter(firm_id__in=ids, month=first).order_by(
+            "firm_id", "currency", "client_country", "purpose_code", "esfca_id"
+        )
+        for row in fetch_rows(tallies, TALLY_FIELDS, "TallyRow"):
+            months[row.firm_id].tallies.append(row)
+    else:
+        for row in _dated_rows(Receipt, RECEIPT_FIELDS, ids, first, last):
+            months[row.firm_id].receipts.append(row)
 
+    currencies = {a.currency for a in accounts} | {
+        r.currency
+        for m in months.values()
+        for r in (m.receipts if m.tallies is None else m.tallies)
+    }
+    rules = _rules(first, last, currencies)
     window = max(
-        (int(p.value) for p in Parameter.objects.filter(key=Parameter.Key.ROUND_TRIP_DAYS)),
-        default=0,
+        (int(v) for v in rules.parameters.values(Parameter.Key.ROUND_TRIP_DAYS)), default=0
     )
     until = policy.day_after(last, window)
     for row in _dated_rows(Allocation, ALLOCATION_FIELDS, ids, first, until):
@@ -286,7 +335,16 @@ def firm_months(firms: list[Firm], first: date) -> tuple[dict[int, FirmMonth], R
     for row in transfers:
         months[row[0]].transfers.append(row)
 
-    currencies = {a.currency for a in accounts} | {
-        r.currency for m in months.values() for r in m.receipts
-    }
-    return months, _rules(first, last, currencies)
+    if stored:
+        _stored_receipts(months, rules)
+    return months, rules
+
+
+def _stored_receipts(months: dict[int, FirmMonth], rules: Rules) -> None:
+    """The receipts a flag may name and flag 1's findings, from the database, for a USD
+    month; every receipt of a month with other currencies (``retention.months_named``)."""
+    row_type = _row_types.get("ReceiptRow") or _row_types.setdefault(
+        "ReceiptRow", namedtuple("ReceiptRow", RECEIPT_FIELDS)
+    )
+    for pk, named in months_named(list(months.values()), rules, RECEIPT_FIELDS, row_type).items():
+        months[pk].receipts, months[pk].judged = named.receipts, named.judged

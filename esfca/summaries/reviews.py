@@ -150,16 +150,16 @@ def months_returned(firm: Firm) -> list[MonthlySummary]:
 # --- bank portfolio -------------------------------------------------------------------------
 
 
-def bank_portfolio(*, bank: Bank, month: date) -> dict:
+def bank_portfolio(*, bank: Bank, month: date, stored: bool = True) -> dict:
     """Every firm with an account at ``bank``: the month's totals per currency of its
     accounts at ``bank`` (its slice, rules.md §11), retention ratio, flag count, filing
-    status."""
+    status. ``stored=False``: recomputed from every receipt (the same)."""
     firms = list(
         Firm.objects.filter(pk__in=Account.objects.filter(bank=bank).values("owner_id")).order_by(
             "name", "pk"
         )
     )
-    computed = summary_compute_many(firms=firms, month=month, banks=bank_slice(bank))
+    computed = summary_compute_many(firms=firms, month=month, banks=bank_slice(bank), stored=stored)
     latest: dict[int, MonthlySummary] = {}
     for s in MonthlySummary.objects.filter(firm__in=firms, month=month).order_by("revision"):
         latest[s.firm_id] = s

@@ -1,0 +1,147 @@
+"""The stored receipt tallies (``ReceiptTally``): every receipt written adds its figures to
+its month's tally (ESFCA, client country, purpose code), every receipt reversed takes them
+away, in the same transaction and under the firm's lock, as ``receipt_days_add`` does for
+the receipt days (it calls ``receipt_tallies_add``). A monthly summary reads these few
+rows instead of every receipt of the month.
+
+Sums are added in Python with ``Decimal`` (SQLite's column arithmetic is binary floating
+point), at most three statements per call whatever the number of receipts.
+"""
+
+from collections.abc import Iterable
+from datetime import date
+from decimal import Decimal
+
+from django.db.models import Count, Sum
+from django.db.models.functions import TruncMonth
+
+from exporters.models import Firm
+
+from ..models import Receipt, ReceiptTally
+
+ZERO = Decimal("0")
+FIGURES = (
+    "amount",
+    "retained",
+    "converted",
+    "pkr_credited",
+    "tax_withheld",
+    "allowed_retention",
+)
+KEY = ("firm_id", "month", "esfca_id", "client_country", "purpose_code")
+
+# One receipt's part: (value_date, esfca_id, currency, client_country, purpose_code, *FIGURES).
+TallyLine = tuple
+
+
+def receipt_tallies_add(firm: Firm, lines: Iterable[TallyLine], *, sign: int = 1) -> None:
+    """Add receipts' figures to their months' tallies (``sign=-1``: take them away, a
+    reversal). The caller holds the firm's lock."""
+    totals: dict[tuple, list] = {}
+    for value_date, esfca_id, currency, country, code, *figures in lines:
+        key = (value_date.replace(day=1), esfca_id, country, code or "")
+        total = totals.setdefault(key, [currency, 0, *(ZERO for _ in FIGURES)])
+        total[1] += sign
+        for i, figure in enumerate(figures, start=2):
+            total[i] += sign * figure
+    if not totals:
+        return
+    stored = {
+        (row.month, row.esfca_id, row.client_country, row.purpose_code): row
+        for row in ReceiptTally.objects.filter(firm=firm, month__in={key[0] for key in totals})
+    }
+    changed, added, emptied = [], [], []
+    for key, (currency, count, *figures) in totals.items():
+        row = stored.get(key)
+        if row is None:
+            month, esfca_id, country, code = key
+            row = ReceiptTally(
+                firm=firm,
+                month=month,
+                esfca_id=esfca_id,
+                currency=currency,
+                client_country=country,
+                purpose_code=code,
+                receipts=0,
+                **dict.fromkeys(FIGURES, ZERO),
+            )
+            added.append(row)
+        else:
+            changed.append(row)
+        row.receipts += count
+        for name, figure in zip(FIGURES, figures, strict=True):
+            setattr(row, name, getattr(row, name) + figure)
+        if row.receipts == 0:
+            emptied.append(row)
+    if emptied:
+        ReceiptTally.objects.filter(pk__in=[row.pk for row in emptied if row.pk]).delete()
+    ReceiptTally.objects.bulk_create([row for row in added if row.receipts])
+    ReceiptTally.objects.bulk_update(
+        [row for row in changed if row.receipts], ["receipts", *FIGURES]
+    )
+
+
+def _recomputed(receipts) -> dict[tuple, tuple]:
+    """The tallies of ``receipts`` (a queryset), summed by the database."""
+    grouped = (
+        receipts.annotate(month=TruncMonth("value_date"))
+        .values(*KEY, "currency")
+        .annotate(n=Count("id"), **{f"{name}_sum": Sum(name) for name in FIGURES})
+        .order_by()
+    )
+    out = {}
+    for row in grouped:
+        month = row["month"]
+        month = month.date() if hasattr(month, "date") else month
+        key = (row["firm_id"], month, row["esfca_id"], row["client_country"], row["purpose_code"])
+        out[key] = (row["currency"], row["n"], *(_cents(row[f"{n}_sum"]) for n in FIGURES))
+    return out
+
+
+def receipt_tallies_verify() -> list[str]:
+    """Every firm's stored receipt tallies against a recompute from its standing receipts:
+    one line per difference (none when they agree)."""
+    recomputed = _recomputed(Receipt.objects.standing())
+    stored = {
+        tuple(getattr(row, k) for k in KEY): (
+            row.currency,
+            row.receipts,
+            *(_cents(getattr(row, name)) for name in FIGURES),
+        )
+        for row in ReceiptTally.objects.all()
+    }
+    problems = []
+    for key in sorted(recomputed.keys() | stored.keys(), key=str):
+        if recomputed.get(key) != stored.get(key):
+            firm, month, esfca, country, code = key
+            problems.append(
+                f"Receipt tally of firm {firm}, {month:%Y-%m}, ESFCA {esfca}, {country}, "
+                f"purpose {code!r}: stored {stored.get(key)}, the receipts give "
+                f"{recomputed.get(key)}."
+            )
+    return problems
+
+
+def receipt_tallies_rebuild(firm_ids: Iterable[int], months: Iterable[date]) -> None:
+    """Write the tallies of these firms' months afresh from their standing receipts (data
+    written in bulk outside the services: the benchmark's seed)."""
+    firm_ids, months = list(firm_ids), [m.replace(day=1) for m in months]
+    ReceiptTally.objects.filter(firm_id__in=firm_ids, month__in=months).delete()
+    receipts = Receipt.objects.standing().filter(firm_id__in=firm_ids)
+    rows = []
+    for key, (currency, count, *figures) in _recomputed(receipts).items():
+        if key[1] not in months:
+            continue
+        rows.append(
+            ReceiptTally(
+                **dict(zip(KEY, key, strict=True)),
+                currency=currency,
+                receipts=count,
+                **dict(zip(FIGURES, figures, strict=True)),
+            )
+        )
+    ReceiptTally.objects.bulk_create(rows, batch_size=5000)
+
+
+def _cents(value) -> Decimal:
+    return Decimal(value).quantize(Decimal("0.01"))
