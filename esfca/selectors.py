@@ -20,12 +20,15 @@ from exporters.errors import DomainError
 from exporters.models import Firm
 from exporters.selectors import WHOLE_FIRM, BankSlice
 from ledger.errors import FxRateMissing
+from ledger.fx.selectors import buying_rates_many
 from ledger.models import Account
 from ledger.revaluation import Revaluation, revaluation_for_firm
 
 from . import policy, services
 from .errors import EsfcaError
-from .models import Allocation, ImportJob, Parameter, Receipt
+from .models import Allocation, ClientMonth, ImportJob, Parameter, Receipt, ReceiptDay
+from .services import days as days_service
+from .services.days import NONE_RATE
 
 # --- regions ---------------------------------------------------------------------------------
 
@@ -157,15 +160,23 @@ def balances(firm: Firm, *, on: date, banks: BankSlice = WHOLE_FIRM) -> list[Bal
 
 
 def headroom(firm: Firm, *, on: date) -> Headroom:
-    """This month's retention headroom in USD equivalent (rules.md §2, calendar month)."""
+    """This month's retention headroom in USD equivalent (rules.md §2, calendar month),
+    from the month's stored receipt days."""
     first, last = policy.month_bounds(on)
+    days = list(
+        ReceiptDay.objects.filter(firm=firm, value_date__range=(first, last)).values_list(
+            "value_date", "currency", "ref_buy", "ref_buy_usd", "receipts", "amount", "retained"
+        )
+    )
+    refs = _refs((currency, buy, buy_usd, day) for day, currency, buy, buy_usd, *_ in days)
     month = policy.MonthPosition()
     unvalued = 0
-    for receipt in Receipt.objects.standing().filter(firm=firm, value_date__range=(first, last)):
-        try:
-            month.add_item(services.month_item(receipt))
-        except FxRateMissing:
-            unvalued += 1
+    for day, currency, buy, buy_usd, count, amount, retained in days:
+        ref = refs[(currency, buy, buy_usd, day)]
+        if ref is None:
+            unvalued += count
+        else:
+            month.add(amount, retained, buy=ref.buy, buy_usd=ref.buy_usd)
     proceeds, used = month.proceeds_usd, month.retained_usd
     try:
         rule = services.retention_rule_on(firm, on)
@@ -188,34 +199,105 @@ def headroom(firm: Firm, *, on: date) -> Headroom:
     )
 
 
+def _refs(keys) -> dict[tuple, "services.RefRates | None"]:
+    """The USD equivalent rates of stored sums keyed (currency, ref_buy, ref_buy_usd, day),
+    a rate of 0 standing for none stored: ``services.stored_ref``'s, the table's of the
+    day read for all of them in one query; None where the table has none (unvalued)."""
+    keys = set(keys)
+    wanted = {
+        (currency, day)
+        for currency, buy, buy_usd, day in keys
+        if currency != policy.USD and NONE_RATE in (buy, buy_usd)
+    }
+    table = (
+        buying_rates_many(
+            currencies={c for c, _ in wanted} | {policy.USD}, days={d for _, d in wanted}
+        )
+        if wanted
+        else {}
+    )
+    refs = {}
+    for key in keys:
+        currency, buy, buy_usd, day = key
+        if currency == policy.USD:
+            refs[key] = services.NO_RATES
+        elif NONE_RATE not in (buy, buy_usd):
+            refs[key] = services.RefRates(buy, buy_usd)
+        else:
+            buy, buy_usd = table.get((currency, day)), table.get((policy.USD, day))
+            ok = buy is not None and buy_usd is not None
+            refs[key] = services.RefRates(buy, buy_usd) if ok else None
+    return refs
+
+
 def dashboard(firm: Firm, *, today: date | None = None, banks: BankSlice = WHOLE_FIRM) -> Dashboard:
     """The firm's dashboard, of the slice ``banks`` only for a bank's reviewer (rules.md
     §11): its accounts there and the receipts and allocations on them; the firm-wide
-    retention headroom is left out of a slice."""
+    retention headroom is left out of a slice.
+
+    It reads stored sums, never the receipts one by one: the month flows from the receipt
+    days, the regions and clients from the client months (less any receipt of this month
+    dated after ``today``). A USD equivalent is linear in the amount, so each sum's
+    equivalent is exactly the sum of its receipts' (the same fractions, fewer of them)."""
     today = today or services.local_today()
     months = _months_back(today, 12)
     start = months[0]
+    in_slice = banks.accounts("esfca__bank_id")
+    days = list(
+        ReceiptDay.objects.filter(
+            in_slice, firm=firm, value_date__range=(start, today)
+        ).values_list(
+            "value_date", "currency", "ref_buy", "ref_buy_usd", "receipts", "amount", "retained"
+        )
+    )
+    clients = list(
+        ClientMonth.objects.filter(in_slice, firm=firm, month__range=(start, today)).values_list(
+            "client_name", "client_country", "currency", "ref_buy", "ref_buy_usd", "rate_day",
+            "amount",
+        )
+    )  # fmt: skip
+    # This month's client months hold its receipts dated after today too (a past ``today``).
+    _, month_end = policy.month_bounds(today)
+    for receipt in Receipt.objects.standing().filter(
+        in_slice, firm=firm, value_date__gt=today, value_date__lte=month_end
+    ):
+        line = days_service.line_of(receipt)
+        buy, buy_usd = line[3], line[4]
+        rate_day = days_service.rate_day_of(receipt.currency, buy, buy_usd, receipt.value_date)
+        clients.append(
+            (receipt.client_name, receipt.client_country, receipt.currency, buy, buy_usd,
+             rate_day, -receipt.amount.amount)
+        )  # fmt: skip
+    refs = _refs(
+        [(currency, buy, buy_usd, day) for day, currency, buy, buy_usd, *_ in days]
+        + [(currency, buy, buy_usd, day) for _, _, currency, buy, buy_usd, day, _ in clients]
+    )
+
     flows = {m: MonthFlow(m) for m in months}
+    unvalued = 0
+    for day, currency, buy, buy_usd, count, amount, retained in days:
+        ref = refs[(currency, buy, buy_usd, day)]
+        if ref is None:
+            unvalued += count
+            continue
+        flow = flows[day.replace(day=1)]
+        flow.receipts_usd += policy.usd_equivalent(amount, buy=ref.buy, buy_usd=ref.buy_usd)
+        flow.retained_usd += policy.usd_equivalent(retained, buy=ref.buy, buy_usd=ref.buy_usd)
+
+    # Amounts summed per client, region and rates first (Decimal), valued once each.
+    amounts: dict[tuple, Decimal] = defaultdict(Decimal)
+    for name, country, currency, buy, buy_usd, day, amount in clients:
+        ref = refs[(currency, buy, buy_usd, day)]
+        if ref is not None:
+            amounts[(name.strip(), region_of(country), ref)] += amount
     by_region: dict[str, Fraction] = defaultdict(Fraction)
     by_client: dict[str, Fraction] = defaultdict(Fraction)
-    unvalued = 0
-    receipts = Receipt.objects.standing().filter(
-        banks.accounts("esfca__bank_id"), firm=firm, value_date__gte=start, value_date__lte=today
-    ).only(
-        "value_date", "amount", "currency", "retained", "ref_buy", "ref_buy_usd",
-        "client_name", "client_country",
-    )  # fmt: skip
-    for receipt in receipts.iterator(chunk_size=2000):
-        try:
-            item = services.month_item(receipt)
-        except FxRateMissing:
-            unvalued += 1
+    for (name, region, ref), amount in amounts.items():
+        if not amount:
             continue
-        flow = flows[receipt.value_date.replace(day=1)]
-        flow.receipts_usd += item.usd_amount
-        flow.retained_usd += item.usd_retained
-        by_region[region_of(receipt.client_country)] += item.usd_amount
-        by_client[receipt.client_name.strip()] += item.usd_amount
+        value = policy.usd_equivalent(amount, buy=ref.buy, buy_usd=ref.buy_usd)
+        by_region[region] += value
+        by_client[name] += value
 
     total = sum(by_region.values(), Fraction(0))
 
@@ -223,7 +305,7 @@ def dashboard(firm: Firm, *, today: date | None = None, banks: BankSlice = WHOLE
         return round(value * 100 / total) if total else 0
 
     regions = [(r, _usd(by_region[r]), share(by_region[r])) for r in REGIONS if r in by_region]
-    top = sorted(by_client.items(), key=lambda kv: kv[1], reverse=True)[:5]
+    top = sorted(by_client.items(), key=lambda kv: (-kv[1], kv[0]))[:5]
     hhi = policy.herfindahl(by_client.values())
     try:
         warning = Parameter.decimal_on(Parameter.Key.CLIENT_CONCENTRATION_WARNING, today)
