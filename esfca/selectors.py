@@ -7,6 +7,7 @@ arithmetic is ``esfca.policy``'s and the lookups are the services' own
 restates a rule.
 """
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -273,40 +274,44 @@ def dashboard(firm: Firm, *, today: date | None = None, banks: BankSlice = WHOLE
         + [(currency, buy, buy_usd, day) for _, _, currency, buy, buy_usd, day, _ in clients]
     )
 
-    flows = {m: MonthFlow(m) for m in months}
+    usd = _UsdSums(refs)
+    flow_sums = {m: [0, 0] for m in months}
     unvalued = 0
     for day, currency, buy, buy_usd, count, amount, retained in days:
-        ref = refs[(currency, buy, buy_usd, day)]
-        if ref is None:
+        factor = usd.factor.get((currency, buy, buy_usd, day))
+        if factor is None:
             unvalued += count
             continue
-        flow = flows[day.replace(day=1)]
-        flow.receipts_usd += policy.usd_equivalent(amount, buy=ref.buy, buy_usd=ref.buy_usd)
-        flow.retained_usd += policy.usd_equivalent(retained, buy=ref.buy, buy_usd=ref.buy_usd)
+        sums = flow_sums[day.replace(day=1)]
+        sums[0] += int(amount * 100) * factor
+        sums[1] += int(retained * 100) * factor
+    flows = {m: MonthFlow(m, usd.value(a), usd.value(r)) for m, (a, r) in flow_sums.items()}
 
-    # Amounts summed per client, region and rates first (Decimal), valued once each.
+    # Amounts summed per client, country and rates first (Decimal), valued once each.
     amounts: dict[tuple, Decimal] = defaultdict(Decimal)
     for name, country, currency, buy, buy_usd, day, amount in clients:
-        ref = refs[(currency, buy, buy_usd, day)]
-        if ref is not None:
-            amounts[(name.strip(), region_of(country), ref)] += amount
-    by_region: dict[str, Fraction] = defaultdict(Fraction)
-    by_client: dict[str, Fraction] = defaultdict(Fraction)
-    for (name, region, ref), amount in amounts.items():
-        if not amount:
-            continue
-        value = policy.usd_equivalent(amount, buy=ref.buy, buy_usd=ref.buy_usd)
-        by_region[region] += value
-        by_client[name] += value
+        amounts[(name, country, currency, buy, buy_usd, day)] += amount
+    region_sums: dict[str, int] = defaultdict(int)
+    client_sums: dict[str, int] = defaultdict(int)
+    for (name, country, *rates), amount in amounts.items():
+        factor = usd.factor.get(tuple(rates))
+        if factor is not None:
+            term = int(amount * 100) * factor
+            region_sums[region_of(country)] += term
+            client_sums[name.strip()] += term
+    region_sums = {r: v for r, v in region_sums.items() if v}
+    client_sums = {c: v for c, v in client_sums.items() if v}
+    total = sum(region_sums.values())
 
-    total = sum(by_region.values(), Fraction(0))
+    def share(value: int) -> int:
+        return round(Fraction(value * 100, total)) if total else 0
 
-    def share(value: Fraction) -> int:
-        return round(value * 100 / total) if total else 0
-
-    regions = [(r, _usd(by_region[r]), share(by_region[r])) for r in REGIONS if r in by_region]
-    top = sorted(by_client.items(), key=lambda kv: (-kv[1], kv[0]))[:5]
-    hhi = policy.herfindahl(by_client.values())
+    by_region = {r: usd.value(v) for r, v in region_sums.items()}
+    top = sorted(client_sums.items(), key=lambda kv: (-kv[1], kv[0]))[:5]
+    # policy.herfindahl's exact figure, its shares over the common denominator
+    hhi = (
+        Fraction(sum(v * v for v in client_sums.values()), total * total) if total else Fraction(0)
+    )
     try:
         warning = Parameter.decimal_on(Parameter.Key.CLIENT_CONCENTRATION_WARNING, today)
     except LookupError:
@@ -322,13 +327,38 @@ def dashboard(firm: Firm, *, today: date | None = None, banks: BankSlice = WHOLE
         ),
         headroom=headroom(firm, on=today) if banks.whole else None,
         months=[flows[m] for m in months],
-        regions=regions,
-        clients=[(name, _usd(v), share(v)) for name, v in top],
+        regions=[(r, _usd(by_region[r]), share(region_sums[r])) for r in REGIONS if r in by_region],
+        clients=[(name, _usd(usd.value(v)), share(v)) for name, v in top],
         herfindahl=(Decimal(hhi.numerator) / Decimal(hhi.denominator)).quantize(Decimal("0.0001")),
         concentration_warning=warning,
         allocations=allocation_mix(firm, since=start, until=today, banks=banks),
         unvalued_receipts=unvalued,
     )
+
+
+class _UsdSums:
+    """Exact sums of USD equivalents (``policy.usd_equivalent``: amount × buy / buy_usd) as
+    integers over one common denominator, the least common multiple of every rate's: the
+    same rational numbers as adding ``Fraction``s one by one, without reducing a growing
+    fraction at every addition (thousands of client sums over hundreds of days' rates).
+
+    ``factor[key]`` (for each key of ``refs`` that has rates) times an amount in cents is
+    its USD equivalent as a numerator over ``100 × denominator``; ``value`` turns such a
+    numerator back into its ``Fraction``."""
+
+    def __init__(self, refs: dict):
+        ratios = {
+            key: Fraction(1) if ref.buy is None else Fraction(ref.buy) / Fraction(ref.buy_usd)
+            for key, ref in refs.items()
+            if ref is not None
+        }
+        self.denominator = math.lcm(*(r.denominator for r in ratios.values())) if ratios else 1
+        self.factor = {
+            key: r.numerator * (self.denominator // r.denominator) for key, r in ratios.items()
+        }
+
+    def value(self, numerator: int) -> Fraction:
+        return Fraction(numerator, 100 * self.denominator)
 
 
 def allocation_mix(
