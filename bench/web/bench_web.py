@@ -279,14 +279,19 @@ def locust_run(port: int, config: Path, seconds: int, out: Path) -> dict:
                 "requests": int(row["Request Count"]),
                 "failures": int(row["Failure Count"]),
                 "rps": round(float(row["Requests/s"]), 1),
-                "p50_ms": float(row["50%"]),
-                "p95_ms": float(row["95%"]),
-                "p99_ms": float(row["99%"]),
+                "p50_ms": _ms(row["50%"]),
+                "p95_ms": _ms(row["95%"]),
+                "p99_ms": _ms(row["99%"]),
             }
     login_p95 = stats.get("login", {}).get("p95_ms")  # none when no login page came back
     for page in stats.values():
-        page["p95_vs_login"] = round(page["p95_ms"] / login_p95, 1) if login_p95 else None
+        ok = login_p95 and page["p95_ms"] is not None
+        page["p95_vs_login"] = round(page["p95_ms"] / login_p95, 1) if ok else None
     return stats
+
+
+def _ms(value: str) -> float | None:
+    return None if value == "N/A" else float(value)  # N/A: no request came back
 
 
 def uptime() -> str:
