@@ -7,6 +7,7 @@ arithmetic is ``esfca.policy``'s and the lookups are the services' own
 restates a rule.
 """
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -20,12 +21,15 @@ from exporters.errors import DomainError
 from exporters.models import Firm
 from exporters.selectors import WHOLE_FIRM, BankSlice
 from ledger.errors import FxRateMissing
+from ledger.fx.selectors import buying_rates_many
 from ledger.models import Account
 from ledger.revaluation import Revaluation, revaluation_for_firm
 
 from . import policy, services
 from .errors import EsfcaError
-from .models import Allocation, ImportJob, Parameter, Receipt
+from .models import Allocation, ClientMonth, ImportJob, Parameter, Receipt, ReceiptDay
+from .services import days as days_service
+from .services.days import NONE_RATE
 
 # --- regions ---------------------------------------------------------------------------------
 
@@ -157,15 +161,23 @@ def balances(firm: Firm, *, on: date, banks: BankSlice = WHOLE_FIRM) -> list[Bal
 
 
 def headroom(firm: Firm, *, on: date) -> Headroom:
-    """This month's retention headroom in USD equivalent (rules.md §2, calendar month)."""
+    """This month's retention headroom in USD equivalent (rules.md §2, calendar month),
+    from the month's stored receipt days."""
     first, last = policy.month_bounds(on)
+    days = list(
+        ReceiptDay.objects.filter(firm=firm, value_date__range=(first, last)).values_list(
+            "value_date", "currency", "ref_buy", "ref_buy_usd", "receipts", "amount", "retained"
+        )
+    )
+    refs = _refs((currency, buy, buy_usd, day) for day, currency, buy, buy_usd, *_ in days)
     month = policy.MonthPosition()
     unvalued = 0
-    for receipt in Receipt.objects.standing().filter(firm=firm, value_date__range=(first, last)):
-        try:
-            month.add_item(services.month_item(receipt))
-        except FxRateMissing:
-            unvalued += 1
+    for day, currency, buy, buy_usd, count, amount, retained in days:
+        ref = refs[(currency, buy, buy_usd, day)]
+        if ref is None:
+            unvalued += count
+        else:
+            month.add(amount, retained, buy=ref.buy, buy_usd=ref.buy_usd)
     proceeds, used = month.proceeds_usd, month.retained_usd
     try:
         rule = services.retention_rule_on(firm, on)
@@ -188,43 +200,118 @@ def headroom(firm: Firm, *, on: date) -> Headroom:
     )
 
 
+def _refs(keys) -> dict[tuple, "services.RefRates | None"]:
+    """The USD equivalent rates of stored sums keyed (currency, ref_buy, ref_buy_usd, day),
+    a rate of 0 standing for none stored: ``services.stored_ref``'s, the table's of the
+    day read for all of them in one query; None where the table has none (unvalued)."""
+    keys = set(keys)
+    wanted = {
+        (currency, day)
+        for currency, buy, buy_usd, day in keys
+        if currency != policy.USD and NONE_RATE in (buy, buy_usd)
+    }
+    table = (
+        buying_rates_many(
+            currencies={c for c, _ in wanted} | {policy.USD}, days={d for _, d in wanted}
+        )
+        if wanted
+        else {}
+    )
+    refs = {}
+    for key in keys:
+        currency, buy, buy_usd, day = key
+        if currency == policy.USD:
+            refs[key] = services.NO_RATES
+        elif NONE_RATE not in (buy, buy_usd):
+            refs[key] = services.RefRates(buy, buy_usd)
+        else:
+            buy, buy_usd = table.get((currency, day)), table.get((policy.USD, day))
+            ok = buy is not None and buy_usd is not None
+            refs[key] = services.RefRates(buy, buy_usd) if ok else None
+    return refs
+
+
 def dashboard(firm: Firm, *, today: date | None = None, banks: BankSlice = WHOLE_FIRM) -> Dashboard:
     """The firm's dashboard, of the slice ``banks`` only for a bank's reviewer (rules.md
     §11): its accounts there and the receipts and allocations on them; the firm-wide
-    retention headroom is left out of a slice."""
+    retention headroom is left out of a slice.
+
+    It reads stored sums, never the receipts one by one: the month flows from the receipt
+    days, the regions and clients from the client months (less any receipt of this month
+    dated after ``today``). A USD equivalent is linear in the amount, so each sum's
+    equivalent is exactly the sum of its receipts' (the same fractions, fewer of them)."""
     today = today or services.local_today()
     months = _months_back(today, 12)
     start = months[0]
-    flows = {m: MonthFlow(m) for m in months}
-    by_region: dict[str, Fraction] = defaultdict(Fraction)
-    by_client: dict[str, Fraction] = defaultdict(Fraction)
-    unvalued = 0
-    receipts = Receipt.objects.standing().filter(
-        banks.accounts("esfca__bank_id"), firm=firm, value_date__gte=start, value_date__lte=today
-    ).only(
-        "value_date", "amount", "currency", "retained", "ref_buy", "ref_buy_usd",
-        "client_name", "client_country",
+    in_slice = banks.accounts("esfca__bank_id")
+    days = list(
+        ReceiptDay.objects.filter(
+            in_slice, firm=firm, value_date__range=(start, today)
+        ).values_list(
+            "value_date", "currency", "ref_buy", "ref_buy_usd", "receipts", "amount", "retained"
+        )
+    )
+    clients = list(
+        ClientMonth.objects.filter(in_slice, firm=firm, month__range=(start, today)).values_list(
+            "client_name", "client_country", "currency", "ref_buy", "ref_buy_usd", "rate_day",
+            "amount",
+        )
     )  # fmt: skip
-    for receipt in receipts.iterator(chunk_size=2000):
-        try:
-            item = services.month_item(receipt)
-        except FxRateMissing:
-            unvalued += 1
+    # This month's client months hold its receipts dated after today too (a past ``today``).
+    _, month_end = policy.month_bounds(today)
+    for receipt in Receipt.objects.standing().filter(
+        in_slice, firm=firm, value_date__gt=today, value_date__lte=month_end
+    ):
+        line = days_service.line_of(receipt)
+        buy, buy_usd = line[3], line[4]
+        rate_day = days_service.rate_day_of(receipt.currency, buy, buy_usd, receipt.value_date)
+        clients.append(
+            (receipt.client_name, receipt.client_country, receipt.currency, buy, buy_usd,
+             rate_day, -receipt.amount.amount)
+        )  # fmt: skip
+    refs = _refs(
+        [(currency, buy, buy_usd, day) for day, currency, buy, buy_usd, *_ in days]
+        + [(currency, buy, buy_usd, day) for _, _, currency, buy, buy_usd, day, _ in clients]
+    )
+
+    usd = _UsdSums(refs)
+    flow_sums = {m: [0, 0] for m in months}
+    unvalued = 0
+    for day, currency, buy, buy_usd, count, amount, retained in days:
+        factor = usd.factor.get((currency, buy, buy_usd, day))
+        if factor is None:
+            unvalued += count
             continue
-        flow = flows[receipt.value_date.replace(day=1)]
-        flow.receipts_usd += item.usd_amount
-        flow.retained_usd += item.usd_retained
-        by_region[region_of(receipt.client_country)] += item.usd_amount
-        by_client[receipt.client_name.strip()] += item.usd_amount
+        sums = flow_sums[day.replace(day=1)]
+        sums[0] += int(amount * 100) * factor
+        sums[1] += int(retained * 100) * factor
+    flows = {m: MonthFlow(m, usd.value(a), usd.value(r)) for m, (a, r) in flow_sums.items()}
 
-    total = sum(by_region.values(), Fraction(0))
+    # Amounts summed per client, country and rates first (Decimal), valued once each.
+    amounts: dict[tuple, Decimal] = defaultdict(Decimal)
+    for name, country, currency, buy, buy_usd, day, amount in clients:
+        amounts[(name, country, currency, buy, buy_usd, day)] += amount
+    region_sums: dict[str, int] = defaultdict(int)
+    client_sums: dict[str, int] = defaultdict(int)
+    for (name, country, *rates), amount in amounts.items():
+        factor = usd.factor.get(tuple(rates))
+        if factor is not None:
+            term = int(amount * 100) * factor
+            region_sums[region_of(country)] += term
+            client_sums[name.strip()] += term
+    region_sums = {r: v for r, v in region_sums.items() if v}
+    client_sums = {c: v for c, v in client_sums.items() if v}
+    total = sum(region_sums.values())
 
-    def share(value: Fraction) -> int:
-        return round(value * 100 / total) if total else 0
+    def share(value: int) -> int:
+        return round(Fraction(value * 100, total)) if total else 0
 
-    regions = [(r, _usd(by_region[r]), share(by_region[r])) for r in REGIONS if r in by_region]
-    top = sorted(by_client.items(), key=lambda kv: kv[1], reverse=True)[:5]
-    hhi = policy.herfindahl(by_client.values())
+    by_region = {r: usd.value(v) for r, v in region_sums.items()}
+    top = sorted(client_sums.items(), key=lambda kv: (-kv[1], kv[0]))[:5]
+    # policy.herfindahl's exact figure, its shares over the common denominator
+    hhi = (
+        Fraction(sum(v * v for v in client_sums.values()), total * total) if total else Fraction(0)
+    )
     try:
         warning = Parameter.decimal_on(Parameter.Key.CLIENT_CONCENTRATION_WARNING, today)
     except LookupError:
@@ -240,13 +327,38 @@ def dashboard(firm: Firm, *, today: date | None = None, banks: BankSlice = WHOLE
         ),
         headroom=headroom(firm, on=today) if banks.whole else None,
         months=[flows[m] for m in months],
-        regions=regions,
-        clients=[(name, _usd(v), share(v)) for name, v in top],
+        regions=[(r, _usd(by_region[r]), share(region_sums[r])) for r in REGIONS if r in by_region],
+        clients=[(name, _usd(usd.value(v)), share(v)) for name, v in top],
         herfindahl=(Decimal(hhi.numerator) / Decimal(hhi.denominator)).quantize(Decimal("0.0001")),
         concentration_warning=warning,
         allocations=allocation_mix(firm, since=start, until=today, banks=banks),
         unvalued_receipts=unvalued,
     )
+
+
+class _UsdSums:
+    """Exact sums of USD equivalents (``policy.usd_equivalent``: amount × buy / buy_usd) as
+    integers over one common denominator, the least common multiple of every rate's: the
+    same rational numbers as adding ``Fraction``s one by one, without reducing a growing
+    fraction at every addition (thousands of client sums over hundreds of days' rates).
+
+    ``factor[key]`` (for each key of ``refs`` that has rates) times an amount in cents is
+    its USD equivalent as a numerator over ``100 × denominator``; ``value`` turns such a
+    numerator back into its ``Fraction``."""
+
+    def __init__(self, refs: dict):
+        ratios = {
+            key: Fraction(1) if ref.buy is None else Fraction(ref.buy) / Fraction(ref.buy_usd)
+            for key, ref in refs.items()
+            if ref is not None
+        }
+        self.denominator = math.lcm(*(r.denominator for r in ratios.values())) if ratios else 1
+        self.factor = {
+            key: r.numerator * (self.denominator // r.denominator) for key, r in ratios.items()
+        }
+
+    def value(self, numerator: int) -> Fraction:
+        return Fraction(numerator, 100 * self.denominator)
 
 
 def allocation_mix(

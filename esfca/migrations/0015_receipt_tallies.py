@@ -38,7 +38,7 @@ def fill(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('esfca', '0013_import_resilience'),
+        ('esfca', '0014_client_months'),
         ('exporters', '0001_initial'),
         ('ledger', '0005_transaction_key_constraint_no_posted_at_index'),
     ]

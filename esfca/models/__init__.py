@@ -1,4 +1,5 @@
 from .audit import PLATFORM_CHAIN, AuditEvent, AuditHead
+from .client_months import ClientMonth
 from .days import ReceiptDay
 from .imports import ImportChunk, ImportJob
 from .movements import Allocation, Conversion, Receipt, Transfer
@@ -11,6 +12,7 @@ __all__ = [
     "Allocation",
     "AuditEvent",
     "AuditHead",
+    "ClientMonth",
     "Conversion",
     "EquityCapVersion",
     "ImportChunk",

@@ -3,40 +3,66 @@ day, every receipt reversed takes them away, in the same transaction and under t
 lock (every writer of receipts holds it). The month's §2 position reads these few rows
 instead of every receipt of the month.
 
+The stored client months (``ClientMonth``, the dashboard's regions and top clients) and the
+receipt tallies (``ReceiptTally``, the monthly summary's figures, ``tallies.py``) are kept
+in the same call, the same way.
+
 Sums are added in Python with ``Decimal`` (SQLite's column arithmetic is binary floating
-point), at most three statements per call whatever the number of receipts.
+point), at most three statements per table and call whatever the number of receipts.
 """
 
 from collections.abc import Iterable, Mapping
 from datetime import date
 from decimal import Decimal
+from typing import NamedTuple
 
 from django.db.models import Count, Q, Sum
 
 from exporters.models import Firm
 
-from ..models import Receipt, ReceiptDay
+from .. import policy
+from ..models import ClientMonth, Receipt, ReceiptDay
 from .tallies import receipt_tallies_add
 
 ZERO = Decimal("0")
 NONE_RATE = Decimal("0")  # the key's stand-in for "no reference rate stored"
 FIGURES = ("amount", "retained", "converted", "pkr_credited", "tax_withheld")
 
-# One receipt's part: (value_date, esfca_id, currency, ref_buy, ref_buy_usd, *FIGURES,
-# client_country, purpose_code, allowed_retention); the last three are the tallies'
-# (``tallies.receipt_tallies_add``).
-Line = tuple
+
+class Line(NamedTuple):
+    """One receipt's part in the stored sums (a reference rate of 0: none stored)."""
+
+    value_date: date
+    esfca_id: int
+    currency: str
+    ref_buy: Decimal
+    ref_buy_usd: Decimal
+    amount: Decimal
+    retained: Decimal
+    converted: Decimal
+    pkr_credited: Decimal
+    tax_withheld: Decimal
+    client_name: str
+    client_country: str
+    purpose_code: str
+    allowed_retention: Decimal
+
+    @property
+    def figures(self) -> tuple:
+        """The ``FIGURES``, in their order."""
+        return self[5:10]
 
 
 def line_of_fields(fields: Mapping) -> Line:
     """A judged receipt's part (``Judgement.fields``, an import's new receipt)."""
-    return (
+    return Line(
         fields["value_date"],
         fields["esfca"].pk,
         fields["currency"],
         fields["ref_buy"] if fields["ref_buy"] is not None else NONE_RATE,
         fields["ref_buy_usd"] if fields["ref_buy_usd"] is not None else NONE_RATE,
         *(fields[name] for name in FIGURES),
+        fields["client_name"],
         fields["client_country"],
         fields["purpose_code"],
         fields["allowed_retention"],
@@ -45,7 +71,7 @@ def line_of_fields(fields: Mapping) -> Line:
 
 def line_of(receipt: Receipt) -> Line:
     """A stored receipt's part."""
-    return (
+    return Line(
         receipt.value_date,
         receipt.esfca_id,
         receipt.currency,
@@ -53,6 +79,7 @@ def line_of(receipt: Receipt) -> Line:
         receipt.ref_buy_usd if receipt.ref_buy_usd is not None else NONE_RATE,
         receipt.amount.amount,
         *(getattr(receipt, name) for name in FIGURES[1:]),
+        receipt.client_name,
         receipt.client_country,
         receipt.purpose_code,
         receipt.allowed_retention,
@@ -60,17 +87,23 @@ def line_of(receipt: Receipt) -> Line:
 
 
 def receipt_days_add(firm: Firm, lines: Iterable[Line], *, sign: int = 1) -> None:
-    """Add receipts' figures to their days (``sign=-1``: take them away, a reversal), and
-    to their months' tallies. The caller holds the firm's lock."""
+    """Add receipts' figures to their days (``sign=-1``: take them away, a reversal), to
+    their client months and to their months' tallies. The caller holds the firm's lock."""
     lines = list(lines)
+    client_months_add(firm, lines, sign=sign)
     receipt_tallies_add(
         firm,
-        ((*line[:3], line[-3], line[-2], *line[5:-3], line[-1]) for line in lines),
+        (
+            (x.value_date, x.esfca_id, x.currency, x.client_country, x.purpose_code,
+             *x.figures, x.allowed_retention)
+            for x in lines
+        ),
         sign=sign,
-    )
+    )  # fmt: skip
     totals: dict[tuple, list] = {}
-    for value_date, esfca_id, currency, buy, buy_usd, *figures in lines:
-        figures = figures[: len(FIGURES)]
+    for line in lines:
+        value_date, esfca_id, currency, buy, buy_usd = line[:5]
+        figures = line.figures
         key = (value_date, esfca_id, buy, buy_usd)
         total = totals.setdefault(key, [currency, 0, *(ZERO for _ in FIGURES)])
         total[1] += sign
@@ -104,6 +137,63 @@ def receipt_days_add(firm: Firm, lines: Iterable[Line], *, sign: int = 1) -> Non
         ReceiptDay.objects.filter(pk__in=[row.pk for row in emptied if row.pk]).delete()
     ReceiptDay.objects.bulk_create([row for row in added if row.receipts])
     ReceiptDay.objects.bulk_update([row for row in changed if row.receipts], ["receipts", *FIGURES])
+
+
+def rate_day_of(currency: str, buy: Decimal, buy_usd: Decimal, value_date: date) -> date:
+    """The day whose rate table values a receipt in USD (``rules.stored_ref``): its value
+    date for a non-USD receipt without both reference rates stored; the first of its month
+    (any fixed day) for the others, whose rates do not depend on the day."""
+    if currency != policy.USD and NONE_RATE in (buy, buy_usd):
+        return value_date
+    return value_date.replace(day=1)
+
+
+def client_months_add(firm: Firm, lines: list[Line], *, sign: int = 1) -> None:
+    """Add receipts' amounts to their client months (``sign=-1``: take them away).
+    The caller holds the firm's lock."""
+    totals: dict[tuple, list] = {}
+    for line in lines:
+        value_date, esfca_id, currency, buy, buy_usd, amount = line[:6]
+        name, country = line.client_name, line.client_country
+        rate_day = rate_day_of(currency, buy, buy_usd, value_date)
+        key = (value_date.replace(day=1), esfca_id, name, country, buy, buy_usd, rate_day)
+        total = totals.setdefault(key, [currency, 0, ZERO])
+        total[1] += sign
+        total[2] += sign * amount
+    if not totals:
+        return
+    stored = {
+        (r.month, r.esfca_id, r.client_name, r.client_country, r.ref_buy, r.ref_buy_usd,
+         r.rate_day): r
+        for r in ClientMonth.objects.filter(
+            firm=firm,
+            month__in={key[0] for key in totals},
+            client_name__in={key[2] for key in totals},
+        )
+    }  # fmt: skip
+    changed, added, emptied = [], [], []
+    for key, (currency, count, amount) in totals.items():
+        row = stored.get(key)
+        if row is None:
+            month, esfca_id, name, country, buy, buy_usd, rate_day = key
+            row = ClientMonth(
+                firm=firm, month=month, esfca_id=esfca_id, client_name=name,
+                client_country=country, currency=currency, ref_buy=buy, ref_buy_usd=buy_usd,
+                rate_day=rate_day, receipts=0, amount=ZERO,
+            )  # fmt: skip
+            added.append(row)
+        else:
+            changed.append(row)
+        row.receipts += count
+        row.amount += amount
+        if row.receipts == 0:
+            emptied.append(row)
+    if emptied:
+        ClientMonth.objects.filter(pk__in=[row.pk for row in emptied if row.pk]).delete()
+    ClientMonth.objects.bulk_create([row for row in added if row.receipts])
+    ClientMonth.objects.bulk_update(
+        [row for row in changed if row.receipts], ["receipts", "amount"]
+    )
 
 
 # What a month's running sums read of its days, in order (``batch.MONTH_FIELDS``).
@@ -168,6 +258,44 @@ def receipt_days_verify() -> list[str]:
             problems.append(
                 f"Receipt day of firm {firm}, {value_date}, ESFCA {esfca}, rates {buy}/{buy_usd}: "
                 f"stored {stored.get(day)}, the receipts give {recomputed.get(day)}."
+            )
+    return problems
+
+
+def client_months_verify() -> list[str]:
+    """Every firm's stored client months against a recompute from its standing receipts:
+    one line per difference (none when they agree)."""
+    key = ("firm_id", "esfca_id", "client_name", "client_country", "currency")
+    recomputed: dict[tuple, list] = {}
+    rows = Receipt.objects.standing().values_list(
+        *key, "value_date", "ref_buy", "ref_buy_usd", "amount"
+    )
+    for firm, esfca, name, country, currency, value_date, buy, buy_usd, amount in rows.iterator(
+        chunk_size=5000
+    ):
+        buy = buy if buy is not None else NONE_RATE
+        buy_usd = buy_usd if buy_usd is not None else NONE_RATE
+        rate_day = rate_day_of(currency, buy, buy_usd, value_date)
+        month = value_date.replace(day=1)
+        total = recomputed.setdefault(
+            (firm, month, esfca, name, country, buy, buy_usd, rate_day), [0, ZERO]
+        )
+        total[0] += 1
+        total[1] += getattr(amount, "amount", amount)  # a Money, or its Decimal
+    recomputed = {k: (n, _cents(amount)) for k, (n, amount) in recomputed.items()}
+    stored = {
+        (r.firm_id, r.month, r.esfca_id, r.client_name, r.client_country, r.ref_buy,
+         r.ref_buy_usd, r.rate_day): (r.receipts, _cents(r.amount))
+        for r in ClientMonth.objects.all()
+    }  # fmt: skip
+    problems = []
+    for row in sorted(recomputed.keys() | stored.keys(), key=str):
+        if recomputed.get(row) != stored.get(row):
+            firm, month, esfca, name, country, buy, buy_usd, rate_day = row
+            problems.append(
+                f"Client month of firm {firm}, {month:%Y-%m}, ESFCA {esfca}, client {name!r} "
+                f"({country}), rates {buy}/{buy_usd} of {rate_day}: stored {stored.get(row)}, "
+                f"the receipts give {recomputed.get(row)}."
             )
     return problems
 

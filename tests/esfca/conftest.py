@@ -10,7 +10,7 @@ import pytest
 
 from esfca.models import AuditEvent, Receipt
 from esfca.services import firm_account_open
-from esfca.services.days import receipt_days_verify
+from esfca.services.days import client_months_verify, receipt_days_verify
 from esfca.services.tallies import receipt_tallies_verify
 from exporters.models import Firm
 from exporters.validators import iban_pk
@@ -107,6 +107,7 @@ def ledger_proves_itself(request):
     assert report.ok, report.problems
     assert receipt_days_verify() == []
     assert receipt_tallies_verify() == []
+    assert client_months_verify() == []
 
 
 @pytest.fixture
