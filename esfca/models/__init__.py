@@ -1,6 +1,6 @@
 from .audit import PLATFORM_CHAIN, AuditEvent, AuditHead
 from .days import ReceiptDay
-from .imports import ImportChunk, ImportJob
+from .imports import ImportChunk, ImportFilePiece, ImportJob
 from .movements import Allocation, Conversion, Receipt, Transfer
 from .rules import EquityCapVersion, Parameter, PurposeCode, RetentionRuleVersion, TaxRate
 from .summaries import MonthlySummary, SummaryEvent, SummaryReminder, SummaryReview
@@ -13,6 +13,7 @@ __all__ = [
     "Conversion",
     "EquityCapVersion",
     "ImportChunk",
+    "ImportFilePiece",
     "ImportJob",
     "MonthlySummary",
     "Parameter",
