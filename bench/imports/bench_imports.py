@@ -83,8 +83,14 @@ def per_row(firm: Firm, rows: list[dict]) -> int:
 
 
 def csv_file(rows: int, per_month: int, start: date, pad: int = 0) -> tuple[bytes, list[date]]:
-    """``pad``: characters added to each client's name (a file of a given size)."""
     out = io.StringIO()
+    days = csv_write(out, rows, per_month, start, pad)
+    return out.getvalue().encode(), days
+
+
+def csv_write(out, rows: int, per_month: int, start: date, pad: int = 0) -> list[date]:
+    """The bench's file written to ``out`` a line at a time; ``pad``: characters added to
+    each client's name (a file of a given size)."""
     out.write(",".join(imports.COLUMNS) + "\n")
     days = set()
     for i in range(rows):
@@ -97,7 +103,7 @@ def csv_file(rows: int, per_month: int, start: date, pad: int = 0) -> tuple[byte
             f"B-{i:07d},{day.isoformat()},{1000 + i % 500}.00,USD,,,Client {i % 37}{'x' * pad}"
             ",US,9184\n"
         )
-    return out.getvalue().encode(), sorted(days)
+    return sorted(days)
 
 
 def timed(label: str, fn):
@@ -138,8 +144,11 @@ def _child(fn, args, out) -> None:
 
 
 def in_child(fn, *args) -> dict:
-    """``fn(*args)`` in a forked child, as a prefork worker's child runs a task."""
+    """``fn(*args)`` in a forked child, as a prefork worker's child runs a task (forked
+    from this process as small as it gets: its pages count in the child's RSS)."""
     connections.close_all()
+    gc.collect()
+    ctypes.CDLL("libc.so.6").malloc_trim(0)
     mine, theirs = multiprocessing.Pipe()
     child = multiprocessing.get_context("fork").Process(target=_child, args=(fn, args, theirs))
     child.start()
@@ -208,31 +217,33 @@ def main() -> None:
             str(receipt.retained),
             str(receipt.pkr_credited),
         )
-    report, verify_s = timed("ledger_verify", ledger_verify)
-    assert report.ok, report.problems[:5]
-    audited, audit_s = timed("audit_verify", audit_verify)
-    assert audited.ok, audited.problems[:5]
     web = None
     if args.web_mb:
-        rows = args.rows * 2  # another firm's file, new rows, padded to the size asked
+        rows = settings.ESFCA_IMPORT_MAX_ROWS  # the most one file holds, to the size asked
         base = len(csv_file(1000, args.per_month, start)[0]) / 1000
         pad = max(0, int((args.web_mb * (1 << 20) / rows) - base))
         web_start_index = today.year * 12 + today.month - 1 - -(-rows // args.per_month)
         web_start = date(web_start_index // 12, web_start_index % 12 + 1, 1)
-        web_data, web_days = csv_file(rows, args.per_month, web_start, pad)
-        FxRate.objects.bulk_create(
-            FxRate(
-                currency="USD", date=d, source="SBP-WACR", buy=Decimal("280"), sell=Decimal("281")
+        with tempfile.NamedTemporaryFile("w+", suffix=".csv", encoding="utf-8") as file:
+            web_days = csv_write(file, rows, args.per_month, web_start, pad)
+            FxRate.objects.bulk_create(
+                FxRate(
+                    currency="USD",
+                    date=d,
+                    source="SBP-WACR",
+                    buy=Decimal("280"),
+                    sell=Decimal("281"),
+                )
+                for d in set(web_days) - set(days)
             )
-            for d in set(web_days) - set(days)
-        )
-        with tempfile.NamedTemporaryFile(suffix=".csv") as file:
-            file.write(web_data)
             file.flush()
-            size = len(web_data)
-            del web_data
+            size = os.path.getsize(file.name)
             web = in_child(web_dry_run, other.pk, file.name, size)
             web.update(mb=size / (1 << 20), rows=rows)
+    report, verify_s = timed("ledger_verify", ledger_verify)
+    assert report.ok, report.problems[:5]
+    audited, audit_s = timed("audit_verify", audit_verify)
+    assert audited.ok, audited.problems[:5]
     mine = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(f"rows={n} per_month={args.per_month} months={months} db={django.db.connection.vendor}")
