@@ -379,3 +379,10 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 AUDIT_KEY = os.environ.get("ESFCA_AUDIT_KEY", "")
 # Who did it, for writes made outside the services (signals: users, roles, firms, banks).
 MIDDLEWARE.append("esfca.security.AuditActorMiddleware")
+
+# --- Issue 15, imports in bounded memory ---
+# A worker child whose RSS is above this many KiB after a task is replaced by a fresh one
+# (Celery's worker_max_memory_per_child): an import's child peaks near 180 MB and keeps
+# some 150–165 MB after it (glibc and Python keep freed memory; malloc_trim gives back only
+# ~25 MB), a fresh child holds ~90 MB. docs/benchmarks.md, "Imports in bounded memory".
+CELERY_WORKER_MAX_MEMORY_PER_CHILD = int(os.environ.get("ESFCA_WORKER_MAX_MEMORY_KB", "150000"))

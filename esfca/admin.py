@@ -125,7 +125,7 @@ class AuditEventAdmin(ReadOnlyAdmin):
 class ImportJobAdmin(ReadOnlyAdmin):
     list_display = ["filename", "firm", "created_at", "status", "total", "accepted", "refused"]
     list_filter = ["status"]
-    exclude = ["rows", "report"]
+    exclude = ["report"]
 
 
 class SummaryEventInline(admin.TabularInline):

@@ -534,4 +534,4 @@ def firm_currencies(firm: Firm) -> list[str]:
 
 
 def import_jobs_of(firm: Firm) -> QuerySet[ImportJob]:
-    return ImportJob.objects.filter(firm=firm).defer("rows", "report")
+    return ImportJob.objects.filter(firm=firm).defer("report")

@@ -1,7 +1,7 @@
 from .audit import PLATFORM_CHAIN, AuditEvent, AuditHead
 from .client_months import ClientMonth
 from .days import ReceiptDay
-from .imports import ImportChunk, ImportJob
+from .imports import ImportChunk, ImportFilePiece, ImportJob
 from .movements import Allocation, Conversion, Receipt, Transfer
 from .rules import EquityCapVersion, Parameter, PurposeCode, RetentionRuleVersion, TaxRate
 from .summaries import MonthlySummary, SummaryEvent, SummaryReminder, SummaryReview
@@ -16,6 +16,7 @@ __all__ = [
     "Conversion",
     "EquityCapVersion",
     "ImportChunk",
+    "ImportFilePiece",
     "ImportJob",
     "MonthlySummary",
     "Parameter",

@@ -1,9 +1,11 @@
 """Progress of a receipts import (CSV/XLSX): the file, its rows, the dry-run report, the counts.
 
-The upload keeps the file as it came (``data``); the worker reads it into rows, kept as
-text exactly as read (never floats), and drops it. The services parse and judge the rows.
-The dry run and the import run in Celery tasks that update the counts as they go, so the
-page can poll a progress bar.
+The upload keeps the file as it came, in pieces of ``ImportFilePiece.SIZE`` bytes, until the
+import is done; the worker streams it (a piece at a time, from any machine that reaches the
+database) and reads its rows as text (never floats) a chunk at a time, in the dry run and
+again in the import: no job holds its rows. The services judge the rows. The dry run and
+the import run in Celery tasks that update the counts as they go, so the page can poll a
+progress bar.
 
 Each start (or resume) is a new ``attempt``; a task acts only for its own attempt of a job
 in a working state, so a task redelivered after its job was swept or started again does
@@ -35,10 +37,6 @@ class ImportJob(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     filename = models.CharField(max_length=200)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.UPLOADED)
-    data = models.BinaryField(
-        default=b"", editable=False, help_text="The file as uploaded, until the worker reads it"
-    )
-    rows = models.JSONField(default=list, help_text="Parsed rows, every value as text")
     report = models.JSONField(default=list, blank=True, help_text="Per row: status and why")
     total = models.PositiveIntegerField(default=0)
     processed = models.PositiveIntegerField(default=0)
@@ -94,3 +92,25 @@ class ImportChunk(models.Model):
 
     def __str__(self) -> str:
         return f"{self.job_id}: rows from {self.first_row}"
+
+
+class ImportFilePiece(models.Model):
+    """A piece of an import's file as uploaded: the file is its pieces in ``index`` order,
+    each ``SIZE`` bytes but the last. Kept in the database (PostgreSQL or SQLite alike) so
+    that a worker on any machine streams the file a piece at a time; deleted when the
+    import is done or the file refused."""
+
+    SIZE = 1 << 20
+
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="pieces")
+    index = models.PositiveIntegerField()
+    data = models.BinaryField()
+
+    class Meta:
+        ordering = ["job", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "index"], name="importfilepiece_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.job_id}: piece {self.index}"

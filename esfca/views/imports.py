@@ -29,7 +29,7 @@ def import_new(request, firm_id: int):
         upload = form.cleaned_data["file"]
         try:
             job = imports.import_job_create(
-                firm=firm, actor=request.user, filename=upload.name, data=upload.read()
+                firm=firm, actor=request.user, filename=upload.name, data=upload
             )
             imports.import_start(job=job, dry_run=True)
         except imports.ImportFileError as exc:
@@ -66,7 +66,7 @@ def import_template(request, firm_id: int, fmt: str):
 
 def _job(request, firm_id: int, job_id: int):
     firm = operated_firm(request, firm_id)
-    jobs = ImportJob.objects.filter(firm=firm).defer("data", "rows")
+    jobs = ImportJob.objects.filter(firm=firm).defer("report")
     imports.imports_sweep(jobs=jobs.filter(pk=job_id))  # a stopped worker shows, beat or not
     return firm, get_object_or_404(jobs, pk=job_id)
 
@@ -80,7 +80,7 @@ def import_detail(request, firm_id: int, job_id: int):
 
 def _detail(request, firm, job, status: int = 200):
     show = request.GET.get("show", "all")
-    lines = [r for r in job.report if show == "all" or r["status"] == show]
+    lines = imports.report_lines(job, show)  # a page read at a time
     page = Paginator(lines, REPORT_PAGE).get_page(request.GET.get("page"))
     return render(
         request,
