@@ -7,8 +7,7 @@ The stored client months (``ClientMonth``, the dashboard's regions and top clien
 receipt tallies (``ReceiptTally``, the monthly summary's figures, ``tallies.py``) are kept
 in the same call, the same way.
 
-Sums are added in Python with ``Decimal`` (SQLite's column arithmetic is binary floating
-point), at most three statements per table and call whatever the number of receipts.
+The sums are kept by ``sums.stored_sums_add``.
 """
 
 from collections.abc import Iterable, Mapping
@@ -22,6 +21,7 @@ from exporters.models import Firm
 
 from .. import policy
 from ..models import ClientMonth, Receipt, ReceiptDay
+from .sums import Totals, stored_sums_add
 from .tallies import receipt_tallies_add
 
 ZERO = Decimal("0")
@@ -100,43 +100,14 @@ def receipt_days_add(firm: Firm, lines: Iterable[Line], *, sign: int = 1) -> Non
         ),
         sign=sign,
     )  # fmt: skip
-    totals: dict[tuple, list] = {}
+    totals = Totals(FIGURES)
     for line in lines:
         value_date, esfca_id, currency, buy, buy_usd = line[:5]
-        figures = line.figures
-        key = (value_date, esfca_id, buy, buy_usd)
-        total = totals.setdefault(key, [currency, 0, *(ZERO for _ in FIGURES)])
-        total[1] += sign
-        for i, figure in enumerate(figures, start=2):
-            total[i] += sign * figure
-    if not totals:
-        return
-    stored = {
-        (row.value_date, row.esfca_id, row.ref_buy, row.ref_buy_usd): row
-        for row in ReceiptDay.objects.filter(firm=firm, value_date__in={key[0] for key in totals})
-    }
-    changed, added, emptied = [], [], []
-    for key, (currency, count, *figures) in totals.items():
-        row = stored.get(key)
-        if row is None:
-            value_date, esfca_id, buy, buy_usd = key
-            row = ReceiptDay(
-                firm=firm, value_date=value_date, esfca_id=esfca_id, currency=currency,
-                ref_buy=buy, ref_buy_usd=buy_usd, receipts=0,
-                **dict.fromkeys(FIGURES, ZERO),
-            )  # fmt: skip
-            added.append(row)
-        else:
-            changed.append(row)
-        row.receipts += count
-        for name, figure in zip(FIGURES, figures, strict=True):
-            setattr(row, name, getattr(row, name) + figure)
-        if row.receipts == 0:
-            emptied.append(row)
-    if emptied:
-        ReceiptDay.objects.filter(pk__in=[row.pk for row in emptied if row.pk]).delete()
-    ReceiptDay.objects.bulk_create([row for row in added if row.receipts])
-    ReceiptDay.objects.bulk_update([row for row in changed if row.receipts], ["receipts", *FIGURES])
+        totals.add((value_date, esfca_id, buy, buy_usd), {"currency": currency}, sign, line.figures)
+    stored_sums_add(
+        ReceiptDay, firm, totals, key=("value_date", "esfca_id", "ref_buy", "ref_buy_usd"),
+        value_date__in={key[0] for key in totals.by_key},
+    )  # fmt: skip
 
 
 def rate_day_of(currency: str, buy: Decimal, buy_usd: Decimal, value_date: date) -> date:
@@ -151,49 +122,20 @@ def rate_day_of(currency: str, buy: Decimal, buy_usd: Decimal, value_date: date)
 def client_months_add(firm: Firm, lines: list[Line], *, sign: int = 1) -> None:
     """Add receipts' amounts to their client months (``sign=-1``: take them away).
     The caller holds the firm's lock."""
-    totals: dict[tuple, list] = {}
+    totals = Totals(("amount",))
     for line in lines:
         value_date, esfca_id, currency, buy, buy_usd, amount = line[:6]
         name, country = line.client_name, line.client_country
         rate_day = rate_day_of(currency, buy, buy_usd, value_date)
         key = (value_date.replace(day=1), esfca_id, name, country, buy, buy_usd, rate_day)
-        total = totals.setdefault(key, [currency, 0, ZERO])
-        total[1] += sign
-        total[2] += sign * amount
-    if not totals:
-        return
-    stored = {
-        (r.month, r.esfca_id, r.client_name, r.client_country, r.ref_buy, r.ref_buy_usd,
-         r.rate_day): r
-        for r in ClientMonth.objects.filter(
-            firm=firm,
-            month__in={key[0] for key in totals},
-            client_name__in={key[2] for key in totals},
-        )
-    }  # fmt: skip
-    changed, added, emptied = [], [], []
-    for key, (currency, count, amount) in totals.items():
-        row = stored.get(key)
-        if row is None:
-            month, esfca_id, name, country, buy, buy_usd, rate_day = key
-            row = ClientMonth(
-                firm=firm, month=month, esfca_id=esfca_id, client_name=name,
-                client_country=country, currency=currency, ref_buy=buy, ref_buy_usd=buy_usd,
-                rate_day=rate_day, receipts=0, amount=ZERO,
-            )  # fmt: skip
-            added.append(row)
-        else:
-            changed.append(row)
-        row.receipts += count
-        row.amount += amount
-        if row.receipts == 0:
-            emptied.append(row)
-    if emptied:
-        ClientMonth.objects.filter(pk__in=[row.pk for row in emptied if row.pk]).delete()
-    ClientMonth.objects.bulk_create([row for row in added if row.receipts])
-    ClientMonth.objects.bulk_update(
-        [row for row in changed if row.receipts], ["receipts", "amount"]
-    )
+        totals.add(key, {"currency": currency}, sign, (amount,))
+    stored_sums_add(
+        ClientMonth, firm, totals,
+        key=("month", "esfca_id", "client_name", "client_country", "ref_buy", "ref_buy_usd",
+             "rate_day"),
+        month__in={key[0] for key in totals.by_key},
+        client_name__in={key[2] for key in totals.by_key},
+    )  # fmt: skip
 
 
 # What a month's running sums read of its days, in order (``batch.MONTH_FIELDS``).

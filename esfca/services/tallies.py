@@ -4,8 +4,7 @@ away, in the same transaction and under the firm's lock, as ``receipt_days_add``
 the receipt days (it calls ``receipt_tallies_add``). A monthly summary reads these few
 rows instead of every receipt of the month.
 
-Sums are added in Python with ``Decimal`` (SQLite's column arithmetic is binary floating
-point), at most three statements per call whatever the number of receipts.
+The sums are kept by ``sums.stored_sums_add``.
 """
 
 from collections.abc import Iterable
@@ -18,6 +17,7 @@ from django.db.models.functions import TruncMonth
 from exporters.models import Firm
 
 from ..models import Receipt, ReceiptTally
+from .sums import Totals, stored_sums_add
 
 ZERO = Decimal("0")
 FIGURES = (
@@ -37,48 +37,14 @@ TallyLine = tuple
 def receipt_tallies_add(firm: Firm, lines: Iterable[TallyLine], *, sign: int = 1) -> None:
     """Add receipts' figures to their months' tallies (``sign=-1``: take them away, a
     reversal). The caller holds the firm's lock."""
-    totals: dict[tuple, list] = {}
+    totals = Totals(FIGURES)
     for value_date, esfca_id, currency, country, code, *figures in lines:
         key = (value_date.replace(day=1), esfca_id, country, code or "")
-        total = totals.setdefault(key, [currency, 0, *(ZERO for _ in FIGURES)])
-        total[1] += sign
-        for i, figure in enumerate(figures, start=2):
-            total[i] += sign * figure
-    if not totals:
-        return
-    stored = {
-        (row.month, row.esfca_id, row.client_country, row.purpose_code): row
-        for row in ReceiptTally.objects.filter(firm=firm, month__in={key[0] for key in totals})
-    }
-    changed, added, emptied = [], [], []
-    for key, (currency, count, *figures) in totals.items():
-        row = stored.get(key)
-        if row is None:
-            month, esfca_id, country, code = key
-            row = ReceiptTally(
-                firm=firm,
-                month=month,
-                esfca_id=esfca_id,
-                currency=currency,
-                client_country=country,
-                purpose_code=code,
-                receipts=0,
-                **dict.fromkeys(FIGURES, ZERO),
-            )
-            added.append(row)
-        else:
-            changed.append(row)
-        row.receipts += count
-        for name, figure in zip(FIGURES, figures, strict=True):
-            setattr(row, name, getattr(row, name) + figure)
-        if row.receipts == 0:
-            emptied.append(row)
-    if emptied:
-        ReceiptTally.objects.filter(pk__in=[row.pk for row in emptied if row.pk]).delete()
-    ReceiptTally.objects.bulk_create([row for row in added if row.receipts])
-    ReceiptTally.objects.bulk_update(
-        [row for row in changed if row.receipts], ["receipts", *FIGURES]
-    )
+        totals.add(key, {"currency": currency}, sign, figures)
+    stored_sums_add(
+        ReceiptTally, firm, totals, key=("month", "esfca_id", "client_country", "purpose_code"),
+        month__in={key[0] for key in totals.by_key},
+    )  # fmt: skip
 
 
 def _recomputed(receipts) -> dict[tuple, tuple]:
