@@ -27,6 +27,7 @@ same ``(a, x)``, which the query adds as it walks the month's (at most 31) days.
 Figures are USD cents: integers while the receipts are in USD, exact fractions otherwise.
 """
 
+import functools
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable
 from datetime import date
@@ -78,6 +79,8 @@ class _Run:
         """``rd × min_j A(before + p_j) − C`` over the run, ``C`` counted from the day's
         start (the caller takes off what the month retained before the day)."""
         rn, rd, floor_c, p = self.rn, self.rd, self.floor_c, self.p
+        if rn * (before + p[0]) >= rd * floor_c:  # a full month: A(P) = ρP for them all
+            return rn * before + self.stack_value[0]
         n = len(p)
         if rn >= rd:  # ρ ≥ 1: A(P) = ρP throughout
             first = third = 0
@@ -142,8 +145,7 @@ class MonthDays:
         ):
             day.broken = True
             return
-        rn, rd = rule.ratio.as_integer_ratio()
-        key = (rn, rd, policy.cents(rule.monthly_floor_usd))
+        key = _run_key(rule.ratio, rule.monthly_floor_usd)
         run = day.runs.get(key)
         if run is None:
             run = day.runs[key] = _Run(*key)
@@ -185,6 +187,12 @@ class MonthDays:
         if best_rd == 1:
             return best
         return best // best_rd if not best % best_rd else Fraction(best, best_rd)
+
+
+@functools.lru_cache(maxsize=256)
+def _run_key(ratio: Decimal, floor_usd: Decimal) -> tuple[int, int, int]:
+    """A rule as integers (ρ = rn/rd, the floor in cents): few distinct, asked per receipt."""
+    return (*ratio.as_integer_ratio(), policy.cents(floor_usd))
 
 
 def _count(position: policy.MonthPosition, amount, retained) -> None:

@@ -392,7 +392,7 @@ def _later_limit(month: ReceiptMonth, request, lookups, *, so_far, amount, ref, 
         if not any(r.rule_basis == policy.Basis.CALENDAR_MONTH and r.retained for r in month.later):
             return None
         days = backdating.MonthDays.of(_later(month.later))
-    elif not days.limits(on):
+    elif ref is None and not days.limits(on):
         return None
     ref = ref or lookups.ref(request.currency, on)
     return backdating.backdated_limit(
