@@ -9,10 +9,11 @@ from django.db import connection, transaction
 
 from exporters.errors import DomainError
 from exporters.models import Firm
+from ledger.errors import FxRateMissing
 from ledger.fx.selectors import buying_rate, buying_rates_many
 from ledger.posting import Posting, PreparedPostings, postings_prepare, transactions_post_many
 
-from .. import policy
+from .. import backdating, policy
 from ..models import PurposeCode, Receipt, RetentionRuleVersion
 from .checks import local_today
 from .copy_rows import ReceiptsCopy, receipts_copy, receipts_copy_write, receipts_insert
@@ -164,12 +165,15 @@ MONTH_FIELDS = ("amount", "retained", "currency", "ref_buy", "ref_buy_usd", "val
 
 class RunningMonth:
     """One calendar month of the firm's receipts as its running USD sums (§2), kept
-    incrementally: the receipts added since the last ``so_far`` are valued when it is asked."""
+    incrementally: the receipts added since the last ``so_far`` are valued when it is asked.
+    A month that rows are dated back into also keeps its receipts by day (``days``), for the
+    §2 backdating check (``backdating.MonthDays``)."""
 
     def __init__(self):
         self.pending: list[tuple] = []  # MONTH_FIELDS of receipts (or of sums of them)
         self.position = policy.MonthPosition()
         self.latest: date | None = None
+        self.days: backdating.MonthDays | None = None
 
     def add(self, receipt: Receipt) -> None:
         self.add_fields(
@@ -182,9 +186,15 @@ class RunningMonth:
                 receipt.value_date,
             )
         )
+        self.days = None  # recorded by receipt_record: the days are read again if needed
 
     def add_new(self, fields: dict) -> None:
         self.add_fields(tuple(fields[name] for name in MONTH_FIELDS))
+        if self.days is not None:
+            try:
+                self.days.add(fields["value_date"], later_receipt(fields))
+            except FxRateMissing:  # valued when a row is dated before it, as receipt_record
+                self.days = None
 
     def add_fields(self, fields: tuple) -> None:
         self.pending.append(fields)
@@ -199,6 +209,56 @@ class RunningMonth:
             self.position.add(amount, retained, buy=ref.buy, buy_usd=ref.buy_usd)
         self.pending = []
         return self.position
+
+
+# What the §2 backdating check reads of a stored receipt.
+LATER_FIELDS = (
+    "value_date", "amount", "retained", "currency", "ref_buy", "ref_buy_usd", "tax_rate",
+    "rule_effective_from", "rule_ratio", "rule_monthly_floor_usd", "rule_basis",
+)  # fmt: skip
+
+
+def later_receipt(fields: dict) -> policy.LaterReceipt:
+    """A receipt's fields as the §2 backdating check reads them (``receipts._later``)."""
+    ref = stored_ref(
+        fields["currency"], fields["ref_buy"], fields["ref_buy_usd"], fields["value_date"]
+    )
+    rule = policy.RetentionRule(
+        firm_kind="",
+        effective_from=fields["rule_effective_from"],
+        ratio=fields["rule_ratio"],
+        monthly_floor_usd=fields["rule_monthly_floor_usd"],
+        basis=fields["rule_basis"],
+    )
+    return policy.LaterReceipt(
+        rule=rule,
+        amount=fields["amount"],
+        retained=fields["retained"],
+        tax_rate=fields["tax_rate"],
+        buy=ref.buy,
+        buy_usd=ref.buy_usd,
+    )
+
+
+def stored_days(firm: Firm, key: tuple[int, int]) -> backdating.MonthDays | None:
+    """The firm's standing receipts of a month by day, in the order ``receipt_month`` reads
+    them (value date, then id); None when one of them has no reference rates to be valued
+    with (its backdated rows then go through ``receipt_record``, which refuses them alike)."""
+    first, last = policy.month_bounds(date(*key, 1))
+    rows = (
+        Receipt.objects.standing()
+        .filter(firm=firm, value_date__range=(first, last))
+        .order_by("value_date", "pk")
+        .values_list(*LATER_FIELDS)
+    )
+    days = backdating.MonthDays()
+    try:
+        for row in rows:
+            fields = dict(zip(LATER_FIELDS, row, strict=True))
+            days.add(fields["value_date"], later_receipt(fields))
+    except FxRateMissing:
+        return None
+    return days
 
 
 def stored_receipts(firm: Firm, references: list[str]) -> list[Receipt]:
@@ -232,9 +292,29 @@ def stored_months(firm: Firm, keys: set[tuple[int, int]]) -> dict[tuple[int, int
     return months
 
 
+def backdated_months(requests: list[ReceiptRequest], months: dict) -> set[tuple[int, int]]:
+    """The months into which some row may be dated back: before a receipt of its month
+    already stored or in an earlier row (a refused row counts too: at worst a month's days
+    are read for nothing)."""
+    latest = {key: month.latest for key, month in months.items()}
+    keys = set()
+    for request in requests:
+        on = request.value_date
+        if not isinstance(on, date):
+            continue
+        key = month_key(on)
+        last = latest.get(key)
+        if last is not None and on < last:
+            keys.add(key)
+        elif last is None or on > last:
+            latest[key] = on
+    return keys
+
+
 class NeedsLock(Exception):
     """A row judged ahead of its chunk's lock needs the database under the lock (a receipt
-    dated before one already in its month, a reference reused with other content)."""
+    dated back into a month whose days this chunk could not read, a reference reused with
+    other content)."""
 
 
 @dataclass
@@ -278,7 +358,10 @@ class Batch:
         self.known.update((r.reference, r) for r in stored_receipts(firm, references))
         self.months: dict[tuple[int, int], RunningMonth] = carried.months
         keys = {month_key(r.value_date) for r in requests if isinstance(r.value_date, date)}
-        self.months.update(stored_months(firm, keys - set(self.months)))
+        fresh = stored_months(firm, keys - set(self.months))
+        self.months.update(fresh)
+        for key in backdated_months(requests, self.months) & set(fresh):
+            fresh[key].days = stored_days(firm, key)
         self.pending: list[tuple[NewReceipt, Posting]] = []
         self.prepared: PreparedPostings | None = None
         self.copied: ReceiptsCopy | None = None
@@ -320,16 +403,21 @@ class Batch:
             replay(Receipt, self.firm, request.reference, request.fingerprint)  # raises
         request.check(today=self.today, purpose_known=self.lookups.purpose_codes.__contains__)
         month = self.months[month_key(request.value_date)]
-        if month.latest is not None and month.latest > request.value_date:
-            if self.ahead:
-                raise NeedsLock
-            return self.backdated(request, month)  # §2 backdating: receipt_record's own rule
+        on = request.value_date
+        if month.latest is None or month.latest <= on:
+            receipt_month = ReceiptMonth(so_far=month.so_far)
+        elif month.days is not None:  # §2 backdating, from the month's days kept here
+            receipt_month = ReceiptMonth(so_far=lambda: month.days.through(on), days=month.days)
+        elif self.ahead:  # the month's days need the database: carried, or not valued
+            raise NeedsLock
+        else:
+            return self.backdated(request, month)  # receipt_record's own path
         judgement = receipt_judge(
             firm=self.firm,
             actor=self.actor,
             request=request,
             lookups=self.lookups,
-            month=ReceiptMonth(so_far=month.so_far),
+            month=receipt_month,
         )
         new = NewReceipt(judgement.fields)
         self.pending.append((new, judgement.posting))
@@ -338,6 +426,8 @@ class Batch:
         return RowOutcome(new, created=True)
 
     def backdated(self, request: ReceiptRequest, month: RunningMonth) -> RowOutcome:
+        """A row dated back into a month whose receipts could not all be valued (a receipt
+        without reference rates): ``receipt_record`` refuses or records it as for one."""
         self.flush()  # receipt_record reads the month from the database
         receipt, created = receipt_request_record(
             firm=self.firm, actor=self.actor, request=request, today=self.today
@@ -367,8 +457,9 @@ def receipts_record_many(*, firm: Firm, actor, rows: list[dict], today: date | N
     Each row is a dict of ``ReceiptRequest``'s fields (``receipt_record``'s keyword
     arguments). Returns one ``RowOutcome`` per row. A refused row leaves nothing behind
     and does not stop the others. A row dated before a receipt already in its month
-    (stored, or earlier in the rows) goes through ``receipt_record``'s own path, which owns
-    the §2 backdating rule.
+    (stored, or earlier in the rows) is judged by the same ``receipt_judge`` against the
+    month's receipts by day (``backdating.MonthDays``, read once per chunk and month, kept
+    as rows are added): the §2 backdating rule in O(days × log n) a row.
     """
     return requests_record(
         firm=firm, actor=actor, requests=receipt_requests(rows), today=today or local_today()

@@ -20,7 +20,7 @@ from ledger.models import Account
 from ledger.models import Transaction as LedgerTransaction
 from ledger.posting import Posting, credit, debit, transaction_post
 
-from .. import policy
+from .. import backdating, policy
 from ..errors import InvalidInput, RetentionLimitExceeded
 from ..models import PurposeCode, Receipt, RetentionRuleVersion
 from .checks import (
@@ -189,6 +189,7 @@ class ReceiptMonth:
 
     so_far: Callable[[], policy.MonthPosition]
     later: Sequence[Receipt] = ()
+    days: backdating.MonthDays | None = None  # instead of ``later``: the whole month (import)
 
 
 def receipt_month(firm: Firm, on: date, *, replacing: Receipt | None = None) -> ReceiptMonth:
@@ -332,7 +333,9 @@ class Limit:
 
 def _retention(firm, request, month: ReceiptMonth, lookups, *, rule, amount, retain, tax_rate, ref):
     """§2: the allowed retention and the figure retained; a retention above the limit, or
-    one that would push a later receipt of the month above its own, is refused."""
+    one that would push a later receipt of the month above its own, is refused. Before
+    later receipts, ``max`` and the allowed figure are the largest retention that keeps
+    them all within their limits."""
     calendar = rule.basis == policy.Basis.CALENDAR_MONTH
     so_far = month.so_far() if calendar else policy.MonthPosition()
     allowed = so_far.allowed(
@@ -341,57 +344,62 @@ def _retention(firm, request, month: ReceiptMonth, lookups, *, rule, amount, ret
         buy=ref.buy if ref else None, buy_usd=ref.buy_usd if ref else None,
     )  # fmt: skip
     retained = allowed if retain == "max" else retain
-    if retained <= allowed and any(
-        r.rule_basis == policy.Basis.CALENDAR_MONTH and r.retained for r in month.later
-    ):
-        _check_later_receipts(
-            month.later,
-            so_far=so_far if calendar else month.so_far(),
-            request=request,
-            amount=amount,
-            ref=ref or lookups.ref(request.currency, request.value_date),
-            retained=retained,
-            allowed=allowed,
-        )
     if retained > allowed:
         raise RetentionLimitExceeded(
             f"At most {allowed} {request.currency} of this receipt may be retained.",
             allowed_retention=str(allowed),
         )
-    return Limit(allowed, retained)
-
-
-def _later(receipts: Sequence[Receipt]) -> Iterator[policy.LaterReceipt]:
-    for receipt in receipts:
-        ref = receipt_ref(receipt)
-        yield policy.LaterReceipt(
-            rule=stored_rule(receipt),
-            amount=receipt.amount.amount,
-            retained=receipt.retained,
-            tax_rate=receipt.tax_rate,
-            buy=ref.buy,
-            buy_usd=ref.buy_usd,
-        )
-
-
-def _check_later_receipts(later, *, so_far, request, amount, ref, retained, allowed) -> None:
-    """§2 backdating: refuse a retention that would push a later receipt of the month
-    above its own limit, naming the largest retention that still fits."""
-
-    def fits(candidate: Decimal) -> bool:
-        return policy.later_receipts_fit(
-            so_far, _later(later), amount=amount, retained=candidate, buy=ref.buy,
-            buy_usd=ref.buy_usd,
-        )  # fmt: skip
-
-    if not fits(retained):
-        fitting = policy.largest_fitting(allowed, fits)
+    fitting = _later_limit(
+        month, request, lookups, so_far=so_far if calendar else None, amount=amount, ref=ref,
+        allowed=allowed,
+    )  # fmt: skip
+    if fitting is None:
+        return Limit(allowed, retained)
+    if retain == "max":
+        return Limit(fitting, fitting)
+    if retained > fitting:
         raise RetentionLimitExceeded(
             f"Retaining {retained} {request.currency} on {request.value_date} would push "
             f"later receipts of the month above their limits; at most {fitting} "
             f"{request.currency} fits.",
             allowed_retention=str(fitting),
         )
+    return Limit(fitting, retained)
+
+
+def _later(receipts: Sequence[Receipt]) -> Iterator[tuple[date, policy.LaterReceipt]]:
+    for receipt in receipts:
+        ref = receipt_ref(receipt)
+        yield (
+            receipt.value_date,
+            policy.LaterReceipt(
+                rule=stored_rule(receipt),
+                amount=receipt.amount.amount,
+                retained=receipt.retained,
+                tax_rate=receipt.tax_rate,
+                buy=ref.buy,
+                buy_usd=ref.buy_usd,
+            ),
+        )
+
+
+def _later_limit(month: ReceiptMonth, request, lookups, *, so_far, amount, ref, allowed):
+    """§2 backdating: the largest retention (≤ ``allowed``) that keeps every later receipt
+    of the month within its own limit, or None when no later receipt limits this one
+    (``backdating``: the month's days as an import keeps them, or built from ``later``)."""
+    on = request.value_date
+    days = month.days
+    if days is None:
+        if not any(r.rule_basis == policy.Basis.CALENDAR_MONTH and r.retained for r in month.later):
+            return None
+        days = backdating.MonthDays.of(_later(month.later))
+    elif ref is None and not days.limits(on):
+        return None
+    ref = ref or lookups.ref(request.currency, on)
+    return backdating.backdated_limit(
+        days, on, so_far or month.so_far(), amount=amount, allowed=allowed, buy=ref.buy,
+        buy_usd=ref.buy_usd,
+    )  # fmt: skip
 
 
 def purpose_code_known(code: str) -> bool:

@@ -264,10 +264,17 @@ def test_backdated_receipt_that_would_push_a_later_one_over_is_refused():
     record(firm, reference="late", value_date=date(2025, 11, 20), amount=D("4000.00"))
     before = snapshot()
     with pytest.raises(errors.RetentionLimitExceeded) as refused:
-        record(firm, reference="early", value_date=date(2025, 11, 5), amount=D("4000.00"))
+        record(
+            firm,
+            reference="early",
+            value_date=date(2025, 11, 5),
+            amount=D("4000.00"),
+            retain=D("1010.01"),
+        )
     # With the early one in the month the later receipt's limit becomes 5,000 - early's
     # retention; 3,990 retained later leaves 1,010.00 for the early one.
     assert refused.value.details["allowed_retention"] == "1010.00"
+    assert "at most 1010.00 USD fits" in refused.value.message
     assert snapshot() == before
     fitting, _ = record(
         firm,
@@ -276,7 +283,32 @@ def test_backdated_receipt_that_would_push_a_later_one_over_is_refused():
         amount=D("4000.00"),
         retain=D("1010.00"),
     )
-    assert fitting.retained == D("1010.00")
+    assert (fitting.retained, fitting.allowed_retention) == (D("1010.00"), D("1010.00"))
+
+
+def test_a_backdated_max_retains_the_largest_figure_that_fits():
+    # rules.md §2: for a backdated receipt ``max`` is the largest retention that keeps
+    # every later receipt fitting; it is retained, not refused.
+    firm = open_firm()
+    late, _ = record(firm, reference="late", value_date=date(2025, 11, 20), amount=D("4000.00"))
+    early, created = record(
+        firm, reference="early", value_date=date(2025, 11, 5), amount=D("4000.00")
+    )
+    assert created and (early.retained, early.allowed_retention) == (D("1010.00"), D("1010.00"))
+    assert early.converted == D("2990.00")
+    late.refresh_from_db()
+    assert late.retained == D("3990.00")  # untouched, and still within its limit
+    # A second one earlier still: the later receipts leave nothing more to retain.
+    earliest, _ = record(
+        firm, reference="earliest", value_date=date(2025, 11, 1), amount=D("1000.00")
+    )
+    assert earliest.retained == D("0.00")
+    with pytest.raises(errors.RetentionLimitExceeded) as refused:
+        record(
+            firm, reference="ask", value_date=date(2025, 11, 2), amount=D("100.00"),
+            retain=D("0.01"),
+        )  # fmt: skip
+    assert refused.value.details["allowed_retention"] == "0.00"
 
 
 def test_backdated_receipt_that_fits_is_recorded():
@@ -367,8 +399,18 @@ def test_the_preview_is_the_services_judgement_and_writes_nothing():
         currency="USD",
         conversion_rate=D("280.7000"),
     )
-    assert not backdated.ok
-    assert backdated.allowed == D("1010.00")  # the same figure receipt_record refuses with
+    assert backdated.ok  # max: the largest figure that fits (rules.md §2)
+    assert (backdated.allowed, backdated.retained) == (D("1010.00"), D("1010.00"))
+    asked = receipt_preview(
+        firm,
+        value_date=date(2025, 11, 5),
+        amount=D("4000.00"),
+        currency="USD",
+        retain=D("2000.00"),
+        conversion_rate=D("280.7000"),
+    )
+    assert not asked.ok
+    assert asked.allowed == D("1010.00")  # the same figure receipt_record refuses with
     fresh = open_firm()
     preview = receipt_preview(
         fresh,
