@@ -21,7 +21,7 @@ from exporters.models import Firm
 
 from .. import policy
 from ..models import ClientMonth, Receipt, ReceiptDay
-from .sums import Totals, stored_sums_add
+from .sums import Totals, cents, stored_sums_add, sums_differences
 from .tallies import receipt_tallies_add
 
 ZERO = Decimal("0")
@@ -184,24 +184,20 @@ def receipt_days_verify() -> list[str]:
     for row in grouped:
         buy = row["ref_buy"] if row["ref_buy"] is not None else NONE_RATE
         buy_usd = row["ref_buy_usd"] if row["ref_buy_usd"] is not None else NONE_RATE
-        figures = tuple(_cents(row[f"{name}_sum"]) for name in FIGURES)
+        figures = tuple(cents(row[f"{name}_sum"]) for name in FIGURES)
         recomputed[(*(row[k] for k in key), buy, buy_usd)] = (row["n"], *figures)
     stored = {
         (row.firm_id, row.value_date, row.esfca_id, row.ref_buy, row.ref_buy_usd): (
             row.receipts,
-            *(_cents(getattr(row, name)) for name in FIGURES),
+            *(cents(getattr(row, name)) for name in FIGURES),
         )
         for row in ReceiptDay.objects.all()
     }
-    problems = []
-    for day in sorted(recomputed.keys() | stored.keys(), key=str):
-        if recomputed.get(day) != stored.get(day):
-            firm, value_date, esfca, buy, buy_usd = day
-            problems.append(
-                f"Receipt day of firm {firm}, {value_date}, ESFCA {esfca}, rates {buy}/{buy_usd}: "
-                f"stored {stored.get(day)}, the receipts give {recomputed.get(day)}."
-            )
-    return problems
+    return sums_differences(
+        recomputed,
+        stored,
+        lambda key: "Receipt day of firm {}, {}, ESFCA {}, rates {}/{}".format(*key),
+    )
 
 
 def client_months_verify() -> list[str]:
@@ -224,23 +220,17 @@ def client_months_verify() -> list[str]:
         )
         total[0] += 1
         total[1] += getattr(amount, "amount", amount)  # a Money, or its Decimal
-    recomputed = {k: (n, _cents(amount)) for k, (n, amount) in recomputed.items()}
+    recomputed = {k: (n, cents(amount)) for k, (n, amount) in recomputed.items()}
     stored = {
         (r.firm_id, r.month, r.esfca_id, r.client_name, r.client_country, r.ref_buy,
-         r.ref_buy_usd, r.rate_day): (r.receipts, _cents(r.amount))
+         r.ref_buy_usd, r.rate_day): (r.receipts, cents(r.amount))
         for r in ClientMonth.objects.all()
     }  # fmt: skip
-    problems = []
-    for row in sorted(recomputed.keys() | stored.keys(), key=str):
-        if recomputed.get(row) != stored.get(row):
-            firm, month, esfca, name, country, buy, buy_usd, rate_day = row
-            problems.append(
-                f"Client month of firm {firm}, {month:%Y-%m}, ESFCA {esfca}, client {name!r} "
-                f"({country}), rates {buy}/{buy_usd} of {rate_day}: stored {stored.get(row)}, "
-                f"the receipts give {recomputed.get(row)}."
-            )
-    return problems
-
-
-def _cents(value) -> Decimal:
-    return Decimal(value).quantize(Decimal("0.01"))
+    return sums_differences(
+        recomputed,
+        stored,
+        lambda key: (
+            "Client month of firm {}, {:%Y-%m}, ESFCA {}, client {!r} ({}), "
+            "rates {}/{} of {}".format(*key)
+        ),
+    )

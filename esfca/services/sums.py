@@ -7,7 +7,7 @@ point), in at most three statements per table and call whatever the number of re
 row is created with its first receipt and deleted with its last.
 """
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 
 from django.db import models
@@ -67,3 +67,18 @@ def stored_sums_add(
         model.objects.filter(pk__in=[row.pk for row in emptied if row.pk]).delete()
     model.objects.bulk_create([row for row in added if row.receipts])
     model.objects.bulk_update([row for row in changed if row.receipts], ["receipts", *figures])
+
+
+def sums_differences(recomputed: dict, stored: dict, name: Callable[[tuple], str]) -> list[str]:
+    """One line per key whose stored sums differ from the recompute (none: they agree);
+    ``name`` says which row a key is."""
+    return [
+        f"{name(key)}: stored {stored.get(key)}, the receipts give {recomputed.get(key)}."
+        for key in sorted(recomputed.keys() | stored.keys(), key=str)
+        if recomputed.get(key) != stored.get(key)
+    ]
+
+
+def cents(value) -> Decimal:
+    """A sum as compared: to the cent."""
+    return Decimal(value).quantize(Decimal("0.01"))

@@ -17,7 +17,7 @@ from django.db.models.functions import TruncMonth
 from exporters.models import Firm
 
 from ..models import Receipt, ReceiptTally
-from .sums import Totals, stored_sums_add
+from .sums import Totals, cents, stored_sums_add, sums_differences
 
 ZERO = Decimal("0")
 FIGURES = (
@@ -60,7 +60,7 @@ def _recomputed(receipts) -> dict[tuple, tuple]:
         month = row["month"]
         month = month.date() if hasattr(month, "date") else month
         key = (row["firm_id"], month, row["esfca_id"], row["client_country"], row["purpose_code"])
-        out[key] = (row["currency"], row["n"], *(_cents(row[f"{n}_sum"]) for n in FIGURES))
+        out[key] = (row["currency"], row["n"], *(cents(row[f"{n}_sum"]) for n in FIGURES))
     return out
 
 
@@ -72,20 +72,15 @@ def receipt_tallies_verify() -> list[str]:
         tuple(getattr(row, k) for k in KEY): (
             row.currency,
             row.receipts,
-            *(_cents(getattr(row, name)) for name in FIGURES),
+            *(cents(getattr(row, name)) for name in FIGURES),
         )
         for row in ReceiptTally.objects.all()
     }
-    problems = []
-    for key in sorted(recomputed.keys() | stored.keys(), key=str):
-        if recomputed.get(key) != stored.get(key):
-            firm, month, esfca, country, code = key
-            problems.append(
-                f"Receipt tally of firm {firm}, {month:%Y-%m}, ESFCA {esfca}, {country}, "
-                f"purpose {code!r}: stored {stored.get(key)}, the receipts give "
-                f"{recomputed.get(key)}."
-            )
-    return problems
+    return sums_differences(
+        recomputed,
+        stored,
+        lambda key: "Receipt tally of firm {}, {:%Y-%m}, ESFCA {}, {}, purpose {!r}".format(*key),
+    )
 
 
 def receipt_tallies_rebuild(firm_ids: Iterable[int], months: Iterable[date]) -> None:
@@ -107,7 +102,3 @@ def receipt_tallies_rebuild(firm_ids: Iterable[int], months: Iterable[date]) -> 
             )
         )
     ReceiptTally.objects.bulk_create(rows, batch_size=5000)
-
-
-def _cents(value) -> Decimal:
-    return Decimal(value).quantize(Decimal("0.01"))
