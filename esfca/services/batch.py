@@ -31,7 +31,15 @@ from .receipts import (
     receipt_judge,
     receipt_request_record,
 )
-from .rules import RefRates, firm_tax_rates, ref_rates, retention_rule_on, stored_ref, tax_rate_on
+from .rules import (
+    RefRates,
+    firm_tax_rates,
+    position_add_sums,
+    ref_rates,
+    retention_rule_on,
+    stored_ref,
+    tax_rate_on,
+)
 
 
 class NewReceipt:
@@ -203,10 +211,7 @@ class RunningMonth:
             self.latest = value_date
 
     def so_far(self) -> policy.MonthPosition:
-        # Rates first, sums after: a receipt without its rates refuses with the sums intact.
-        refs = [stored_ref(c, buy, buy_usd, day) for _, _, c, buy, buy_usd, day in self.pending]
-        for (amount, retained, *_), ref in zip(self.pending, refs, strict=True):
-            self.position.add(amount, retained, buy=ref.buy, buy_usd=ref.buy_usd)
+        position_add_sums(self.position, self.pending)
         self.pending = []
         return self.position
 

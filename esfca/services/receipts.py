@@ -39,10 +39,10 @@ from .rules import (
     NO_RATES,
     RefRates,
     firm_is_registered,
+    position_add_sums,
     receipt_ref,
     ref_rates,
     retention_rule_on,
-    stored_ref,
     stored_rule,
     tax_rate_on,
 )
@@ -214,11 +214,7 @@ def receipt_month(firm: Firm, on: date, *, replacing: Receipt | None = None) -> 
     )
 
     def so_far() -> policy.MonthPosition:
-        # Rates first, sums after: a receipt without its rates refuses with the sums intact.
-        refs = [stored_ref(c, buy, buy_usd, day) for _, _, c, buy, buy_usd, day in earlier]
-        position = policy.MonthPosition()
-        for (amount, retained, *_), ref in zip(earlier, refs, strict=True):
-            position.add(amount, retained, buy=ref.buy, buy_usd=ref.buy_usd)
+        position = position_add_sums(policy.MonthPosition(), earlier)
         if still_counted:
             ref = receipt_ref(replacing)
             position.add(

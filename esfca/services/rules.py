@@ -102,3 +102,12 @@ def month_position(receipts) -> policy.MonthPosition:
         ref = receipt_ref(receipt)
         position.add(receipt.amount.amount, receipt.retained, buy=ref.buy, buy_usd=ref.buy_usd)
     return position
+
+
+def position_add_sums(position: policy.MonthPosition, sums) -> policy.MonthPosition:
+    """Count month sums (``days.month_sums`` rows) into ``position``. Rates first, sums
+    after: a day without its rates refuses (``FxRateMissing``) with the position intact."""
+    refs = [stored_ref(c, buy, buy_usd, day) for _, _, c, buy, buy_usd, day in sums]
+    for (amount, retained, *_), ref in zip(sums, refs, strict=True):
+        position.add(amount, retained, buy=ref.buy, buy_usd=ref.buy_usd)
+    return position
