@@ -114,10 +114,20 @@ class ReceiptForm(ServiceForm):
     def clean_client_country(self):
         return _country(self.cleaned_data["client_country"])
 
+    def clean(self):
+        data = super().clean()
+        # "This amount" with no amount is a question left unanswered, never the maximum.
+        unanswered = data.get("retain_mode") == "amount" and data.get("retain_amount") is None
+        if unanswered and "retain_amount" not in self.errors:  # not already "not a number"
+            self.add_error(
+                "retain_amount", _("Enter the amount to retain, or choose the allowed maximum.")
+            )
+        return data
+
     def retain(self):
         data = self.cleaned_data
         if data.get("retain_mode") == "amount":
-            return data.get("retain_amount")
+            return data["retain_amount"]
         return "max"
 
     def service_kwargs(self) -> dict:

@@ -93,6 +93,20 @@ def test_recording_a_receipt_and_a_refusal(world, client_for):
     assert snapshot() == before
 
 
+def test_this_amount_left_empty_is_refused_not_read_as_the_maximum(world, client_for):
+    client = client_for("officer")
+    before = snapshot()
+    response = client.post(
+        url("receipt_new", world), receipt_post(world, retain_mode="amount", retain_amount="")
+    )
+    assert response.status_code == 422
+    assert "Enter the amount to retain, or choose the allowed maximum." in (
+        response.content.decode()
+    )
+    assert not Receipt.objects.filter(reference="INV-T-1").exists()
+    assert snapshot() == before
+
+
 def test_allocation_page_shows_balance_and_rules_and_refuses_pakistani_payees(world, client_for):
     client = client_for("officer")
     context = client.get(
