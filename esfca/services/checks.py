@@ -67,12 +67,13 @@ def check_common(errors: FieldErrors, *, reference, value_date, currency, today:
         errors.add("value_date", "Enter a date as YYYY-MM-DD.")
     elif value_date > today:
         errors.add("value_date", "The value date cannot be in the future.")
-    if currency not in foreign_currencies():
+    if currency is not None and currency not in foreign_currencies():
         errors.add("currency", f"Use one of {', '.join(foreign_currencies())}.")
 
 
 def movement_errors(*, reference, value_date, currency, amount, today: date) -> FieldErrors:
-    """The field checks every movement starts with: reference, value date, currency, amount."""
+    """The field checks every movement starts with: reference, value date, currency, amount
+    (``currency=None``: a movement whose currency is its account's, not a field)."""
     errors = FieldErrors()
     check_common(errors, reference=reference, value_date=value_date, currency=currency, today=today)
     check_amount(errors, "amount", amount)

@@ -119,7 +119,7 @@ def _transfer_check(
     errors = movement_errors(
         reference=reference,
         value_date=value_date,
-        currency=source.currency if source else "",
+        currency=None,  # the source account's: not a field of the request
         amount=amount,
         today=today,
     )

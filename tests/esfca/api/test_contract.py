@@ -820,6 +820,7 @@ def test_conversion_and_transfer_extensions(world):
     )
     assert response.status_code == 400
     assert "from_account" in error_of(response)["details"]
+    assert "currency" not in error_of(response)["details"]  # not a field of a transfer
 
 
 # --- error format ---------------------------------------------------------------------------
