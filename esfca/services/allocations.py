@@ -30,6 +30,14 @@ def _usd_of(amount: Decimal, currency: str, on: date) -> Fraction:
     return policy.usd_equivalent(amount, buy=ref.buy, buy_usd=ref.buy_usd)
 
 
+def _remitted_usd(allocation: Allocation) -> Fraction:
+    """An earlier equity remittance in USD as recorded (its stored equivalent), not re-priced
+    at the table's rates of today: a rate held or added later changes nothing."""
+    if allocation.usd_equivalent is not None:
+        return Fraction(allocation.usd_equivalent)
+    return _usd_of(allocation.amount.amount, allocation.currency, allocation.value_date)
+
+
 def _yearly_proceeds_usd(firm: Firm, year: int) -> list[Fraction]:
     """Export proceeds in USD of each of the three calendar years before ``year``, exact.
 
@@ -68,7 +76,7 @@ def _check_equity(firm: Firm, *, value_date, amount, currency, investee_country,
     earlier = Allocation.objects.standing().filter(
         firm=firm, category=Allocation.Category.OVERSEAS_EQUITY, value_date__year=value_date.year
     )
-    so_far = sum((_usd_of(a.amount.amount, a.currency, a.value_date) for a in earlier), Fraction(0))
+    so_far = sum((_remitted_usd(a) for a in earlier), Fraction(0))
     this = _usd_of(amount, currency, value_date)
     if so_far + this > cap:
         raise EquityCapExceeded(

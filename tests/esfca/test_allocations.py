@@ -15,7 +15,7 @@ from esfca.services import (
 )
 from exporters.models import Firm
 from ledger.errors import InsufficientFunds
-from ledger.models import Account
+from ledger.models import Account, FxRate
 
 from .conftest import esfca_balance, open_firm, set_rate, snapshot
 
@@ -168,6 +168,28 @@ def test_equity_cap_for_freelancers_is_the_usd_100000_floor_without_export_histo
         equity(freelancer, reference="EQ-2", amount=D("1000.01"))
     assert refused.value.details["cap_usd"] == "100000.00"
     assert snapshot() == before
+
+
+def test_the_equity_cap_counts_earlier_remittances_at_their_stored_usd_equivalent():
+    freelancer = open_firm(
+        kind=Firm.Kind.FREELANCER,
+        registration_body=Firm.RegistrationBody.PSEB,
+        active_taxpayer=True,
+        currencies=("USD", "EUR"),
+    )
+    later = date(2025, 11, 21)
+    set_rate("USD", DAY, "280.0000")
+    set_rate("EUR", DAY, "300.0000")
+    set_rate("USD", later, "280.0000")
+    fund(freelancer, amount="20000.00", currency="EUR", reference="E1", day=DAY)
+    fund(freelancer, amount="20000.00", reference="U1", day=DAY)
+    first, _ = equity(freelancer, currency="EUR", amount=D("1000.00"))
+    assert first.usd_equivalent == D("1071.43")  # 1,000 × 300 / 280, half up
+    # The table's EUR rate of that day held for review afterwards: the remittance stays
+    # what it was recorded as, it is not re-priced (nor refused for want of a rate).
+    FxRate.objects.filter(currency="EUR", date=DAY).update(status=FxRate.Status.HELD)
+    second, created = equity(freelancer, reference="EQ-2", amount=D("1000.00"), value_date=later)
+    assert created and second.usd_equivalent == D("1000.00")
 
 
 def test_it_company_equity_from_july_2024_is_capped_only_by_the_balance():
