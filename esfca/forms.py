@@ -4,10 +4,12 @@ No rule lives here: limits, categories, payees and rates are judged by the servi
 ``InvalidInput`` details are put back on the fields (``show_refusal``).
 """
 
+import re
 from decimal import Decimal
 
 from django import forms
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -21,6 +23,36 @@ AMOUNT_INPUT = forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "o
 COUNTRY_INPUT = forms.TextInput(
     attrs={"maxlength": 2, "size": 3, "autocapitalize": "characters", "pattern": "[A-Za-z]{2}"}
 )
+
+
+# Thousands separators as people type them, in either grouping: 1,234,567.89 or 12,34,567.89.
+GROUPED = re.compile(r"[+-]?\d{1,3}(,\d{2,3})+(\.\d*)?")
+MAX_DIGITS = 15
+
+
+class AmountField(forms.DecimalField):
+    """A decimal as people type it: thousands separators accepted (the screens show them);
+    an exponent (``1e3``) or more than 15 digits refused, saying so, never read as a
+    figure nobody typed."""
+
+    default_error_messages = {
+        "exponent": _("Write the number out in full, without an exponent."),
+        "digits": _("Use at most %(max)s digits."),
+    }
+
+    def to_python(self, value):
+        if isinstance(value, str):
+            text = value.strip()
+            if "e" in text.lower() and any(c.isdigit() for c in text):
+                raise ValidationError(self.error_messages["exponent"], code="exponent")
+            if GROUPED.fullmatch(text):
+                text = text.replace(",", "")
+            if sum(c.isdigit() for c in text) > MAX_DIGITS:
+                raise ValidationError(
+                    self.error_messages["digits"], code="digits", params={"max": MAX_DIGITS}
+                )
+            value = text
+        return super().to_python(value)
 
 
 def _country(value: str) -> str:
@@ -60,17 +92,15 @@ class ReceiptForm(ServiceForm):
     reference = forms.CharField(label=_("Reference"), max_length=120)
     value_date = forms.DateField(label=_("Value date"), widget=DATE_INPUT)
     currency = forms.ChoiceField(label=_("Currency"))
-    amount = forms.DecimalField(label=_("Amount received"), widget=AMOUNT_INPUT)
+    amount = AmountField(label=_("Amount received"), widget=AMOUNT_INPUT)
     retain_mode = forms.ChoiceField(
         label=_("Retain in the ESFCA"),
         choices=RETAIN_CHOICES,
         initial="max",
         widget=forms.RadioSelect,
     )
-    retain_amount = forms.DecimalField(
-        label=_("Amount to retain"), required=False, widget=AMOUNT_INPUT
-    )
-    conversion_rate = forms.DecimalField(
+    retain_amount = AmountField(label=_("Amount to retain"), required=False, widget=AMOUNT_INPUT)
+    conversion_rate = AmountField(
         label=_("Bank's conversion rate (PKR per unit)"),
         required=False,
         widget=AMOUNT_INPUT,
@@ -151,10 +181,10 @@ class ReceiptPreviewForm(forms.Form):
 
     value_date = forms.DateField(required=False)
     currency = forms.CharField(required=False)
-    amount = forms.DecimalField(required=False)
+    amount = AmountField(required=False)
     retain_mode = forms.CharField(required=False)
-    retain_amount = forms.DecimalField(required=False)
-    conversion_rate = forms.DecimalField(required=False)
+    retain_amount = AmountField(required=False)
+    conversion_rate = AmountField(required=False)
 
     def ready(self) -> bool:
         d = self.cleaned_data if self.is_valid() else {}
@@ -177,7 +207,7 @@ class AllocationForm(ServiceForm):
     value_date = forms.DateField(label=_("Value date"), widget=DATE_INPUT)
     currency = forms.ChoiceField(label=_("From the ESFCA in"))
     category = forms.ChoiceField(label=_("Purpose"), choices=Allocation.Category.choices)
-    amount = forms.DecimalField(label=_("Amount"), widget=AMOUNT_INPUT)
+    amount = AmountField(label=_("Amount"), widget=AMOUNT_INPUT)
     payee_name = forms.CharField(label=_("Payee"), max_length=200)
     payee_country = forms.CharField(
         label=_("Payee country (ISO code)"), max_length=2, widget=COUNTRY_INPUT
@@ -220,8 +250,8 @@ class ConversionForm(ServiceForm):
     reference = forms.CharField(label=_("Reference"), max_length=120)
     value_date = forms.DateField(label=_("Value date"), widget=DATE_INPUT)
     currency = forms.ChoiceField(label=_("From the ESFCA in"))
-    amount = forms.DecimalField(label=_("Amount to convert"), widget=AMOUNT_INPUT)
-    rate = forms.DecimalField(
+    amount = AmountField(label=_("Amount to convert"), widget=AMOUNT_INPUT)
+    rate = AmountField(
         label=_("Bank's rate (PKR per unit)"),
         required=False,
         widget=AMOUNT_INPUT,
@@ -248,7 +278,7 @@ class TransferForm(ServiceForm):
     value_date = forms.DateField(label=_("Value date"), widget=DATE_INPUT)
     from_account = forms.TypedChoiceField(label=_("From"), coerce=int)
     to_account = forms.TypedChoiceField(label=_("To"), coerce=int)
-    amount = forms.DecimalField(label=_("Amount (in the source currency)"), widget=AMOUNT_INPUT)
+    amount = AmountField(label=_("Amount (in the source currency)"), widget=AMOUNT_INPUT)
 
     def __init__(self, *args, accounts=(), **kwargs):
         super().__init__(*args, **kwargs)

@@ -26,7 +26,7 @@ from ledger.models import Account
 from ledger.revaluation import Revaluation, revaluation_for_firm
 
 from . import policy, services
-from .errors import EsfcaError
+from .errors import EsfcaError, InvalidInput
 from .models import Allocation, ClientMonth, ImportJob, Parameter, Receipt, ReceiptDay
 from .services import days as days_service
 from .services.days import NONE_RATE
@@ -431,7 +431,6 @@ def receipt_preview(
     service's own judgement (``services.receipt_judge``: rule, tax, rates, the month's
     earlier and later receipts, the split); a refusal comes back as its plain sentence.
     """
-    month = services.receipt_month(firm, value_date)
     request = services.ReceiptRequest(
         reference="preview",
         value_date=value_date,
@@ -439,9 +438,16 @@ def receipt_preview(
         currency=currency,
         retain=retain,
         conversion_rate=conversion_rate,
-        client_name="",
-        client_country="",
+        client_name="preview",  # stand-ins: the preview judges the figures only
+        client_country="US",
     )
+    try:
+        # The save's own field checks first: a figure the save refuses gets no preview.
+        request.check(today=services.local_today(), purpose_known=lambda code: True)
+    except InvalidInput as exc:
+        refusal = " ".join(m for messages in exc.details.values() for m in messages)
+        return ReceiptPreview(ok=False, refusal=refusal, amount=amount, currency=currency)
+    month = services.receipt_month(firm, value_date)
     try:
         fields = services.receipt_judge(
             firm=firm, actor=None, request=request, lookups=_PreviewLookups(firm), month=month

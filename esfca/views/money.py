@@ -94,7 +94,13 @@ def receipt_preview(request, firm_id: int):
     """htmx: the allowed retention, split, tax and PKR credited for the figures typed so far."""
     firm = operated_firm(request, firm_id)
     form = ReceiptPreviewForm(request.POST)
-    preview = selectors.receipt_preview(firm, **form.preview_kwargs()) if form.ready() else None
+    if form.ready():
+        preview = selectors.receipt_preview(firm, **form.preview_kwargs())
+    elif form.errors:  # a figure typed that is no number: say so, as the save would
+        messages = (m for errors in form.errors.values() for m in errors)
+        preview = selectors.ReceiptPreview(ok=False, refusal=" ".join(messages))
+    else:
+        preview = None
     return render(request, "esfca/_receipt_preview.html", {"preview": preview, "form": form})
 
 

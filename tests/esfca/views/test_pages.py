@@ -93,6 +93,40 @@ def test_recording_a_receipt_and_a_refusal(world, client_for):
     assert snapshot() == before
 
 
+@pytest.mark.parametrize(
+    ("typed", "said"),
+    [
+        ("1e30", "Write the number out in full, without an exponent."),
+        ("1e3", "Write the number out in full, without an exponent."),
+        ("1234567890123456.00", "Use at most 15 digits."),
+        ("-3000.00", "The amount must be greater than zero."),
+        ("3000.005", "Use at most two decimal places."),
+    ],
+)
+def test_the_preview_refuses_what_the_save_refuses_and_never_errs(world, client_for, typed, said):
+    officer = client_for("officer")
+    response = officer.post(url("receipt_preview", world), receipt_post(world, amount=typed))
+    assert response.status_code == 200
+    assert "This receipt would be refused." in response.content.decode()
+    assert said in response.content.decode()
+    saved = officer.post(url("receipt_new", world), receipt_post(world, amount=typed))
+    assert saved.status_code == 422 and said in saved.content.decode()
+    assert not Receipt.objects.filter(reference="INV-T-1").exists()
+
+
+def test_amounts_typed_with_thousands_separators_are_read_as_shown(world, client_for):
+    officer = client_for("officer")
+    response = officer.post(url("receipt_preview", world), receipt_post(world, amount="3,000.00"))
+    assert "USD 1,500.00" in response.content.decode()  # as "3000.00" in the test above
+    response = officer.post(
+        url("receipt_new", world),
+        receipt_post(world, amount="3,000.00", retain_mode="amount", retain_amount="1,000.50"),
+    )
+    assert response.status_code == 302
+    receipt = Receipt.objects.get(reference="INV-T-1")
+    assert (receipt.amount.amount, receipt.retained) == (Decimal("3000.00"), Decimal("1000.50"))
+
+
 def test_this_amount_left_empty_is_refused_not_read_as_the_maximum(world, client_for):
     client = client_for("officer")
     before = snapshot()
