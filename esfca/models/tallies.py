@@ -1,12 +1,9 @@
 from django.db import models
 
-from exporters.models import Firm
-from ledger.models import Account
-
-from .days import SUM
+from .days import SUM, ReceiptSums
 
 
-class ReceiptTally(models.Model):
+class ReceiptTally(ReceiptSums):
     """A firm's standing receipts (rules.md §9) of one calendar month, ESFCA, client
     country and purpose code, summed: what a monthly summary's receipt figures (rules.md
     §5: totals, by client country, by purpose code; per bank through the ESFCA, §11) read
@@ -17,18 +14,9 @@ class ReceiptTally(models.Model):
     from the receipts.
     """
 
-    firm = models.ForeignKey(Firm, on_delete=models.PROTECT, db_index=False)
     month = models.DateField(help_text="The first day of the receipts' value-date month")
-    esfca = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")
-    currency = models.CharField(max_length=3)
     client_country = models.CharField(max_length=2)
     purpose_code = models.CharField(max_length=8, blank=True)
-    receipts = models.PositiveIntegerField()
-    amount = models.DecimalField(**SUM)
-    retained = models.DecimalField(**SUM)
-    converted = models.DecimalField(**SUM)
-    pkr_credited = models.DecimalField(**SUM)
-    tax_withheld = models.DecimalField(**SUM)
     allowed_retention = models.DecimalField(**SUM)
 
     class Meta:
