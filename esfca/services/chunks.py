@@ -17,6 +17,7 @@ from .batch import Batch, Carried, NeedsLock, RowOutcome, receipt_requests, requ
 from .checks import local_today
 from .movements import lock_firm
 from .receipts import ReceiptRequest
+from .rules import firm_judged_terms
 
 # Called inside a chunk's transaction with the chunk's index and outcomes.
 ChunkKeeper = Callable[[int, list[RowOutcome]], None]
@@ -116,7 +117,8 @@ class ChunkWriter:
 
     Under the firm's lock it first proves the judgement still holds: the firm's receipts
     are what the judgement assumed, i.e. none was written by anyone else since the last
-    chunk (ids are taken under the firm's lock, so any such receipt has a higher id).
+    chunk (ids are taken under the firm's lock, so any such receipt has a higher id), and
+    the firm's kind and registration are those it was judged with (re-read under the lock).
     Otherwise, or when the chunk needed the lock, it records the chunk with
     ``receipts_record_many`` under the lock, and says so (``ahead`` false) so that the next
     chunk is judged again from the database."""
@@ -132,7 +134,11 @@ class ChunkWriter:
     def _write(self, ahead: Ahead, index: int = 0) -> ChunkOutcome:
         with transaction.atomic():
             firm = lock_firm(self.firm)
-            kept = ahead.batch is not None and _last_receipt_id(firm, self.last_id) == self.last_id
+            kept = (
+                ahead.batch is not None
+                and _last_receipt_id(firm, self.last_id) == self.last_id
+                and firm_judged_terms(firm) == firm_judged_terms(ahead.batch.firm)
+            )
             if kept:
                 ahead.batch.flush()
                 outcomes = ahead.outcomes

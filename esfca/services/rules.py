@@ -34,6 +34,12 @@ def tax_rate_on(firm: Firm, on: date) -> Decimal:
     return row.rate if row is not None else Decimal("0")
 
 
+def firm_judged_terms(firm: Firm) -> tuple:
+    """What judging a receipt reads of its firm: the kind (the rule, §2), the registration
+    (the tax, §3) and its expiry (eligibility). A judgement made with other terms is stale."""
+    return (firm.kind, firm.registration_body, firm.registration_expires)
+
+
 def firm_is_registered(firm: Firm, on: date) -> bool:
     """§6 flag 7: PSEB/P@SHA registration or a freelancer's self-declaration, not expired."""
     if not firm.registration_body:

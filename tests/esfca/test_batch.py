@@ -15,7 +15,10 @@ from esfca.services import (
     receipts_record_chunks,
     receipts_record_many,
 )
+from esfca.services.batch import Carried
+from esfca.services.chunks import ChunkWriter, judge_ahead
 from exporters.errors import DomainError
+from exporters.models import Firm
 from ledger.models import Account, Entry, Transaction
 from ledger.verify import ledger_verify
 
@@ -334,6 +337,34 @@ def test_a_receipt_recorded_elsewhere_meanwhile_is_seen_by_the_next_chunk():
     assert [chunk.ahead for chunk in done] == [True, True, False]
     first_after = Receipt.objects.get(firm=firm_a, reference="R-40")
     assert first_after.retained > D("1500.00")  # more than half: the headroom it left
+    assert ledger_verify().ok
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("require_postgresql")
+def test_a_chunk_judged_before_its_firm_changed_is_recorded_again_under_the_lock():
+    days = [date(2025, 11, 3) + timedelta(days=k) for k in range(4)]
+    rates_for(days)
+    rows = [
+        {"reference": f"R-{i}", "value_date": days[i // 2], "amount": D("3000.00"),
+         "currency": "USD", "client_name": "C", "client_country": "US"}
+        for i in range(8)
+    ]  # fmt: skip
+    firm = open_firm()
+    writer = ChunkWriter(firm, None, TODAY)
+    ahead = judge_ahead(firm, None, rows, TODAY, Carried())
+    assert ahead.batch is not None and ahead.outcomes[0].receipt.retained > 0
+    # The registration ends between the judgement and the write: no longer registered on
+    # any of the rows' dates, so nothing may be retained (rules.md §2 eligibility).
+    ended = days[0] - timedelta(days=1)
+    Firm.objects.filter(pk=firm.pk).update(registration_expires=ended)
+    try:
+        done = writer.submit(ahead).result()
+    finally:
+        writer.close()
+    assert done.ahead is False  # the judgement did not hold: recorded again under the lock
+    stored = Receipt.objects.filter(firm=firm)
+    assert stored.count() == 8 and {r.retained for r in stored} == {D("0.00")}
     assert ledger_verify().ok
 
 
