@@ -12,13 +12,16 @@ from .. import policy
 from ..errors import NoRuleInForce
 from ..models import Receipt, RetentionRuleVersion, TaxRate
 
+# The kinds of firm as a refusal names them (never "it companys").
+KINDS_PLURAL = {Firm.Kind.IT_COMPANY: "IT companies", Firm.Kind.FREELANCER: "freelancers"}
+
 
 def retention_rule_on(firm: Firm, on: date) -> RetentionRuleVersion:
     rule = policy.in_force(RetentionRuleVersion.objects.filter(firm_kind=firm.kind), on)
     if rule is None:
+        kinds = KINDS_PLURAL.get(firm.kind, f"firms of kind {firm.get_kind_display()}")
         raise NoRuleInForce(
-            f"No retention rule for {firm.get_kind_display().lower()}s is in force on {on}.",
-            value_date=on.isoformat(),
+            f"No retention rule for {kinds} is in force on {on}.", value_date=on.isoformat()
         )
     return rule
 

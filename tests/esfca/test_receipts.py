@@ -144,7 +144,11 @@ def test_no_rule_in_force_before_the_first_version():
     with pytest.raises(errors.NoRuleInForce) as refused:
         record(freelancer, value_date=date(2023, 1, 12))
     assert refused.value.code == "no_rule_in_force"
+    assert refused.value.message == "No retention rule for freelancers is in force on 2023-01-12."
     assert snapshot() == before
+    with pytest.raises(errors.NoRuleInForce) as refused:
+        record(open_firm(), value_date=date(2001, 1, 2))
+    assert refused.value.message == "No retention rule for IT companies is in force on 2001-01-02."
 
 
 def test_order_of_checks_account_before_rule_before_rate():
