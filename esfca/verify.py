@@ -73,7 +73,7 @@ SHAPES = (
         ),
         debits="m.amount + m.pkr_credited + m.tax_withheld",
         rate="m.conversion_rate",
-        figures="m.amount = m.retained + m.converted",
+        figures="ROUND(m.amount - m.retained - m.converted, 2) = 0",  # exact on SQLite too
     ),
     Shape(
         Allocation,
@@ -127,7 +127,7 @@ SHAPES = (
             f"JOIN {Account._meta.db_table} fa ON fa.id = m.from_account_id "
             f"JOIN {Account._meta.db_table} ta ON ta.id = m.to_account_id"
         ),
-        figures="fa.currency <> ta.currency OR m.amount = m.to_amount",
+        figures="fa.currency <> ta.currency OR ROUND(m.amount - m.to_amount, 2) = 0",
     ),
 )
 

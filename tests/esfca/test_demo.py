@@ -13,6 +13,8 @@ from exporters.models import Firm
 from ledger.models import Entry
 from ledger.verify import ledger_verify
 
+from .conftest import sqlite_manage
+
 pytestmark = pytest.mark.django_db
 
 
@@ -41,3 +43,16 @@ def test_load_demo_is_realistic_and_idempotent():
     assert ledger_verify().ok
     call_command("load_demo", stdout=io.StringIO())
     assert (Receipt.objects.count(), Allocation.objects.count(), Entry.objects.count()) == counts
+
+
+def test_the_embedded_default_demo_proves_itself_on_sqlite(tmp_path):
+    """`make run`'s setup (SQLite, the demo) passes the operator's checks: the ledger's
+    movements add up in SQLite's arithmetic too (its decimals are binary floating point)."""
+    _, manage = sqlite_manage(tmp_path / "demo.sqlite3")
+    for command in (("migrate", "--noinput"), ("load_demo",)):
+        done = manage(*command)
+        assert done.returncode == 0, done.stderr
+    for command in ("ledger_verify", "esfca_verify"):
+        done = manage(command)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "NOT" not in done.stdout
