@@ -30,6 +30,13 @@ def money(value, places: int = 2) -> str:
 
 
 @register.filter
+def unsigned(value):
+    """The size of a figure whose sign a word beside it already says ("loss PKR 1.00", not
+    "loss PKR -1.00")."""
+    return abs(value) if value is not None else None
+
+
+@register.filter
 def rate(value) -> str:
     """Exchange rates: up to 6 places, trailing zeros trimmed to 4."""
     if value is None:

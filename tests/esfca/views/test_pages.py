@@ -11,7 +11,7 @@ from openpyxl import Workbook, load_workbook
 from esfca import imports
 from esfca.models import Allocation, ImportJob, MonthlySummary, Receipt
 from esfca.templatetags.esfca_ui import day, money
-from ledger.models import Account
+from ledger.models import Account, FxRate
 from tests.esfca.conftest import snapshot
 
 pytestmark = pytest.mark.django_db
@@ -125,6 +125,16 @@ def test_amounts_typed_with_thousands_separators_are_read_as_shown(world, client
     assert response.status_code == 302
     receipt = Receipt.objects.get(reference="INV-T-1")
     assert (receipt.amount.amount, receipt.retained) == (Decimal("3000.00"), Decimal("1000.50"))
+
+
+def test_a_loss_on_the_dashboard_reads_as_a_loss_without_a_minus(world, client_for):
+    # Today's USD rate well below what the retained dollars cost: an unrealised loss.
+    FxRate.objects.filter(currency="USD", date=world.today).update(
+        buy=Decimal("200.0000"), sell=Decimal("201.0000")
+    )
+    page = client_for("officer").get(url("firm_dashboard", world)).content.decode()
+    assert ">loss</span> PKR " in page
+    assert "PKR -" not in page
 
 
 def test_this_amount_left_empty_is_refused_not_read_as_the_maximum(world, client_for):
