@@ -91,15 +91,7 @@ def receipt_days_add(firm: Firm, lines: Iterable[Line], *, sign: int = 1) -> Non
     their client months and to their months' tallies. The caller holds the firm's lock."""
     lines = list(lines)
     client_months_add(firm, lines, sign=sign)
-    receipt_tallies_add(
-        firm,
-        (
-            (x.value_date, x.esfca_id, x.currency, x.client_country, x.purpose_code,
-             *x.figures, x.allowed_retention)
-            for x in lines
-        ),
-        sign=sign,
-    )  # fmt: skip
+    receipt_tallies_add(firm, lines, sign=sign)
     totals = Totals(FIGURES)
     for line in lines:
         value_date, esfca_id, currency, buy, buy_usd = line[:5]

@@ -30,17 +30,16 @@ FIGURES = (
 )
 KEY = ("firm_id", "month", "esfca_id", "client_country", "purpose_code")
 
-# One receipt's part: (value_date, esfca_id, currency, client_country, purpose_code, *FIGURES).
-TallyLine = tuple
 
-
-def receipt_tallies_add(firm: Firm, lines: Iterable[TallyLine], *, sign: int = 1) -> None:
+def receipt_tallies_add(firm: Firm, lines: Iterable, *, sign: int = 1) -> None:
     """Add receipts' figures to their months' tallies (``sign=-1``: take them away, a
-    reversal). The caller holds the firm's lock."""
+    reversal); ``lines`` are ``days.Line``s. The caller holds the firm's lock."""
     totals = Totals(FIGURES)
-    for value_date, esfca_id, currency, country, code, *figures in lines:
-        key = (value_date.replace(day=1), esfca_id, country, code or "")
-        totals.add(key, {"currency": currency}, sign, figures)
+    for line in lines:
+        key = (line.value_date.replace(day=1), line.esfca_id, line.client_country,
+               line.purpose_code or "")  # fmt: skip
+        values = (*line.figures, line.allowed_retention)
+        totals.add(key, {"currency": line.currency}, sign, values)
     stored_sums_add(
         ReceiptTally, firm, totals, key=("month", "esfca_id", "client_country", "purpose_code"),
         month__in={key[0] for key in totals.by_key},
